@@ -1,0 +1,1 @@
+"""Crypto Helper's declarative flow engine."""

@@ -1,0 +1,160 @@
+"""Load config.yaml: YAML → provider blocks → :class:`AppConfig` → cross-section checks.
+
+All problems of a phase are collected before raising :class:`~engine.errors.ConfigError`;
+a structural problem stops the cross-section phase (its checks would only echo it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from engine.config.models import AppConfig
+from engine.config.semantic import check_config
+from engine.config.source import SourceMap, did_you_mean, format_loc, load_yaml
+from engine.errors import ConfigError, Problem
+from providers.base import ProviderConfig
+from providers.registry import ProviderRegistry, create_registry
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+def config_path(cli_value: str | os.PathLike[str] | None = None) -> Path:
+    """``--config`` if given, else ``$CONFIG_PATH``, else ``./config.yaml``."""
+    return Path(cli_value or os.environ.get("CONFIG_PATH") or DEFAULT_CONFIG)
+
+
+def pydantic_problems(
+    exc: ValidationError,
+    smap: SourceMap,
+    model: type[BaseModel],
+    prefix: tuple[str | int, ...] = (),
+) -> list[Problem]:
+    """Translate pydantic errors of ``model`` into problems at the offending YAML line."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        rel = tuple(err["loc"])
+        loc = (*prefix, *rel)
+        kind, msg = err["type"], err["msg"]
+        if kind == "extra_forbidden":
+            known = known_keys(model, rel[:-1])
+            problems.append(smap.problem(loc, "unknown key" + did_you_mean(loc[-1], known),
+                                         key=True))
+            continue
+        if kind == "missing":
+            line, col = smap.position(loc[:-1])
+            problems.append(Problem(smap.file, line, col, format_loc(loc),
+                                    f"required key {loc[-1]!r} is missing"))
+            continue
+        msg = msg.removeprefix("Value error, ")
+        if kind.startswith("literal_") and "input" in err:
+            msg = f"{err['input']!r}: {msg}"
+        problems.append(smap.problem(loc, msg))
+    return problems
+
+
+def known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Field names of the model found at ``loc`` inside ``model`` (for "did you mean")."""
+    current: Any = model
+    for part in loc:
+        current = _inner(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _inner(tp: Any, part: str | int) -> Any:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(str(part))
+        return _unwrap(field.annotation) if field else None
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is list and isinstance(part, int):
+        return _unwrap(args[0])
+    if origin is dict and isinstance(part, str):
+        return _unwrap(args[1])
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    """The model inside ``X | None`` / ``Annotated[X, ...]`` if there is one."""
+    if get_origin(tp) is Annotated:
+        return _unwrap(get_args(tp)[0])
+    for arg in get_args(tp) if get_origin(tp) in (Union, UnionType) else ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return tp
+
+
+def _validate_providers(
+    raw: Any, smap: SourceMap, registry: ProviderRegistry
+) -> tuple[dict[str, ProviderConfig], list[Problem]]:
+    problems: list[Problem] = []
+    result: dict[str, ProviderConfig] = {}
+    if not isinstance(raw, Mapping):
+        return result, problems  # AppConfig's own validation reports the wrong type
+    for name, block in raw.items():
+        loc: tuple[str | int, ...] = ("providers", str(name))
+        if not isinstance(block, Mapping):
+            problems.append(smap.problem(loc, "must be a mapping with at least 'kind'"))
+            continue
+        kind = block.get("kind")
+        if kind not in registry:
+            problems.append(smap.problem(
+                (*loc, "kind") if "kind" in block else loc,
+                f"{kind!r} is not an installed provider plugin"
+                f"{did_you_mean(kind, registry.kinds)}"
+                if kind is not None else "required key 'kind' is missing",
+            ))
+            continue
+        try:
+            model = registry.get(kind).config_model
+            result[str(name)] = model.model_validate(dict(block))
+        except ValidationError as exc:
+            problems += pydantic_problems(exc, smap, model, loc)
+    return result, problems
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    registry: ProviderRegistry | None = None,
+) -> AppConfig:
+    """Load and fully validate a config file.
+
+    Raises:
+        ConfigError: every problem found, each at its file:line:col.
+    """
+    file = config_path(path)
+    registry = registry or create_registry()
+    data, smap = load_yaml(file)
+    if not isinstance(data, dict):
+        raise ConfigError([smap.problem((), "the config must be a mapping of sections")])
+    providers, problems = _validate_providers(data.get("providers"), smap, registry)
+    if "providers" in data and isinstance(data["providers"], Mapping):
+        data = {**data, "providers": providers}
+    try:
+        config = AppConfig.model_validate(data)
+    except ValidationError as exc:
+        problems += pydantic_problems(exc, smap, AppConfig)
+        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(problems)
+    base = file.resolve().parent
+    config = config.model_copy(update={
+        "flows": [p if p.is_absolute() else base / p for p in config.flows],
+        "templates_dir": config.templates_dir if config.templates_dir.is_absolute()
+        else base / config.templates_dir,
+    })
+    problems = check_config(config, smap, registry)
+    if problems:
+        raise ConfigError(problems)
+    return config

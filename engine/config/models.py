@@ -1,0 +1,166 @@
+"""Pydantic models of config.yaml.
+
+Structure only: each model checks its own fields. Checks that cross sections (a direction
+naming an unknown currency, a rule naming an unknown provider) live in
+:mod:`engine.config.semantic`, so that every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    field_validator,
+    model_validator,
+)
+
+from providers.base import Pair, PriceField, ProviderConfig
+
+ROUNDING_MODES = (
+    "ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_HALF_DOWN", "ROUND_UP", "ROUND_DOWN",
+    "ROUND_CEILING", "ROUND_FLOOR", "ROUND_05UP",
+)
+RoundingMode = Literal[
+    "ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_HALF_DOWN", "ROUND_UP", "ROUND_DOWN",
+    "ROUND_CEILING", "ROUND_FLOOR", "ROUND_05UP",
+]
+assert set(ROUNDING_MODES) == {getattr(decimal, m) for m in ROUNDING_MODES}
+
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
+LocaleCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+Amount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+
+
+def _pair_text(value: object) -> object:
+    if isinstance(value, str):
+        return str(Pair.parse(value))
+    return value
+
+
+PairText = Annotated[str, BeforeValidator(_pair_text)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CurrencyConfig(_Model):
+    """One currency the desk deals in."""
+
+    code: CurrencyCode
+    kind: Literal["fiat", "crypto"]
+    emoji: str = ""
+    name: dict[str, str] = Field(description="display name per locale")
+    decimals: int = Field(default=2, ge=0, le=8)
+    min_amount: Amount = Decimal(1)
+    max_amount: Amount = Decimal(100_000_000)
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_amount >= self.max_amount:
+            raise ValueError(
+                f"min_amount ({self.min_amount}) must be less than max_amount ({self.max_amount})"
+            )
+        return self
+
+
+class SidePrice(_Model):
+    """Price field chosen by the side of the deal, seen from the client."""
+
+    client_buys: PriceField = "close"
+    client_sells: PriceField = "close"
+
+
+class RoutingRule(_Model):
+    """``pairs`` are served by ``provider`` using ``price``."""
+
+    pairs: list[PairText] = Field(min_length=1)
+    provider: str
+    price: PriceField | SidePrice = "close"
+
+
+class RoutingConfig(_Model):
+    pivot: CurrencyCode = "RUB"
+    rules: list[RoutingRule] = Field(min_length=1)
+    price_order: list[CurrencyCode] = Field(default_factory=list)
+    rate_decimals: int = Field(default=2, ge=0, le=8)
+    min_significant: int = Field(default=4, ge=1, le=12)
+    rounding: RoundingMode = "ROUND_HALF_UP"
+
+
+class CacheConfig(_Model):
+    max_size: int = Field(default=256, ge=1, le=1_000_000)
+    ttl_seconds: float = Field(default=60, gt=0)
+    max_stale_seconds: float = Field(default=900, ge=0)
+
+
+class PreloadConfig(_Model):
+    enabled: bool = True
+    interval_seconds: float = Field(default=60, ge=1)
+    pairs: list[PairText] = Field(default_factory=list)
+
+
+class BotCommandConfig(_Model):
+    command: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    description: dict[str, str]
+
+
+class BotConfig(_Model):
+    admin_ids: list[int] = Field(default_factory=list)
+    default_locale: LocaleCode = "ru"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/[A-Za-z0-9/_-]*$")
+    commands: list[BotCommandConfig] = Field(default_factory=list)
+
+
+class StorageConfig(_Model):
+    backend: Literal["memory", "redis"] = "memory"
+    state_ttl_seconds: int = Field(default=86_400, ge=60)
+
+
+class ServerConfig(_Model):
+    host: str = "0.0.0.0"  # noqa: S104 - a container must listen on every interface
+    port: int = Field(default=8080, ge=1, le=65535)
+
+
+class AppConfig(_Model):
+    """The whole of config.yaml. Paths are absolute once loaded."""
+
+    locales: list[LocaleCode] = Field(default_factory=lambda: ["ru", "en"], min_length=1)
+    currencies: list[CurrencyConfig] = Field(min_length=2)
+    directions: dict[CurrencyCode, list[CurrencyCode]] = Field(min_length=1)
+    routing: RoutingConfig
+    providers: dict[str, SerializeAsAny[ProviderConfig]] = Field(min_length=1)
+    cache: CacheConfig = CacheConfig()
+    preload: PreloadConfig = PreloadConfig()
+    bot: BotConfig = BotConfig()
+    storage: StorageConfig = StorageConfig()
+    server: ServerConfig = ServerConfig()
+    flows: list[Path] = Field(default_factory=lambda: [Path("flows/exchange.yaml")], min_length=1)
+    templates_dir: Path = Path("templates")
+
+    @field_validator("locales")
+    @classmethod
+    def _unique_locales(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each locale may be listed once")
+        return value
+
+    def currency(self, code: str) -> CurrencyConfig:
+        """The currency with ``code``. Raises KeyError if absent."""
+        for cur in self.currencies:
+            if cur.code == code:
+                return cur
+        raise KeyError(code)
+
+    @property
+    def currency_codes(self) -> list[str]:
+        return [c.code for c in self.currencies]

@@ -1,0 +1,126 @@
+"""Checks across sections of config.yaml, each reported with its file:line.
+
+Every check appends to one list, so a person sees all problems of an edit at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from engine.config.models import AppConfig
+from engine.config.source import SourceMap, did_you_mean
+from engine.errors import Problem
+from engine.rates.routing import NoRouteError, resolve, routed_pairs
+from providers.base import Pair
+from providers.registry import ProviderRegistry
+
+
+def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry) -> list[Problem]:
+    """All cross-reference problems of a structurally valid config."""
+    problems: list[Problem] = []
+    add = problems.append
+    codes = config.currency_codes
+    locales = config.locales
+
+    def unknown_currency(code: str, loc: tuple[str | int, ...], *, key: bool = False) -> bool:
+        if code in codes:
+            return False
+        add(smap.problem(loc, f"{code!r} is not a configured currency{did_you_mean(code, codes)}",
+                         key=key))
+        return True
+
+    def check_locales(texts: dict[str, str], loc: tuple[str | int, ...]) -> None:
+        for locale in locales:
+            if locale not in texts:
+                add(smap.problem(loc, f"missing the {locale!r} text"))
+        for locale in texts:
+            if locale not in locales:
+                add(smap.problem((*loc, locale),
+                                 f"{locale!r} is not in locales{did_you_mean(locale, locales)}",
+                                 key=True))
+
+    if config.bot.default_locale not in locales:
+        add(smap.problem(("bot", "default_locale"),
+                         f"{config.bot.default_locale!r} is not in locales {locales}"))
+
+    seen: dict[str, int] = {}
+    for i, cur in enumerate(config.currencies):
+        if cur.code in seen:
+            add(smap.problem(("currencies", i, "code"),
+                             f"{cur.code!r} is already defined at currencies[{seen[cur.code]}]"))
+        seen.setdefault(cur.code, i)
+        check_locales(cur.name, ("currencies", i, "name"))
+
+    for give, gets in config.directions.items():
+        unknown_currency(give, ("directions", give), key=True)
+        for j, get in enumerate(gets):
+            loc = ("directions", give, j)
+            if unknown_currency(get, loc):
+                continue
+            if get == give:
+                add(smap.problem(loc, f"a currency cannot be exchanged for itself ({give})"))
+            elif gets.index(get) != j:
+                add(smap.problem(loc, f"{get!r} is listed twice for {give}"))
+
+    routing = config.routing
+    unknown_currency(routing.pivot, ("routing", "pivot"))
+    for i, rule in enumerate(routing.rules):
+        rloc = ("routing", "rules", i)
+        for j, text in enumerate(rule.pairs):
+            pair = Pair.parse(text)
+            for code in (pair.base, pair.quote):
+                if code not in codes:
+                    add(smap.problem((*rloc, "pairs", j),
+                                     f"{code!r} in {text} is not a configured currency"
+                                     f"{did_you_mean(code, codes)}"))
+        provider = config.providers.get(rule.provider)
+        if provider is None:
+            add(smap.problem((*rloc, "provider"),
+                             f"{rule.provider!r} is not a configured provider"
+                             f"{did_you_mean(rule.provider, config.providers)}"))
+            continue
+        if provider.kind in registry:
+            fields = registry.get(provider.kind).price_fields
+            wanted = [rule.price] if isinstance(rule.price, str) else [
+                rule.price.client_buys, rule.price.client_sells]
+            for field in wanted:
+                if field not in fields:
+                    add(smap.problem((*rloc, "price"),
+                                     f"provider {rule.provider!r} ({provider.kind}) has no "
+                                     f"{field!r} price; it offers {sorted(fields)}"))
+    for i, code in enumerate(routing.price_order):
+        unknown_currency(code, ("routing", "price_order", i))
+
+    for name, provider in config.providers.items():
+        if provider.kind not in registry:
+            add(smap.problem(("providers", name, "kind"),
+                             f"{provider.kind!r} is not an installed provider plugin"
+                             f"{did_you_mean(provider.kind, registry.kinds)}"))
+
+    if not problems:
+        problems += _check_routes(config, smap)
+    table = routed_pairs(routing.rules)
+    for i, text in enumerate(config.preload.pairs):
+        pair = Pair.parse(text)
+        if pair not in table:
+            add(smap.problem(("preload", "pairs", i),
+                             f"{text} is not served by any routing rule"
+                             f"{did_you_mean(text, [str(p) for p in table])}"))
+
+    for i, cmd in enumerate(config.bot.commands):
+        check_locales(cmd.description, ("bot", "commands", i, "description"))
+    for i, flow in enumerate(config.flows):
+        if not flow.is_file():
+            add(smap.problem(("flows", i), f"flow file not found: {flow}"))
+    if not config.templates_dir.is_dir():
+        add(smap.problem(("templates_dir",), f"templates folder not found: {config.templates_dir}"))
+    return problems
+
+
+def _check_routes(config: AppConfig, smap: SourceMap) -> Iterable[Problem]:
+    for give, gets in config.directions.items():
+        for j, get in enumerate(gets):
+            try:
+                resolve(config, give, get)
+            except NoRouteError as exc:
+                yield smap.problem(("directions", give, j), f"{give} → {get}: {exc}")

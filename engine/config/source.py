@@ -1,0 +1,153 @@
+"""YAML with a source map: every value's line and column, for error messages.
+
+Written here because no maintained library maps a pydantic error location back to a YAML
+line: PyYAML's node tree has the marks, so we walk it once and keep a ``path -> (line, col)``
+table beside the data. Also here, because a config editor expects them:
+
+* numbers with a fraction load as :class:`~decimal.Decimal`, never float;
+* a key repeated in one mapping is an error (PyYAML silently keeps the last one);
+* a YAML syntax error becomes a :class:`~engine.errors.Problem` with file:line:col.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import ConfigError, Problem
+
+Loc = tuple[str | int, ...]
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """SafeLoader whose floats are Decimals (``2.5`` stays exactly 2.5)."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        # .inf / .nan spellings: keep YAML's meaning, validators reject them.
+        return yaml.SafeLoader.construct_yaml_float(loader, node)
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """``('currencies', 3, 'code')`` → ``currencies[3].code``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """`` did you mean 'X'?`` or an empty string."""
+    match = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+@dataclass
+class SourceMap:
+    """Line/column of every key and value of one YAML document (1-based)."""
+
+    file: str
+    values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    def position(self, loc: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
+        """Where ``loc`` is; falls back to the nearest ancestor that exists."""
+        path = tuple(loc)
+        while path:
+            if key and path in self.keys:
+                return self.keys[path]
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), (1, 1))
+
+    def problem(self, loc: Sequence[str | int], message: str, *, key: bool = False) -> Problem:
+        line, col = self.position(loc, key=key)
+        return Problem(self.file, line, col, format_loc(loc), message)
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _walk(node: yaml.Node, loc: Loc, smap: SourceMap, problems: list[Problem]) -> None:
+    smap.values[loc] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            child = (*loc, key)
+            if key in seen:
+                line, col = _mark(key_node)
+                problems.append(
+                    Problem(smap.file, line, col, format_loc(child),
+                            f"duplicate key (first defined on line {seen[key]})")
+                )
+            seen[key] = _mark(key_node)[0]
+            smap.keys[child] = _mark(key_node)
+            _walk(value_node, child, smap, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*loc, index), smap, problems)
+
+
+def display_path(path: Path, base: Path | None = None) -> str:
+    """A path as a person would type it: relative to ``base`` (or cwd) when inside it."""
+    for root in (base, Path.cwd()):
+        if root is None:
+            continue
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
+    """Parse one YAML file into plain data plus its :class:`SourceMap`.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not valid YAML or has duplicate keys.
+    """
+    name = display or display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, 1, 1, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(name, 1, 1, "", f"cannot read file: {exc}")]) from None
+    smap = SourceMap(name)
+    loader = _DecimalLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError([Problem(name, 1, 1, "", "file is empty")])
+        problems: list[Problem] = []
+        _walk(node, (), smap, problems)
+        if problems:
+            raise ConfigError(problems)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError([Problem(name, line, col, "", f"YAML syntax error: {reason}")]) from None
+    finally:
+        loader.dispose()
+    return data, smap

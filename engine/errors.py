@@ -1,0 +1,38 @@
+"""The engine's exception root and the user-facing problem report.
+
+User mistakes in YAML and templates are :class:`Problem` values collected into a
+:class:`ConfigError`; they print as ``FILE:LINE:COL: dotted.path: message`` and never as a
+traceback. Bugs stay ordinary exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class EngineError(Exception):
+    """Root of every error the engine raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong in a file a person edits."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(EngineError):
+    """One or more problems in config.yaml, a flow or a template."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))

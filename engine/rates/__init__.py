@@ -1,0 +1,1 @@
+"""Rates: routing, quote math, cache, circuit breaker and preloader. Pure logic, no aiogram."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
@@ -89,6 +90,35 @@ class ProviderConfig(BaseModel):
     api_key_env: str | None = Field(
         default=None, description="name of the environment variable holding the API key"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaInfo:
+    """A metered provider's request quota, as its last response reported it.
+
+    Every field is ``None`` until a response carries the matching header.
+
+    Attributes:
+        remaining_month: requests left in the current billing month.
+        remaining_day: requests left today.
+        limit_month: the monthly allowance of the plan.
+        limit_day: the daily allowance of the plan.
+        updated_at: when (UTC) a response last carried any of these headers.
+    """
+
+    remaining_month: int | None = None
+    remaining_day: int | None = None
+    limit_month: int | None = None
+    limit_day: int | None = None
+    updated_at: datetime | None = None
+
+
+@runtime_checkable
+class QuotaReportingProtocol(Protocol):
+    """A provider that meters requests exposes what the vendor says is left."""
+
+    @property
+    def quota(self) -> QuotaInfo: ...
 
 
 @runtime_checkable

@@ -7,6 +7,7 @@ a structural problem stops the cross-section phase (its checks would only echo i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,10 @@ def pydantic_problems(
                                     f"required key {loc[-1]!r} is missing"))
             continue
         msg = msg.removeprefix("Value error, ")
-        if kind.startswith("literal_") and "input" in err:
-            msg = f"{err['input']!r}: {msg}"
+        if kind == "literal_error":
+            choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            msg = (f"{err['input']!r} is not one of {', '.join(map(repr, choices))}"
+                   f"{did_you_mean(err['input'], choices)}")
         problems.append(smap.problem(loc, msg))
     return problems
 
@@ -107,16 +110,19 @@ def _validate_providers(
             problems.append(smap.problem(loc, "must be a mapping with at least 'kind'"))
             continue
         kind = block.get("kind")
+        # An invalid block still counts as configured, so rules naming it are not
+        # reported a second time as naming an unknown provider.
+        result[str(name)] = ProviderConfig.model_construct(kind=str(kind))
+        if kind is None:
+            problems.append(smap.problem(loc, "required key 'kind' is missing"))
+            continue
         if kind not in registry:
             problems.append(smap.problem(
-                (*loc, "kind") if "kind" in block else loc,
-                f"{kind!r} is not an installed provider plugin"
-                f"{did_you_mean(kind, registry.kinds)}"
-                if kind is not None else "required key 'kind' is missing",
-            ))
+                (*loc, "kind"), f"{kind!r} is not an installed provider plugin"
+                f"{did_you_mean(kind, registry.kinds)}"))
             continue
+        model = registry.get(kind).config_model
         try:
-            model = registry.get(kind).config_model
             result[str(name)] = model.model_validate(dict(block))
         except ValidationError as exc:
             problems += pydantic_problems(exc, smap, model, loc)
@@ -144,17 +150,14 @@ def load_config(
     try:
         config = AppConfig.model_validate(data)
     except ValidationError as exc:
-        problems += pydantic_problems(exc, smap, AppConfig)
-        raise ConfigError(problems) from None
-    if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems + pydantic_problems(exc, smap, AppConfig)) from None
     base = file.resolve().parent
     config = config.model_copy(update={
         "flows": [p if p.is_absolute() else base / p for p in config.flows],
         "templates_dir": config.templates_dir if config.templates_dir.is_absolute()
         else base / config.templates_dir,
     })
-    problems = check_config(config, smap, registry)
+    problems += check_config(config, smap, registry)
     if problems:
         raise ConfigError(problems)
     return config

@@ -164,3 +164,14 @@ class AppConfig(_Model):
     @property
     def currency_codes(self) -> list[str]:
         return [c.code for c in self.currencies]
+
+    def offline(self, provider: str = "static") -> AppConfig:
+        """A copy whose every routing rule uses ``provider`` (demos, previews, tests).
+
+        The static provider quotes only the rates written in config.yaml, and the result
+        card names it as the source, so an offline quote is never mistaken for a live one.
+        """
+        rules = [rule.model_copy(update={"provider": provider, "price": "close"})
+                 for rule in self.routing.rules]
+        routing = self.routing.model_copy(update={"rules": rules})
+        return self.model_copy(update={"routing": routing})

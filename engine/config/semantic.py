@@ -91,12 +91,6 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
     for i, code in enumerate(routing.price_order):
         unknown_currency(code, ("routing", "price_order", i))
 
-    for name, provider in config.providers.items():
-        if provider.kind not in registry:
-            add(smap.problem(("providers", name, "kind"),
-                             f"{provider.kind!r} is not an installed provider plugin"
-                             f"{did_you_mean(provider.kind, registry.kinds)}"))
-
     if not problems:
         problems += _check_routes(config, smap)
     table = routed_pairs(routing.rules)

@@ -41,6 +41,24 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 
+# PyYAML's wording, said the way a person editing the file understands it.
+_YAML_HINTS = (
+    ("expected <block end>", "the indentation does not match the lines above"),
+    ("mapping values are not allowed", "unexpected ':' (quote the value, or check the indentation)"),
+    ("cannot start any token", "tabs or a stray character: indent with spaces, quote odd text"),
+    ("could not find expected ':'", "expected 'key: value'"),
+    ("found undefined alias", "'*' starts a YAML alias: quote the value"),
+    ("while scanning a quoted scalar", "a quote is not closed"),
+)
+
+
+def _friendly(reason: str) -> str:
+    for needle, hint in _YAML_HINTS:
+        if needle in reason:
+            return f"{hint} ({reason})"
+    return reason
+
+
 def format_loc(loc: Sequence[str | int]) -> str:
     """``('currencies', 3, 'code')`` → ``currencies[3].code``."""
     out = ""
@@ -146,7 +164,7 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = exc.problem or exc.context or "invalid YAML"
+        reason = _friendly(exc.problem or exc.context or "invalid YAML")
         raise ConfigError([Problem(name, line, col, "", f"YAML syntax error: {reason}")]) from None
     finally:
         loader.dispose()

@@ -1,0 +1,1 @@
+"""Telegram side: command handlers, middlewares, error handlers."""

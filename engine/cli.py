@@ -1,0 +1,91 @@
+"""The ``crypto-helper`` command.
+
+``check`` validates and renders everything (fast, no aiogram import); ``preview`` prints
+rendered windows as text; ``run`` starts the bot. ``--config PATH`` works on every command,
+else ``$CONFIG_PATH``, else ``./config.yaml``. A user's mistake exits 2 with
+``file:line:col: path: message`` lines and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_USER_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crypto-helper", description="Crypto Helper: exchange-desk quoting bot"
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH",
+                        help="config file (default: $CONFIG_PATH or ./config.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", parents=[common],
+                   help="validate config, flows and templates; render every window")
+    preview = sub.add_parser("preview", parents=[common],
+                             help="print rendered windows (offline rates)")
+    preview.add_argument("--locale", help="only this locale")
+    preview.add_argument("--step", help="only this step")
+    preview.add_argument("--case", help="only cases containing this text, e.g. RUB→USDT")
+    run = sub.add_parser("run", parents=[common], help="start the bot")
+    run.add_argument("--offline", action="store_true",
+                     help="quote from the static rates in config.yaml (demo mode)")
+    return parser
+
+
+def _print_problems(problems: Sequence[object]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from engine.check import run_check
+
+    report = run_check(args.config)
+    if report.problems:
+        _print_problems(report.problems)
+        return EXIT_USER_ERROR
+    print(report.summary)
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from engine.check import preview_screens
+
+    problems, screens = preview_screens(args.config)
+    if problems:
+        _print_problems(problems)
+        return EXIT_USER_ERROR
+    for screen in screens:
+        if args.locale and screen.locale != args.locale:
+            continue
+        if args.step and screen.step != args.step:
+            continue
+        if args.case and args.case not in screen.case:
+            continue
+        print(f"── {screen.flow}.{screen.step} [{screen.locale}] {screen.case}")
+        print(screen.text)
+        for row in screen.keyboard:
+            print("  " + "  ".join(f"[{label}]" for label, _ in row))
+        print()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.app import run_bot
+
+    return run_bot(args.config, offline=args.offline)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"check": cmd_check, "preview": cmd_preview, "run": cmd_run}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Named step actions: the only Python a flow can reach.
+
+A flow lists action names (``actions: [compute_quote]``); they are looked up in
+:data:`ACTIONS`, so YAML cannot call arbitrary code. An action reads and updates the dialog
+data (JSON-safe values only: Decimals are stored as strings) and may raise
+:class:`ActionFailedError`, which sends the dialog to the step's ``on_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from engine.errors import EngineError
+from engine.rates.errors import RatesUnavailableError
+from engine.rates.service import RateService
+
+log = logging.getLogger("engine.flow")
+
+
+class ActionFailedError(EngineError):
+    """An action could not do its work; ``reason`` is a short code shown to templates."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    """What an action sees: the dialog data and the services wired by the app."""
+
+    data: MutableMapping[str, Any]
+    services: Mapping[str, Any]
+
+
+Action = Callable[[ActionContext], Awaitable[None]]
+
+
+async def compute_quote(ctx: ActionContext) -> None:
+    """Quote ``give`` → ``get`` for ``amount`` with ``margin`` %; stores ``quote``."""
+    rates: RateService = ctx.services["rates"]
+    data = ctx.data
+    try:
+        quote, rate = await rates.quote(
+            str(data["give"]), str(data["get"]), Decimal(data["margin"]), Decimal(data["amount"])
+        )
+    except RatesUnavailableError as exc:
+        log.warning("no rate for %s→%s: %s", data.get("give"), data.get("get"), exc)
+        raise ActionFailedError("rates_unavailable") from exc
+    data["quote"] = {
+        "asset": quote.display.base,
+        "price": quote.display.quote,
+        "client_buys_asset": quote.client_buys_asset,
+        "base_rate": str(quote.base_rate),
+        "margin": str(quote.margin),
+        "final_rate": str(quote.final_rate),
+        "amount": str(quote.amount),
+        "result": str(quote.result),
+        "sources": list(rate.sources),
+        "age_seconds": round(rate.age_seconds),
+        "stale": rate.stale,
+    }
+
+
+ACTIONS: Mapping[str, Action] = {
+    "compute_quote": compute_quote,
+}

@@ -1,0 +1,148 @@
+"""Load a flow file and check it against config.yaml, the action table and the templates.
+
+Every problem is reported at its file:line:col, all at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import TemplateSyntaxError
+
+from engine.config.loader import pydantic_problems
+from engine.config.models import AppConfig
+from engine.config.source import SourceMap, did_you_mean, display_path, load_yaml
+from engine.errors import ConfigError, Problem
+from engine.flow.actions import ACTIONS
+from engine.flow.schema import FlowConfig
+from engine.render import TEMPLATE_SUFFIX, create_environment
+
+from pydantic import ValidationError
+
+
+def load_flow(path: Path, config: AppConfig) -> FlowConfig:
+    """Parse, validate and cross-check one flow.
+
+    Raises:
+        ConfigError: every problem found.
+    """
+    data, smap = load_yaml(path)
+    try:
+        flow = FlowConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(pydantic_problems(exc, smap, FlowConfig)) from None
+    problems = check_flow(flow, smap, config)
+    if problems:
+        raise ConfigError(problems)
+    return flow
+
+
+def load_flows(config: AppConfig) -> list[FlowConfig]:
+    """Every flow named in config.yaml; problems of all files are reported together."""
+    flows, problems = [], []
+    for path in config.flows:
+        try:
+            flows.append(load_flow(path, config))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return flows
+
+
+def template_names(config: AppConfig, locale: str) -> list[str]:
+    folder = config.templates_dir / locale
+    return sorted(p.stem for p in folder.glob(f"*{TEMPLATE_SUFFIX}")) if folder.is_dir() else []
+
+
+def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Problem]:
+    """Problems no single model can see: references between steps, actions, templates."""
+    problems: list[Problem] = []
+    add = problems.append
+    ids = list(flow.steps)
+    saved = [s.save_as for s in flow.steps.values() if s.save_as]
+
+    def step_ref(step_id: str | None, loc: tuple[str | int, ...]) -> None:
+        if step_id is not None and step_id not in flow.steps:
+            add(smap.problem(loc, f"{step_id!r} is not a step of this flow{did_you_mean(step_id, ids)}"))
+
+    step_ref(flow.start, ("start",))
+    step_ref(flow.on_cancel, ("on_cancel",))
+    error_targets = {s.on_error for s in flow.steps.values() if s.on_error}
+    reached = {flow.start, flow.on_cancel}
+
+    for step_id, step in flow.steps.items():
+        loc: tuple[str | int, ...] = ("steps", step_id)
+        for attr in ("next", "back", "on_error"):
+            step_ref(getattr(step, attr), (*loc, attr))
+        reached.update((step.next, step.on_error))
+        if step.back:
+            reached.add(step.back)
+        needs = {"choice": ("options", "save_as", "next"), "input": ("input", "save_as", "next"),
+                 "card": ()}[step.kind]
+        for attr in needs:
+            if getattr(step, attr) is None:
+                add(smap.problem(loc, f"a {step.kind} step needs '{attr}'"))
+        forbidden = {"choice": ("input",), "input": ("options",),
+                     "card": ("options", "input", "save_as")}[step.kind]
+        for attr in forbidden:
+            if getattr(step, attr) is not None:
+                add(smap.problem((*loc, attr), f"a {step.kind} step has no '{attr}'", key=True))
+        if step.presets and step.kind != "input":
+            add(smap.problem((*loc, "presets"), "only input steps have presets", key=True))
+        if step.options and step.options.of is not None and step.options.of not in saved:
+            add(smap.problem((*loc, "options", "of"),
+                             f"{step.options.of!r} is not saved by any step"
+                             f"{did_you_mean(step.options.of, saved)}"))
+        if step.input is not None:
+            spec = step.input
+            if spec.type == "amount":
+                if spec.currency is None:
+                    add(smap.problem((*loc, "input"), "an amount input needs 'currency'"))
+                elif spec.currency not in saved:
+                    add(smap.problem((*loc, "input", "currency"),
+                                     f"{spec.currency!r} is not saved by any step"
+                                     f"{did_you_mean(spec.currency, saved)}"))
+            if spec.min is not None and spec.max is not None and spec.min >= spec.max:
+                add(smap.problem((*loc, "input"), f"min ({spec.min}) must be less than max ({spec.max})"))
+            for i, preset in enumerate(step.presets):
+                if (spec.min is not None and preset < spec.min) or (
+                        spec.max is not None and preset > spec.max):
+                    add(smap.problem((*loc, "presets", i), f"{preset} is outside {spec.min}..{spec.max}"))
+        for i, name in enumerate(step.actions):
+            if name not in ACTIONS:
+                add(smap.problem((*loc, "actions", i),
+                                 f"{name!r} is not a known action{did_you_mean(name, ACTIONS)}"))
+        if step.actions and step.on_error is None:
+            add(smap.problem((*loc, "actions"), "a step with actions needs 'on_error'"))
+        for i, button in enumerate(step.buttons):
+            bloc = (*loc, "buttons", i)
+            if button == "back" and flow.back_of(step_id) is None:
+                add(smap.problem(bloc, "Back has nowhere to go from the first step; set 'back'"))
+            if button == "retry" and step_id not in error_targets:
+                add(smap.problem(bloc, "Retry only works on a step that is some step's on_error"))
+        problems += _check_template(flow.template_of(step_id), (*loc, "template"), smap, config)
+    for step_id in ids:
+        if step_id not in reached:
+            add(smap.problem(("steps", step_id), "no step leads here (not start, next, back, "
+                             "on_error or on_cancel of any step)", key=True))
+    return problems
+
+
+def _check_template(
+    name: str, loc: tuple[str | int, ...], smap: SourceMap, config: AppConfig
+) -> list[Problem]:
+    problems = []
+    for locale in config.locales:
+        env = create_environment(config.templates_dir / locale)
+        path = config.templates_dir / locale / f"{name}{TEMPLATE_SUFFIX}"
+        if not path.is_file():
+            known = template_names(config, locale)
+            problems.append(smap.problem(
+                loc, f"template {locale}/{name}{TEMPLATE_SUFFIX} not found{did_you_mean(name, known)}"))
+            continue
+        try:
+            env.parse(path.read_text(encoding="utf-8"))
+        except TemplateSyntaxError as exc:
+            problems.append(Problem(display_path(path), exc.lineno, 1, "", f"template syntax error: {exc.message}"))
+    return problems

@@ -1,0 +1,165 @@
+"""Render every window of every flow, in every locale, with sample data and no Telegram.
+
+Walks each flow as an admin would: every option of every choice step (so every direction),
+a sample number for each input (a preset, or a round amount within the currency's limits),
+the step actions run against the services given (the offline static provider in
+``crypto-helper check``), then every input error, every error step and the cancel step.
+The keyboard layout mirrors :mod:`engine.flow.builder`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
+
+from engine.config.models import AppConfig
+from engine.config.source import display_path
+from engine.definitions import Definitions
+from engine.errors import Problem
+from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
+from engine.flow.context import ERROR_KEY, input_limits, window_context
+from engine.flow.options import option_codes
+from engine.flow.schema import FlowConfig
+from engine.render import TEMPLATE_SUFFIX, Renderer
+from engine.texts import REQUIRED_STRINGS
+
+PRESET_SUFFIX = "_preset"
+Button = tuple[str, str]  # (label, callback data without the intent prefix)
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One rendered window."""
+
+    flow: str
+    step: str
+    locale: str
+    case: str
+    text: str
+    keyboard: tuple[tuple[Button, ...], ...]
+
+
+@dataclass
+class PreviewResult:
+    screens: list[Screen] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _rows(buttons: list[Button], columns: int) -> list[tuple[Button, ...]]:
+    return [tuple(buttons[i:i + columns]) for i in range(0, len(buttons), columns)]
+
+
+def sample_number(flow: FlowConfig, step_id: str, config: AppConfig, data: Mapping[str, Any]) -> str:
+    """A plausible value an admin would type at ``step_id``."""
+    step = flow.steps[step_id]
+    if step.presets:
+        return str(step.presets[len(step.presets) // 2])
+    rule = input_limits(step, config, data).rule
+    low = rule.min if rule.min is not None and rule.min > 0 else Decimal(1)
+    value = low * 1000
+    if rule.max is not None and value > rule.max:
+        value = rule.max
+    return str(value)
+
+
+class _Previewer:
+    def __init__(self, defs: Definitions, services: Mapping[str, Any]) -> None:
+        self.config = defs.config
+        self.renderer: Renderer = defs.renderer
+        self.services = services
+        self.result = PreviewResult()
+        self._first: dict[str, dict[str, Any]] = {}
+
+    def keyboard(self, flow: FlowConfig, step_id: str, data: Mapping[str, Any],
+                 locale: str) -> tuple[tuple[Button, ...], ...]:
+        step = flow.steps[step_id]
+        label = self.renderer.string
+        rows: list[tuple[Button, ...]] = []
+        if step.options is not None:
+            cur = window_context(flow, step_id, self.config, data, locale, self.renderer)
+            buttons = [(label(locale, "buttons", "currency", cur["currencies"][code]),
+                        f"{step_id}:{code}")
+                       for code in option_codes(step.options, self.config, data)]
+            rows += _rows(buttons, step.columns)
+        if step.presets:
+            buttons = [(label(locale, "buttons", "preset", {"value": p, "id": str(p)}),
+                        f"{step_id}{PRESET_SUFFIX}:{p}") for p in step.presets]
+            rows += _rows(buttons, step.columns)
+        if step.buttons:
+            rows.append(tuple((label(locale, "buttons", b, {}), b) for b in step.buttons))
+        return tuple(rows)
+
+    def render(self, flow: FlowConfig, step_id: str, data: Mapping[str, Any], case: str) -> None:
+        for locale in self.renderer.locales:
+            template = flow.template_of(step_id)
+            try:
+                context = window_context(flow, step_id, self.config, data, locale, self.renderer)
+                text = self.renderer.window(locale, template, context)
+                keyboard = self.keyboard(flow, step_id, data, locale)
+            except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+                self.result.problems.append(self._render_problem(exc, locale, template, step_id, case))
+                continue
+            self.result.screens.append(Screen(flow.id, step_id, locale, case, text, keyboard))
+        self._first.setdefault(step_id, dict(data))
+
+    def _render_problem(self, exc: Exception, locale: str, template: str, step_id: str,
+                        case: str) -> Problem:
+        path = self.config.templates_dir / locale / f"{template}{TEMPLATE_SUFFIX}"
+        line = 1
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename.endswith(TEMPLATE_SUFFIX):
+                path, line = Path(frame.filename), frame.lineno or 1
+        message = getattr(exc, "message", None) or str(exc)
+        return Problem(display_path(path), line, 1, "",
+                       f"rendering step {step_id!r} ({case}): {type(exc).__name__}: {message}")
+
+    async def walk(self, flow: FlowConfig, step_id: str, data: dict[str, Any], case: str) -> None:
+        step = flow.steps[step_id]
+        self.render(flow, step_id, data, case)
+        if step.kind == "choice":
+            assert step.options is not None and step.save_as and step.next
+            for code in option_codes(step.options, self.config, data):
+                label = f"{case}{'→' if case else ''}{code}"
+                await self.walk(flow, step.next, {**data, step.save_as: code}, label)
+            return
+        if step.kind == "input":
+            assert step.save_as and step.next
+            data = {**data, step.save_as: sample_number(flow, step_id, self.config, data)}
+            context = ActionContext(data, self.services)
+            try:
+                for name in step.actions:
+                    await ACTIONS[name](context)
+            except ActionFailedError:
+                assert step.on_error is not None
+                self.render(flow, step.on_error, data, case)
+                return
+            await self.walk(flow, step.next, data, case)
+
+    async def run(self, flow: FlowConfig) -> None:
+        await self.walk(flow, flow.start, {}, "")
+        for step_id, step in flow.steps.items():
+            if step.input is None:
+                continue
+            base = self._first.get(step_id, {})
+            for code in REQUIRED_STRINGS["errors"]:
+                error = {"code": code, "params": {}, "input": "<b>12abc</b>"}
+                self.render(flow, step_id, {**base, ERROR_KEY: error}, f"error:{code}")
+        full = next((d for d in self._first.values() if "quote" in d), {})
+        last = full or max(self._first.values(), key=len, default={})
+        for step_id in flow.steps:
+            if step_id not in self._first:
+                self.render(flow, step_id, last, "sample")
+
+
+async def preview_all(defs: Definitions, services: Mapping[str, Any]) -> PreviewResult:
+    """Screens of every flow; rendering failures come back as problems, not exceptions."""
+    previewer = _Previewer(defs, services)
+    for flow in defs.flows:
+        await previewer.run(flow)
+    return previewer.result

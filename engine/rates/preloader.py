@@ -1,0 +1,106 @@
+"""Background refresh of ``preload.pairs``: at start-up, then every interval.
+
+Each provider serving a preloaded pair that some direction uses gets its own schedule:
+``preload.interval_seconds`` stretched to the provider's ``monthly_budget`` (see
+:mod:`.budget`), so a 100-request plan is called at most every 7.2 h. A failed refresh is
+logged (WARNING, with the cause) and retried with exponential backoff from
+``interval_seconds``, capped at the provider's interval; it never stops the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from engine.config.models import AppConfig
+from engine.rates.budget import stretch
+from engine.rates.demand import preload_providers
+from engine.rates.service import RateService
+from providers.errors import ProviderError
+
+logger = logging.getLogger("engine.rates")
+
+
+class Preloader:
+    """Keeps the cache warm for the preloaded pairs.
+
+    Args:
+        service: the rate service whose cache is warmed.
+        config: ``preload`` and the provider configs (``monthly_budget``) are read.
+        clock: monotonic seconds (the service's clock).
+        sleep: ``asyncio.sleep`` or a test double.
+    """
+
+    def __init__(
+        self,
+        service: RateService,
+        config: AppConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._service = service
+        self._enabled = config.preload.enabled
+        self._base = config.preload.interval_seconds
+        self.intervals: Mapping[str, float] = {
+            name: stretch(self._base, config.providers.get(name))
+            for name in preload_providers(config, service.demand)
+        }
+        self._clock = clock
+        self._sleep = sleep
+        self._due: dict[str, float] = {}
+        self._failures: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> float:
+        """Refresh every provider that is due; return the seconds until the next one is."""
+        now = self._clock()
+        due = [name for name in self.intervals if self._due.get(name, now) <= now]
+        await asyncio.gather(*(self._refresh(name, now) for name in due))
+        return max(min(self._due.values(), default=now) - self._clock(), 0.0)
+
+    async def run(self) -> None:
+        """Refresh forever; returns only when cancelled."""
+        while True:
+            await self._sleep(await self.run_once())
+
+    def start(self) -> None:
+        """Start the loop as a task (no-op when disabled or nothing is preloaded)."""
+        if not self._enabled or not self.intervals or self._task is not None:
+            return
+        logger.info(
+            "rates: preloading %s",
+            ", ".join(f"{n} every {s:.0f} s" for n, s in self.intervals.items()),
+        )
+        self._task = asyncio.create_task(self.run(), name="rates preloader")
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait for it to end."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _refresh(self, name: str, now: float) -> None:
+        interval = self.intervals[name]
+        try:
+            # Skip when an on-demand fetch has just refreshed it: the budget counts calls.
+            await self._service.refresh(name, if_older_than=interval / 2)
+        except Exception as exc:
+            failures = self._failures[name] = self._failures.get(name, 0) + 1
+            retry = min(self._base * 2 ** min(failures - 1, 20), interval)
+            self._due[name] = now + retry
+            if isinstance(exc, ProviderError):
+                logger.warning(
+                    "rates: preload of %s failed: %s; retry in %.0f s", name, exc, retry
+                )
+            else:  # a bug, not an outage: keep the traceback, keep the loop
+                logger.exception("rates: preload of %s crashed; retry in %.0f s", name, retry)
+            return
+        self._failures.pop(name, None)
+        self._due[name] = now + interval

@@ -1,0 +1,152 @@
+"""Quote math: compose the display rate, apply the margin, round for display. Decimal only.
+
+A rate is shown as "1 ASSET = r PRICE" for the route's display pair. The margin always
+favours the desk:
+
+* the client gives the price currency (buys the asset):
+  ``final = market × (1 + m/100)``, ``result = amount ÷ final``;
+* the client gives the asset: ``final = market × (1 − m/100)``, ``result = amount × final``.
+
+Rounding rules (the desk is never disadvantaged by rounding):
+
+* every displayed rate keeps at least ``routing.min_significant`` significant digits and at
+  least ``routing.rate_decimals`` decimals (``0.005654`` stays ``0.005654``, ``2.6850`` is
+  ``2.685``, ``85.30`` is ``85.30``);
+* the displayed market rate (``base_rate``) uses ``routing.rounding``; it is informative only;
+* the final rate is computed from the full-precision market rate and rounded *towards the
+  desk*: up when the client buys the asset, down when the client sells it;
+* the result is computed from the final rate *as displayed* and always rounded down to the
+  receiving currency's decimals, so a calculator reproduces it and the client never gets
+  a fraction more than the shown rate gives;
+* the amount given is truncated to the giving currency's decimals (validated upstream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal, localcontext
+
+from engine.config.models import AppConfig, RoutingConfig
+from engine.rates.errors import RatesUnavailableError
+from engine.rates.routing import Leg, Route
+from providers.base import Pair, Quote
+
+# Enough digits that no product or quotient below is rounded before the final quantize:
+# amounts have ≤ 11 integer + 8 decimal digits, rates ≤ 34 digits.
+_PREC = 60
+_HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteResult:
+    """One priced deal, every number as shown to the admin.
+
+    Attributes:
+        give: currency the client gives.
+        get: currency the client receives.
+        display: pair the rates are shown for ("1 ASSET = rate PRICE").
+        client_buys_asset: the client gives ``display.quote``.
+        base_rate: market rate, rounded for display with ``routing.rounding``.
+        margin: margin in percent.
+        final_rate: the rate the deal is made at, rounded for display towards the desk.
+        amount: amount given, at the giving currency's decimals.
+        result: amount received, at the receiving currency's decimals.
+    """
+
+    give: str
+    get: str
+    display: Pair
+    client_buys_asset: bool
+    base_rate: Decimal
+    margin: Decimal
+    final_rate: Decimal
+    amount: Decimal
+    result: Decimal
+
+
+def rate_places(rate: Decimal, routing: RoutingConfig) -> int:
+    """Decimals to show ``rate`` with: ≥ ``rate_decimals`` and ≥ ``min_significant`` digits."""
+    if rate <= 0:
+        raise ValueError(f"a rate must be positive, got {rate}")
+    return max(routing.rate_decimals, routing.min_significant - 1 - rate.adjusted())
+
+
+def round_rate(rate: Decimal, routing: RoutingConfig, rounding: str | None = None) -> Decimal:
+    """``rate`` rounded for display (``routing.rounding`` unless ``rounding`` is given).
+
+    Raises:
+        ValueError: ``rate`` is not positive.
+    """
+    places = rate_places(rate, routing)
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        return rate.quantize(Decimal(1).scaleb(-places), rounding=rounding or routing.rounding)
+
+
+def compute_quote(
+    route: Route,
+    market_rate: Decimal,
+    margin_percent: Decimal,
+    amount: Decimal,
+    *,
+    config: AppConfig,
+) -> QuoteResult:
+    """Price ``amount`` of ``route.give`` at ``market_rate`` (display pair) plus the margin.
+
+    Raises:
+        ValueError: a non-positive rate or amount, or a margin outside ``[0, 100)``.
+    """
+    if not Decimal(0) <= margin_percent < _HUNDRED:
+        raise ValueError(f"margin must be in [0, 100) percent, got {margin_percent}")
+    routing = config.routing
+    give_places = config.currency(route.give).decimals
+    get_places = config.currency(route.get).decimals
+    buys = route.client_buys_asset
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        given = amount.quantize(Decimal(1).scaleb(-give_places), rounding=ROUND_DOWN)
+        if given <= 0:
+            raise ValueError(f"amount must be positive, got {amount}")
+        factor = 1 + margin_percent / _HUNDRED if buys else 1 - margin_percent / _HUNDRED
+        final = round_rate(market_rate * factor, routing, ROUND_CEILING if buys else ROUND_FLOOR)
+        # Directed context rounding keeps the quotient below the true value, so the floor
+        # below is the exact floor of amount ÷ final.
+        ctx.rounding = ROUND_FLOOR
+        raw = given / final if buys else given * final
+        result = raw.quantize(Decimal(1).scaleb(-get_places), rounding=ROUND_FLOOR)
+    return QuoteResult(
+        give=route.give,
+        get=route.get,
+        display=route.display,
+        client_buys_asset=buys,
+        base_rate=round_rate(market_rate, routing),
+        margin=margin_percent,
+        final_rate=final,
+        amount=given,
+        result=result,
+    )
+
+
+def _leg_value(leg: Leg, quotes: Mapping[Pair, Quote]) -> Decimal:
+    quote = quotes.get(leg.pair)
+    if quote is None:
+        raise RatesUnavailableError(f"no quote for {leg.pair} from {leg.provider}")
+    price = quote.price(leg.field)
+    if price is None or not price.is_finite() or price <= 0:
+        raise RatesUnavailableError(
+            f"{leg.provider} gave no usable {leg.field} price for {leg.pair}: {price}"
+        )
+    return 1 / price if leg.invert else +price
+
+
+def display_rate(route: Route, quotes: Mapping[Pair, Quote]) -> Decimal:
+    """The display pair's market rate from its legs' quotes, at full precision.
+
+    Raises:
+        RatesUnavailableError: a leg's quote is missing or has no usable price.
+    """
+    with localcontext() as ctx:
+        ctx.prec = 34
+        values = [_leg_value(leg, quotes) for leg in route.legs]
+        return values[0] if len(values) == 1 else values[0] / values[1]

@@ -1,0 +1,79 @@
+"""Loading ``templates/<locale>/strings.yaml``: button labels and input error messages.
+
+Every locale must define the same keys; :data:`REQUIRED_STRINGS` are the ones the engine
+uses. Each value is a Jinja template rendered with the window's context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from engine.config.source import SourceMap, did_you_mean, load_yaml
+from engine.errors import ConfigError, Problem
+from jinja2 import TemplateSyntaxError
+
+from engine.render import STRINGS_FILE, create_environment
+
+Strings = dict[str, dict[str, dict[str, str]]]
+
+REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
+    "buttons": ("back", "cancel", "new_deal", "retry", "currency", "preset"),
+    "errors": (
+        "empty", "too_long", "not_a_number", "ambiguous", "negative", "too_small",
+        "too_large", "too_many_decimals",
+    ),
+}
+
+
+def load_strings(
+    templates_dir: Path, locales: Iterable[str]
+) -> tuple[Strings, dict[str, SourceMap], list[Problem]]:
+    """Read every locale's strings.yaml; returns the texts, source maps and problems."""
+    strings: Strings = {}
+    maps: dict[str, SourceMap] = {}
+    problems: list[Problem] = []
+    for locale in locales:
+        path = templates_dir / locale / STRINGS_FILE
+        try:
+            data, smap = load_yaml(path)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        maps[locale] = smap
+        env = create_environment(templates_dir / locale)
+        strings[locale] = {}
+        if not isinstance(data, dict):
+            problems.append(smap.problem((), "must be a mapping of sections"))
+            continue
+        for section, texts in data.items():
+            if section not in REQUIRED_STRINGS:
+                problems.append(smap.problem(
+                    (section,), f"unknown section{did_you_mean(section, REQUIRED_STRINGS)}",
+                    key=True))
+                continue
+            if not isinstance(texts, dict):
+                problems.append(smap.problem((section,), "must be a mapping of key: text"))
+                continue
+            strings[locale][section] = {}
+            for key, text in texts.items():
+                if not isinstance(text, str):
+                    problems.append(smap.problem((section, key), "must be text (quote it)"))
+                    continue
+                if key not in REQUIRED_STRINGS[section]:
+                    problems.append(smap.problem(
+                        (section, key),
+                        f"unknown key{did_you_mean(key, REQUIRED_STRINGS[section])}", key=True))
+                    continue
+                try:
+                    env.parse(text)
+                except TemplateSyntaxError as exc:
+                    problems.append(smap.problem((section, key),
+                                                 f"template syntax error: {exc.message}"))
+                    continue
+                strings[locale][section][key] = text
+        for section, keys in REQUIRED_STRINGS.items():
+            for key in keys:
+                if key not in strings[locale].get(section, {}):
+                    problems.append(smap.problem((section,), f"missing {section}.{key}"))
+    return strings, maps, problems

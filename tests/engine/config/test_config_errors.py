@@ -1,0 +1,188 @@
+"""Every kind of config.yaml mistake is reported exactly, at its line, all at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.config import load_config
+from engine.errors import ConfigError
+
+
+def problems(path: str | Path = "config.yaml") -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_shipped_config_is_valid(project: Path) -> None:
+    config = load_config()
+    assert [c.code for c in config.currencies] == [
+        "RUB", "USDT", "USD", "EUR", "THB", "AED", "ZAR", "IDR"]
+    assert sum(len(v) for v in config.directions.values()) == 14
+    assert config.flows == [project / "flows" / "exchange.yaml"]
+    assert config.templates_dir == project / "templates"
+
+
+def test_generous_default_limits(project: Path) -> None:
+    config = load_config()
+    assert config.currency("RUB").max_amount >= 100_000_000
+    assert config.currency("USDT").max_amount >= 1_000_000
+
+
+def test_yaml_syntax_error_has_position(project: Path, edit) -> None:
+    edit("config.yaml", "  - code: USDT\n", "  - code: USDT\n   kind: oops\n")
+    assert problems() == [
+        "config.yaml:18:4: YAML syntax error: the indentation does not match the lines above "
+        "(expected <block end>, but found '<block mapping start>')"]
+
+
+def test_duplicate_key(project: Path, edit) -> None:
+    edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_seconds: 60\n  ttl_seconds: 30\n")
+    assert problems() == [
+        "config.yaml:117:3: cache.ttl_seconds: duplicate key (first defined on line 116)"]
+
+
+def test_unknown_key_suggests_the_known_one(project: Path, edit) -> None:
+    edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_second: 60\n")
+    assert problems() == [
+        "config.yaml:116:3: cache.ttl_second: unknown key; did you mean 'ttl_seconds'?"]
+
+
+def test_wrong_literal_suggests(project: Path, edit) -> None:
+    edit("config.yaml", "    kind: crypto\n", "    kind: cryptos\n")
+    assert problems() == [
+        "config.yaml:18:11: currencies[1].kind: 'cryptos' is not one of 'fiat', 'crypto'; "
+        "did you mean 'crypto'?"]
+
+
+def test_out_of_range_number(project: Path, edit) -> None:
+    edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_seconds: -5\n")
+    assert problems() == ["config.yaml:116:16: cache.ttl_seconds: Input should be greater than 0"]
+
+
+def test_missing_required_key(project: Path, edit) -> None:
+    edit("config.yaml", "    kind: crypto\n", "")
+    assert problems() == [
+        "config.yaml:17:5: currencies[1].kind: required key 'kind' is missing"]
+
+
+def test_min_amount_above_max(project: Path, edit) -> None:
+    edit("config.yaml", '    min_amount: "1000"\n', '    min_amount: "30000000000"\n')
+    assert problems() == [
+        "config.yaml:59:5: currencies[7]: min_amount (30000000000) must be less than "
+        "max_amount (20000000000)"]
+
+
+def test_unknown_currency_in_directions(project: Path, edit) -> None:
+    edit("config.yaml", "  RUB: [USDT, USD,", "  RUB: [USDX, USD,")
+    assert problems() == [
+        "config.yaml:69:9: directions.RUB[0]: 'USDX' is not a configured currency; "
+        "did you mean 'USD'?"]
+
+
+def test_direction_to_itself_and_twice(project: Path, edit) -> None:
+    edit("config.yaml", "  USDT: [RUB, USD,", "  USDT: [USDT, RUB, RUB, USD,")
+    assert problems() == [
+        "config.yaml:70:10: directions.USDT[0]: a currency cannot be exchanged for itself (USDT)",
+        "config.yaml:70:21: directions.USDT[2]: 'RUB' is listed twice for USDT",
+    ]
+
+
+def test_duplicate_currency_code(project: Path, edit) -> None:
+    edit("config.yaml", "\n# Which currency the client gives",
+         "  - {code: USD, kind: fiat, name: {ru: Доллар, en: Dollar}}\n"
+         "\n# Which currency the client gives")
+    assert problems() == [
+        "config.yaml:66:12: currencies[8].code: 'USD' is already defined at currencies[2]"]
+
+
+def test_missing_locale_name(project: Path, edit) -> None:
+    edit("config.yaml", "name: {ru: Евро, en: Euro}", "name: {ru: Евро}")
+    assert problems() == ["config.yaml:34:11: currencies[3].name: missing the 'en' text"]
+
+
+def test_unknown_provider_in_rule(project: Path, edit) -> None:
+    edit("config.yaml", "      provider: apilayer\n", "      provider: apilayr\n")
+    assert problems() == [
+        "config.yaml:80:17: routing.rules[1].provider: 'apilayr' is not a configured "
+        "provider; did you mean 'apilayer'?"]
+
+
+def test_unknown_provider_plugin(project: Path, edit) -> None:
+    edit("config.yaml", "    kind: static\n", "    kind: statik\n")
+    assert problems() == [
+        "config.yaml:104:11: providers.static.kind: 'statik' is not an installed provider "
+        "plugin; did you mean 'static'?"]
+
+
+def test_provider_plugin_fields_are_validated(project: Path, edit) -> None:
+    edit("config.yaml", "    timeout_seconds: 5\n    retries: 2\n    api_key_env: RAPIRA",
+         "    timeout_seconds: 5\n    retries: 2\n    api_key: RAPIRA")
+    assert problems() == [
+        "config.yaml:96:5: providers.rapira.api_key: unknown key; did you mean 'api_key_env'?"]
+
+
+def test_price_field_the_provider_lacks(project: Path, edit) -> None:
+    edit("config.yaml", "      provider: apilayer\n      price: close\n",
+         "      provider: apilayer\n      price: ask\n")
+    assert problems() == [
+        "config.yaml:81:14: routing.rules[1].price: provider 'apilayer' (apilayer) has no "
+        "'ask' price; it offers ['close']"]
+
+
+def test_direction_without_route(project: Path, edit) -> None:
+    edit("config.yaml", "- pairs: [USD/RUB, EUR/RUB, THB/RUB, AED/RUB, ZAR/RUB, IDR/RUB]",
+         "- pairs: [USD/RUB, EUR/RUB, THB/RUB, AED/RUB, ZAR/RUB]")
+    edit("config.yaml", "  pairs: [USDT/RUB, USD/RUB, EUR/RUB, THB/RUB, AED/RUB, ZAR/RUB, IDR/RUB]",
+         "  pairs: [USDT/RUB]")
+    assert problems() == [
+        "config.yaml:69:40: directions.RUB[6]: RUB → IDR: no routing rule serves IDR/RUB "
+        "directly or through RUB",
+        "config.yaml:70:40: directions.USDT[6]: USDT → IDR: no routing rule serves USDT/IDR "
+        "directly or through RUB",
+    ]
+
+
+def test_preload_pair_not_routed(project: Path, edit) -> None:
+    edit("config.yaml", "  pairs: [USDT/RUB, USD/RUB,", "  pairs: [USDT/RUR, USD/RUB,")
+    assert problems() == [
+        "config.yaml:122:11: preload.pairs[0]: USDT/RUR is not served by any routing rule; "
+        "did you mean 'USDT/RUB'?"]
+
+
+def test_default_locale_not_listed(project: Path, edit) -> None:
+    edit("config.yaml", "  default_locale: ru\n", "  default_locale: de\n")
+    assert problems() == [
+        "config.yaml:126:19: bot.default_locale: 'de' is not in locales ['ru', 'en']"]
+
+
+def test_missing_flow_file(project: Path, edit) -> None:
+    edit("config.yaml", "  - flows/exchange.yaml\n", "  - flows/exchnage.yaml\n")
+    assert problems() == [
+        f"config.yaml:145:5: flows[0]: flow file not found: {project}/flows/exchnage.yaml"]
+
+
+def test_all_problems_reported_at_once(project: Path, edit) -> None:
+    edit("config.yaml", "  RUB: [USDT, USD,", "  RUB: [USDX, USD,")
+    edit("config.yaml", "      provider: apilayer\n", "      provider: apilayr\n")
+    edit("config.yaml", "  default_locale: ru\n", "  default_locale: de\n")
+    assert len(problems()) == 3
+
+
+def test_config_path_from_environment(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "config.yaml").rename(project / "desk.yaml")
+    monkeypatch.setenv("CONFIG_PATH", "desk.yaml")
+    assert load_config().routing.pivot == "RUB"
+
+
+def test_missing_config_file(project: Path) -> None:
+    assert problems("nope.yaml") == ["nope.yaml:1:1: file not found"]
+
+
+def test_fractions_load_as_exact_decimals(project: Path) -> None:
+    from decimal import Decimal
+
+    static = load_config().providers["static"]
+    assert static.rates["IDR/RUB"].close == Decimal("0.005654")  # type: ignore[attr-defined]

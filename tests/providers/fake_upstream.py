@@ -1,0 +1,134 @@
+"""A loopback fake upstream for provider tests (aiohttp.web + TestServer, no network).
+
+Tell it per path what to answer, in order (the last reply repeats)::
+
+    upstream.serve("/open/market/rates", Reply(500), Reply.of_file("rapira_market_rates.json"))
+
+and read back what it received: ``upstream.calls("/open/market/rates")[0].headers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from multidict import CIMultiDictProxy
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "providers"
+
+# A generic gateway error page (nginx style). Synthesized: a transport failure, not a
+# vendor format.
+HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+def recorded(name: str) -> bytes:
+    """The bytes of a recorded sample in ``tests/data/providers``."""
+    return (DATA_DIR / name).read_bytes()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One canned answer.
+
+    Attributes:
+        status: the HTTP status.
+        body: the body bytes, sent as they are.
+        headers: extra response headers.
+        delay: seconds to wait before answering (cut short when the server closes).
+        content_type: the ``Content-Type`` header.
+        drop_after: send only this many body bytes (with the full Content-Length), then
+            drop the connection: a transfer cut mid-body.
+    """
+
+    status: int = 200
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    content_type: str = "application/json"
+    drop_after: int | None = None
+
+    @classmethod
+    def of_file(cls, name: str, status: int = 200, **kwargs: object) -> Reply:
+        return cls(status, recorded(name), **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A request the fake upstream received."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: CIMultiDictProxy[str]
+
+
+class FakeUpstream:
+    """The fake server; use the ``upstream`` fixture rather than building one."""
+
+    def __init__(self) -> None:
+        self._replies: dict[str, list[Reply]] = {}
+        self.requests: list[Recorded] = []
+        self._closing = asyncio.Event()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._server = TestServer(app, host="127.0.0.1")
+
+    async def start(self) -> None:
+        await self._server.start_server()
+
+    async def close(self) -> None:
+        self._closing.set()  # wake delayed handlers so shutdown does not wait for them
+        await self._server.close()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+        return str(self._server.make_url("")).rstrip("/")
+
+    def serve(self, path: str, *replies: Reply) -> None:
+        """Answer ``path`` with ``replies`` in order; the last one repeats."""
+        assert replies, "give at least one reply"
+        self._replies[path] = list(replies)
+
+    def calls(self, path: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if path is None or r.path == path]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(
+            Recorded(request.method, request.path, dict(request.query), request.headers)
+        )
+        queue = self._replies.get(request.path)
+        if not queue:
+            return web.Response(status=599, text=f"fake upstream: nothing for {request.path}")
+        reply = queue.pop(0) if len(queue) > 1 else queue[0]
+        if reply.delay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), reply.delay)
+        headers = {"Content-Type": reply.content_type, **reply.headers}
+        if reply.drop_after is None:
+            return web.Response(status=reply.status, body=reply.body, headers=headers)
+        resp = web.StreamResponse(status=reply.status, headers=headers)
+        resp.content_length = len(reply.body)
+        await resp.prepare(request)
+        await resp.write(reply.body[: reply.drop_after])
+        assert request.transport is not None
+        request.transport.close()
+        return resp
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port

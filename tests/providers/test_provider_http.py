@@ -1,0 +1,350 @@
+"""The HTTP boundary: every transport, HTTP and body failure maps into providers.errors.
+
+Bodies here are generic transport failures (empty 5xx, an nginx 502 page, cut JSON), not
+vendor formats; vendor bodies are exercised by the contract suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from decimal import Decimal
+
+import aiohttp
+import pytest
+from fake_upstream import HTML_502, FakeUpstream, Reply, unused_port
+
+from providers.base import ProviderConfig
+from providers.errors import (
+    ProviderAuthError,
+    ProviderConfigError,
+    ProviderError,
+    ProviderRateLimitedError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
+from providers.http import (
+    BaseHttpProvider,
+    create_http_session,
+    get_json,
+    parse_json,
+    positive_decimal,
+)
+
+PATH = "/v1/rates"
+SECRET = "s3cr3t-KEY-0123456789"
+OK = b'{"ok": true, "rate": 94.76}'
+
+
+async def call(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    timeout: float = 0.3,
+    retries: int = 0,
+) -> tuple[object, object]:
+    return await get_json(
+        session,
+        "fake",
+        url,
+        headers={"apikey": SECRET},
+        params={"base": "RUB", "symbols": "USD,EUR"},
+        timeout_seconds=timeout,
+        retries=retries,
+    )
+
+
+# status, body, headers -> the error it must become
+FAILURES = [
+    pytest.param(401, b"", {}, ProviderAuthError, id="401"),
+    pytest.param(403, b"", {}, ProviderAuthError, id="403"),
+    pytest.param(404, b"", {}, ProviderResponseError, id="404"),
+    pytest.param(400, b'{"message": "bad request"}', {}, ProviderResponseError, id="400"),
+    pytest.param(429, b"", {}, ProviderRateLimitedError, id="429-no-retry-after"),
+    pytest.param(429, b"", {"Retry-After": "120"}, ProviderRateLimitedError, id="429-retry-after"),
+    pytest.param(500, b"", {}, ProviderUnavailableError, id="500"),
+    pytest.param(503, b"", {}, ProviderUnavailableError, id="503"),
+    pytest.param(502, HTML_502, {}, ProviderUnavailableError, id="502-html"),
+    pytest.param(200, OK[:15], {}, ProviderResponseError, id="200-truncated-json"),
+    pytest.param(200, HTML_502, {}, ProviderResponseError, id="200-html"),
+    pytest.param(200, b"rate=94.76", {}, ProviderResponseError, id="200-not-json"),
+    pytest.param(200, b"", {}, ProviderResponseError, id="200-empty"),
+    pytest.param(200, b"\xff\xfe{}", {}, ProviderResponseError, id="200-not-utf8"),
+    pytest.param(302, b"", {}, ProviderResponseError, id="3xx-without-location"),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "headers", "expected"), FAILURES)
+async def test_every_http_failure_is_mapped(
+    upstream: FakeUpstream,
+    http_session: aiohttp.ClientSession,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    expected: type[ProviderError],
+) -> None:
+    upstream.serve(PATH, Reply(status, body, headers))
+    with pytest.raises(expected) as info:
+        await call(http_session, upstream.url + PATH)
+    assert type(info.value) is expected
+    assert info.value.provider == "fake"
+    assert SECRET not in str(info.value)
+    assert "symbols" not in str(info.value)
+    if status != 200:
+        assert f"HTTP {status}" in info.value.message
+    elif body:
+        assert isinstance(info.value.__cause__, ValueError)  # the JSON or decoding error
+
+
+async def test_429_carries_retry_after(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(429, headers={"Retry-After": "120"}))
+    with pytest.raises(ProviderRateLimitedError) as info:
+        await call(http_session, upstream.url + PATH, retries=3)
+    assert info.value.retry_after == 120
+    assert len(upstream.calls()) == 1  # far beyond the deadline: not retried
+
+
+async def test_429_without_retry_after_has_none(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(429))
+    with pytest.raises(ProviderRateLimitedError) as info:
+        await call(http_session, upstream.url + PATH, retries=3)
+    assert info.value.retry_after is None
+    assert len(upstream.calls()) == 1  # a quota, not a blip: not retried
+
+
+async def test_429_with_http_date_retry_after_is_parsed(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))
+    with pytest.raises(ProviderRateLimitedError) as info:
+        await call(http_session, upstream.url + PATH)
+    assert info.value.retry_after == 0.0  # a date in the past: retry now
+
+
+async def test_connection_refused_is_unavailable(http_session: aiohttp.ClientSession) -> None:
+    url = f"http://127.0.0.1:{unused_port()}{PATH}"
+    with pytest.raises(ProviderUnavailableError) as info:
+        await call(http_session, url)
+    assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
+    assert "cannot connect" in info.value.message
+
+
+async def test_timeout_is_unavailable_within_deadline(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(200, OK, delay=5))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(ProviderUnavailableError) as info:
+        await call(http_session, upstream.url + PATH, timeout=0.2)
+    assert loop.time() - started < 0.5
+    assert isinstance(info.value.__cause__, TimeoutError)
+    assert info.value.message == "no answer within 0.2 s"
+
+
+async def test_connection_dropped_mid_body_is_unavailable(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(200, OK, drop_after=5))
+    with pytest.raises(ProviderUnavailableError) as info:
+        await call(http_session, upstream.url + PATH)
+    assert isinstance(info.value.__cause__, aiohttp.ClientError)
+
+
+async def test_malformed_url_is_a_config_error(http_session: aiohttp.ClientSession) -> None:
+    with pytest.raises(ProviderConfigError):
+        await call(http_session, "not a url/v1/rates")
+
+
+async def test_json_numbers_are_decimal_and_headers_returned(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(
+        PATH, Reply(200, b'{"a": 94.76, "b": 0.005654, "c": 3, "d": [1e-7]}', {"X-Thing": "1"})
+    )
+    body, headers = await call(http_session, upstream.url + PATH)
+    assert body == {"a": Decimal("94.76"), "b": Decimal("0.005654"), "c": 3, "d": [Decimal("1e-7")]}
+    assert isinstance(body, dict)
+    assert all(type(v) is Decimal for v in (body["a"], body["b"], body["c"]))
+    assert str(body["a"]) == "94.76"
+    assert headers["x-thing"] == "1"  # type: ignore[index]
+
+
+async def test_request_carries_headers_and_params(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(200, OK))
+    await call(http_session, upstream.url + PATH)
+    [request] = upstream.calls(PATH)
+    assert request.method == "GET"
+    assert request.headers["apikey"] == SECRET
+    assert request.query == {"base": "RUB", "symbols": "USD,EUR"}
+
+
+def test_parse_json_never_makes_floats() -> None:
+    parsed = parse_json('{"x": NaN, "y": Infinity, "z": 1.10}')
+    assert all(isinstance(v, Decimal) for v in parsed.values())
+    assert parsed["x"].is_nan()
+    assert str(parsed["z"]) == "1.10"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("94.76"), Decimal("94.76")),
+        (Decimal(0), None),
+        (Decimal(-1), None),
+        (Decimal("NaN"), None),
+        (Decimal("sNaN"), None),
+        (Decimal("Infinity"), None),
+        ("94.76", None),
+        (True, None),
+        (None, None),
+    ],
+)
+def test_positive_decimal(value: object, expected: Decimal | None) -> None:
+    assert positive_decimal(value) == expected
+
+
+async def test_secret_echoed_by_the_server_is_masked(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    # Synthesized: a server that echoes the key it rejects, to prove we mask it.
+    body = json.dumps({"message": f"Invalid key {SECRET}"}).encode()
+    upstream.serve(PATH, Reply(401, body))
+    with pytest.raises(ProviderAuthError) as info:
+        await call(http_session, upstream.url + PATH)
+    assert SECRET not in str(info.value)
+    assert "Invalid key ***" in info.value.message
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+async def test_500_then_200_succeeds_with_two_calls(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(500), Reply(200, OK))
+    body, _ = await call(http_session, upstream.url + PATH, timeout=1.0, retries=2)
+    assert body == {"ok": True, "rate": Decimal("94.76")}
+    assert len(upstream.calls(PATH)) == 2
+
+
+async def test_429_with_short_retry_after_is_retried(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(429, headers={"Retry-After": "0"}), Reply(200, OK))
+    await call(http_session, upstream.url + PATH, timeout=1.0, retries=1)
+    assert len(upstream.calls(PATH)) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        pytest.param(401, b"", id="auth"),
+        pytest.param(403, b"", id="forbidden"),
+        pytest.param(404, b"", id="not-found"),
+        pytest.param(200, OK[:10], id="bad-body"),
+    ],
+)
+async def test_not_worth_retrying_is_tried_once(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession, status: int, body: bytes
+) -> None:
+    upstream.serve(PATH, Reply(status, body), Reply(200, OK))
+    with pytest.raises(ProviderError):
+        await call(http_session, upstream.url + PATH, timeout=1.0, retries=3)
+    assert len(upstream.calls(PATH)) == 1
+
+
+async def test_retries_stop_at_the_deadline(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(503))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(ProviderUnavailableError):
+        await call(http_session, upstream.url + PATH, timeout=0.4, retries=10)
+    assert loop.time() - started < 0.4 + 0.15
+    assert 2 <= len(upstream.calls(PATH)) <= 11
+
+
+async def test_slow_attempts_share_one_deadline(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(500, delay=0.15))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(ProviderUnavailableError):
+        await call(http_session, upstream.url + PATH, timeout=0.5, retries=5)
+    assert loop.time() - started < 0.5 + 0.15
+    assert len(upstream.calls(PATH)) < 6  # the deadline, not the retry count, ended it
+
+
+async def test_retry_logs_a_warning_without_secrets(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream.serve(PATH, Reply(502, HTML_502), Reply(200, OK))
+    with caplog.at_level(logging.WARNING, logger="providers.http"):
+        await call(http_session, upstream.url + PATH, timeout=1.0, retries=1)
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.name == "providers.http"
+    text = record.getMessage()
+    assert "HTTP 502" in text
+    assert "127.0.0.1/v1/rates" in text
+    assert SECRET not in text
+    assert "symbols" not in text and "RUB" not in text
+
+
+# -- session ownership ------------------------------------------------------------------------
+
+
+class _Probe(BaseHttpProvider):
+    async def ping(self) -> object:
+        body, _ = await self.request_json(PATH)
+        return body
+
+
+async def test_create_http_session_sizes_the_connector() -> None:
+    session = create_http_session(limit=10, limit_per_host=3)
+    try:
+        connector = session.connector
+        assert isinstance(connector, aiohttp.TCPConnector)
+        assert (connector.limit, connector.limit_per_host) == (10, 3)
+    finally:
+        await session.close()
+
+
+async def test_shared_session_is_used_and_never_closed(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    config = ProviderConfig(kind="probe", base_url=upstream.url)
+    upstream.serve(PATH, Reply(200, OK))
+    probe = _Probe("probe", config, session=http_session)
+    assert probe.session is http_session
+    await probe.ping()
+    await probe.close()
+    assert not http_session.closed
+
+
+async def test_private_session_is_lazy_and_closed(upstream: FakeUpstream) -> None:
+    config = ProviderConfig(kind="probe", base_url=upstream.url + "/")
+    upstream.serve(PATH, Reply(200, OK))
+    probe = _Probe("probe", config)
+    assert probe._session is None  # nothing created before first use
+    await probe.ping()
+    own = probe.session
+    await probe.close()
+    assert own.closed
+
+
+async def test_missing_base_url_is_a_config_error() -> None:
+    probe = _Probe("probe", ProviderConfig(kind="probe"))
+    with pytest.raises(ProviderConfigError, match="base_url is not set"):
+        await probe.ping()
+    await probe.close()

@@ -100,7 +100,7 @@ def create_environment(folder: Path) -> ImmutableSandboxedEnvironment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=False,
+        keep_trailing_newline=True,
         auto_reload=False,
     )
     env.filters.update(money=_money, rate=_rate, percent=_percent, age=_age)

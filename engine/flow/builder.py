@@ -75,7 +75,9 @@ class Label(Text):
     async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
         item = data.get("item")
         context = dict(item) if isinstance(item, Mapping) else {}
-        return self.renderer.string(data[LOCALE_KEY], "buttons", self.key, context)
+        # Inside a Select, the window's data is nested under "data" beside the item.
+        window = data["data"] if "item" in data else data
+        return self.renderer.string(window[LOCALE_KEY], "buttons", self.key, context)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from markupsafe import Markup
+
 from engine.config.models import AppConfig
 from engine.flow.parse import NumberRule
 from engine.flow.schema import FlowConfig, StepConfig
@@ -73,14 +75,15 @@ def currencies_context(config: AppConfig, locale: str) -> dict[str, dict[str, An
 
 def error_text(
     renderer: Renderer, locale: str, error: Mapping[str, Any], limits: Limits | None
-) -> str:
+) -> Markup:
     """Render a stored input error (``{code, params, input}``) in ``locale``."""
     params: dict[str, Any] = dict.fromkeys(("min", "max", "max_decimals", "max_length", "unit"), "")
     if limits is not None:
         params.update({k: v for k, v in limits.as_context().items() if v is not None})
     params.update({k: _maybe_decimal(v) for k, v in dict(error.get("params", {})).items()})
     params["input"] = str(error.get("input", ""))[:INPUT_ECHO_LIMIT]
-    return renderer.string(locale, "errors", str(error["code"]), params)
+    # Already rendered with autoescape: mark it safe so the window does not escape it twice.
+    return Markup(renderer.string(locale, "errors", str(error["code"]), params))
 
 
 def _maybe_decimal(value: Any) -> Any:

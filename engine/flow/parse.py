@@ -4,8 +4,8 @@ Accepted: ``2``, ``2.5``, ``2,5``, ``2.5%`` (percent fields), ``1 000 000``, ``1
 ``1,000,000.50``, ``1.000.000,50``, with ordinary, non-breaking or thin spaces as group
 separators. A single ``,`` or ``.`` is the decimal separator; a separator repeated, or
 followed by the other one, groups thousands. ``1,000`` or ``25.000`` (one separator, exactly
-three digits after it) is refused as ambiguous: a thousand-fold error in a deal is worse than
-asking to type ``1000`` or ``1,0``.
+three digits after it) is refused as ambiguous when the thousands reading is an acceptable
+value too: a thousand-fold error in a deal is worse than asking to type ``1000`` or ``1,5``.
 
 Rejected with a specific :class:`InputRejectedError` code: anything that is not a plain
 positive decimal (letters, signs, NaN, Infinity, exponents like ``1e309``, HTML), values out
@@ -80,8 +80,6 @@ def normalize(text: str, *, allow_percent: bool = False) -> str:
             raise InputRejectedError("not_a_number")
         body = body.replace(",", "").replace(".", "")
     else:
-        if _AMBIGUOUS.fullmatch(body):
-            raise InputRejectedError("ambiguous", {"input": raw})
         body = body.replace(",", ".")
     if not _PLAIN.fullmatch(body):
         raise InputRejectedError("not_a_number")
@@ -95,6 +93,8 @@ def parse_number(text: str, rule: NumberRule) -> Decimal:
         InputRejectedError: with the failed rule's code and the limits as params.
     """
     body = normalize(text, allow_percent=rule.allow_percent)
+    if _AMBIGUOUS.fullmatch(body) and _in_range(Decimal(body.replace(".", "")), rule):
+        raise InputRejectedError("ambiguous", {"input": text.strip()})
     try:
         value = Decimal(body)
     except InvalidOperation:  # pragma: no cover - _PLAIN only admits valid decimals
@@ -107,6 +107,10 @@ def parse_number(text: str, rule: NumberRule) -> Decimal:
     if rule.max is not None and value > rule.max:
         raise InputRejectedError("too_large", {"max": rule.max, "min": _or_blank(rule.min)})
     return value
+
+
+def _in_range(value: Decimal, rule: NumberRule) -> bool:
+    return (rule.min is None or value >= rule.min) and (rule.max is None or value <= rule.max)
 
 
 def _or_blank(value: Decimal | None) -> Decimal | str:

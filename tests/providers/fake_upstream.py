@@ -76,7 +76,7 @@ class FakeUpstream:
     """The fake server; use the ``upstream`` fixture rather than building one."""
 
     def __init__(self) -> None:
-        self._replies: dict[str, list[Reply]] = {}
+        self._replies: dict[tuple[str, frozenset[tuple[str, str]]], list[Reply]] = {}
         self.requests: list[Recorded] = []
         self._closing = asyncio.Event()
         app = web.Application()
@@ -95,10 +95,14 @@ class FakeUpstream:
         """``http://127.0.0.1:PORT`` (no trailing slash)."""
         return str(self._server.make_url("")).rstrip("/")
 
-    def serve(self, path: str, *replies: Reply) -> None:
-        """Answer ``path`` with ``replies`` in order; the last one repeats."""
+    def serve(self, path: str, *replies: Reply, when: Mapping[str, str] | None = None) -> None:
+        """Answer ``path`` with ``replies`` in order; the last one repeats.
+
+        With ``when``, only requests whose query has those parameters get these replies
+        (checked before the replies for the bare path).
+        """
         assert replies, "give at least one reply"
-        self._replies[path] = list(replies)
+        self._replies[_key(path, when)] = list(replies)
 
     def calls(self, path: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if path is None or r.path == path]
@@ -107,7 +111,14 @@ class FakeUpstream:
         self.requests.append(
             Recorded(request.method, request.path, dict(request.query), request.headers)
         )
-        queue = self._replies.get(request.path)
+        queue = next(
+            (
+                replies
+                for (path, when), replies in self._replies.items()
+                if path == request.path and when and when <= set(request.query.items())
+            ),
+            None,
+        ) or self._replies.get(_key(request.path, None))
         if not queue:
             return web.Response(status=599, text=f"fake upstream: nothing for {request.path}")
         reply = queue.pop(0) if len(queue) > 1 else queue[0]
@@ -124,6 +135,10 @@ class FakeUpstream:
         assert request.transport is not None
         request.transport.close()
         return resp
+
+
+def _key(path: str, when: Mapping[str, str] | None) -> tuple[str, frozenset[tuple[str, str]]]:
+    return path, frozenset((when or {}).items())
 
 
 def unused_port() -> int:

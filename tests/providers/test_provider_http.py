@@ -41,7 +41,7 @@ async def call(
     session: aiohttp.ClientSession,
     url: str,
     *,
-    timeout: float = 0.3,
+    seconds: float = 0.3,
     retries: int = 0,
 ) -> tuple[object, object]:
     return await get_json(
@@ -50,7 +50,7 @@ async def call(
         url,
         headers={"apikey": SECRET},
         params={"base": "RUB", "symbols": "USD,EUR"},
-        timeout_seconds=timeout,
+        timeout_seconds=seconds,
         retries=retries,
     )
 
@@ -141,7 +141,7 @@ async def test_timeout_is_unavailable_within_deadline(
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(ProviderUnavailableError) as info:
-        await call(http_session, upstream.url + PATH, timeout=0.2)
+        await call(http_session, upstream.url + PATH, seconds=0.2)
     assert loop.time() - started < 0.5
     assert isinstance(info.value.__cause__, TimeoutError)
     assert info.value.message == "no answer within 0.2 s"
@@ -168,7 +168,8 @@ async def test_json_numbers_are_decimal_and_headers_returned(
         PATH, Reply(200, b'{"a": 94.76, "b": 0.005654, "c": 3, "d": [1e-7]}', {"X-Thing": "1"})
     )
     body, headers = await call(http_session, upstream.url + PATH)
-    assert body == {"a": Decimal("94.76"), "b": Decimal("0.005654"), "c": 3, "d": [Decimal("1e-7")]}
+    expected = {"a": Decimal("94.76"), "b": Decimal("0.005654"), "c": 3, "d": [Decimal("1e-7")]}
+    assert body == expected
     assert isinstance(body, dict)
     assert all(type(v) is Decimal for v in (body["a"], body["b"], body["c"]))
     assert str(body["a"]) == "94.76"
@@ -230,7 +231,7 @@ async def test_500_then_200_succeeds_with_two_calls(
     upstream: FakeUpstream, http_session: aiohttp.ClientSession
 ) -> None:
     upstream.serve(PATH, Reply(500), Reply(200, OK))
-    body, _ = await call(http_session, upstream.url + PATH, timeout=1.0, retries=2)
+    body, _ = await call(http_session, upstream.url + PATH, seconds=1.0, retries=2)
     assert body == {"ok": True, "rate": Decimal("94.76")}
     assert len(upstream.calls(PATH)) == 2
 
@@ -239,7 +240,7 @@ async def test_429_with_short_retry_after_is_retried(
     upstream: FakeUpstream, http_session: aiohttp.ClientSession
 ) -> None:
     upstream.serve(PATH, Reply(429, headers={"Retry-After": "0"}), Reply(200, OK))
-    await call(http_session, upstream.url + PATH, timeout=1.0, retries=1)
+    await call(http_session, upstream.url + PATH, seconds=1.0, retries=1)
     assert len(upstream.calls(PATH)) == 2
 
 
@@ -257,7 +258,7 @@ async def test_not_worth_retrying_is_tried_once(
 ) -> None:
     upstream.serve(PATH, Reply(status, body), Reply(200, OK))
     with pytest.raises(ProviderError):
-        await call(http_session, upstream.url + PATH, timeout=1.0, retries=3)
+        await call(http_session, upstream.url + PATH, seconds=1.0, retries=3)
     assert len(upstream.calls(PATH)) == 1
 
 
@@ -268,7 +269,7 @@ async def test_retries_stop_at_the_deadline(
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(ProviderUnavailableError):
-        await call(http_session, upstream.url + PATH, timeout=0.4, retries=10)
+        await call(http_session, upstream.url + PATH, seconds=0.4, retries=10)
     assert loop.time() - started < 0.4 + 0.15
     assert 2 <= len(upstream.calls(PATH)) <= 11
 
@@ -280,7 +281,7 @@ async def test_slow_attempts_share_one_deadline(
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(ProviderUnavailableError):
-        await call(http_session, upstream.url + PATH, timeout=0.5, retries=5)
+        await call(http_session, upstream.url + PATH, seconds=0.5, retries=5)
     assert loop.time() - started < 0.5 + 0.15
     assert len(upstream.calls(PATH)) < 6  # the deadline, not the retry count, ended it
 
@@ -290,7 +291,7 @@ async def test_retry_logs_a_warning_without_secrets(
 ) -> None:
     upstream.serve(PATH, Reply(502, HTML_502), Reply(200, OK))
     with caplog.at_level(logging.WARNING, logger="providers.http"):
-        await call(http_session, upstream.url + PATH, timeout=1.0, retries=1)
+        await call(http_session, upstream.url + PATH, seconds=1.0, retries=1)
     [record] = caplog.records
     assert record.levelno == logging.WARNING
     assert record.name == "providers.http"

@@ -156,18 +156,18 @@ class ApiLayerProvider(BaseHttpProvider):
                 self.name, f"no API key: set the {self.config.api_key_env} environment variable"
             )
         plan = plan_requests(pairs)
-        parts = await _all([self._latest(base, group) for base, group in plan.items()])
+        key = self._api_key
+        parts = await _all([self._latest(key, base, group) for base, group in plan.items()])
         result: dict[Pair, Quote] = {}
         for part in parts:
             result.update(part)
         return result
 
-    async def _latest(self, base: str, pairs: Sequence[Pair]) -> dict[Pair, Quote]:
-        assert self._api_key is not None
+    async def _latest(self, key: str, base: str, pairs: Sequence[Pair]) -> dict[Pair, Quote]:
         symbols = sorted({p.quote if p.base == base else p.base for p in pairs})
         body, _ = await self.request_json(
             LATEST_PATH,
-            headers={"apikey": self._api_key},
+            headers={"apikey": key},
             params={"base": base, "symbols": ",".join(symbols)},
             on_response=self._record_quota,
         )

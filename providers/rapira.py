@@ -36,8 +36,6 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import aiohttp
-
 from providers.base import Pair, ProviderConfig, Quote
 from providers.errors import ProviderResponseError
 from providers.http import BaseHttpProvider, positive_decimal
@@ -55,20 +53,14 @@ class RapiraConfig(ProviderConfig):
 
 
 class RapiraProvider(BaseHttpProvider):
-    """Quotes from Rapira's ``/open/market/rates``: close, bid, ask (and so mid)."""
+    """Quotes from Rapira's ``/open/market/rates``: close, bid, ask (and so mid).
+
+    Constructed as every plugin is (see :class:`~providers.http.BaseHttpProvider`):
+    ``RapiraProvider(name, config, session=shared_session, api_key=key_or_None)``.
+    """
 
     config_model: ClassVar[type[ProviderConfig]] = RapiraConfig
     price_fields: ClassVar[frozenset[str]] = frozenset({"close", "ask", "bid", "mid"})
-
-    def __init__(
-        self,
-        name: str,
-        config: ProviderConfig,
-        *,
-        session: aiohttp.ClientSession | None = None,
-        api_key: str | None = None,
-    ) -> None:
-        super().__init__(name, config, session=session, api_key=api_key)
 
     async def fetch(self, pairs: Sequence[Pair]) -> Mapping[Pair, Quote]:
         """Fetch every requested pair with one request.

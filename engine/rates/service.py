@@ -159,12 +159,12 @@ class RateService:
                 self._flight.start(leg.provider, partial(self._fetch_now, leg.provider))
         if missing:
             entries.update(await self._fetch_missing(route, list(missing)))
-        fetched_at = min(e.fetched_at for e in entries.values())
         quotes: dict[Pair, Quote] = {pair: e.quote for pair, e in entries.items()}
         try:
             rate = display_rate(route, quotes)
         except RatesUnavailableError as exc:
             raise RatesUnavailableError(f"{give}→{get}: {exc}") from exc
+        fetched_at = min(e.fetched_at for e in entries.values())
         return RateResult(
             route=route,
             rate=rate,

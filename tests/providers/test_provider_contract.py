@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 import aiohttp
 import pytest
@@ -49,7 +48,7 @@ class Case:
     """
 
     kind: str
-    cls: Callable[..., BaseProvider]
+    cls: type[RapiraProvider] | type[ApiLayerProvider]
     mount: str
     path: str
     api_key: str | None
@@ -139,14 +138,15 @@ class Harness:
     session: aiohttp.ClientSession
     opened: list[BaseProvider] = field(default_factory=list)
 
-    def provider(self, *, timeout: float = 0.3, retries: int = 0, **extra: Any) -> Any:
-        config = self.case.cls.config_model.model_validate(  # type: ignore[attr-defined]
+    def provider(
+        self, *, timeout: float = 0.3, retries: int = 0, base_url: str | None = None
+    ) -> RapiraProvider | ApiLayerProvider:
+        config = self.case.cls.config_model.model_validate(
             {
                 "kind": self.case.kind,
-                "base_url": self.upstream.url + self.case.mount,
+                "base_url": base_url or self.upstream.url + self.case.mount,
                 "timeout_seconds": timeout,
                 "retries": retries,
-                **extra,
             }
         )
         made = self.case.cls(NAME, config, session=self.session, api_key=self.case.api_key)
@@ -274,14 +274,9 @@ async def test_timeout_is_unavailable(h: Harness) -> None:
 
 
 async def test_connection_refused_is_unavailable(h: Harness) -> None:
-    h.upstream = _Elsewhere(f"http://127.0.0.1:{unused_port()}")  # type: ignore[assignment]
+    nowhere = f"http://127.0.0.1:{unused_port()}{h.case.mount}"
     with pytest.raises(ProviderUnavailableError, match="cannot connect"):
-        await h.provider().fetch([h.case.pair])
-
-
-@dataclass
-class _Elsewhere:
-    url: str
+        await h.provider(base_url=nowhere).fetch([h.case.pair])
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         ("apilayer", ApiLayerProvider, ApiLayerConfig),
     ],
 )
-def test_builtins_load(kind: str, plugin: type, config_model: type) -> None:
+def test_builtins_load(kind: str, plugin: object, config_model: object) -> None:
     registry = create_registry(include_entry_points=False)
     assert registry.get(kind) is plugin
     assert registry.get(kind).config_model is config_model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiogram_dialog import ShowMode
+from flow_helpers import button, to_amount, walk_to
 
 from engine.definitions import Definitions
 
@@ -12,17 +13,6 @@ DIRECTIONS = [
     ("RUB", "ZAR"), ("RUB", "IDR"), ("USDT", "RUB"), ("USDT", "USD"), ("USDT", "EUR"),
     ("USDT", "THB"), ("USDT", "AED"), ("USDT", "ZAR"), ("USDT", "IDR"),
 ]
-
-
-def button(code: str) -> str:
-    return f".* {code}"
-
-
-async def to_amount(chat, give: str, get: str, margin: str = "2") -> None:
-    await chat.send("/admin_bot")
-    await chat.click(button(give))
-    await chat.click(button(get))
-    await chat.send(margin)
 
 
 def test_directions_match_config(definitions: Definitions) -> None:
@@ -132,25 +122,6 @@ async def test_non_text_message_reprompts(make_chat) -> None:
     chat = make_chat()
     await to_amount(chat, "RUB", "USDT")
     assert (await chat.send("")).startswith("⚠️ Пустое сообщение.")
-
-
-STEPS = ["source", "target", "margin", "amount", "result"]
-
-
-async def walk_to(chat, step: str) -> None:
-    await chat.send("/admin_bot")
-    if step == "source":
-        return
-    await chat.click(button("RUB"))
-    if step == "target":
-        return
-    await chat.click(button("USDT"))
-    if step == "margin":
-        return
-    await chat.send("2")
-    if step == "amount":
-        return
-    await chat.send("1000")
 
 
 @pytest.mark.parametrize(("step", "previous"), [

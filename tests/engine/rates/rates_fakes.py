@@ -92,11 +92,15 @@ class FakeProvider:
         self.calls: list[tuple[Pair, ...]] = []
         self.error: ProviderError | None = None
         self.gate: asyncio.Event | None = None
+        self.clock: FakeClock | None = None  # advanced by ``latency`` during each call
+        self.latency = 0.0
 
     async def fetch(self, pairs: Sequence[Pair]) -> Mapping[Pair, Quote]:
         self.calls.append(tuple(pairs))
         if self.gate is not None:
             await self.gate.wait()
+        if self.clock is not None:
+            self.clock.advance(self.latency)
         if self.error is not None:
             raise self.error
         missing = [p for p in pairs if p not in self.quotes]

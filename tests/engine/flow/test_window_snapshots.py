@@ -1,0 +1,80 @@
+"""Every window in every locale, as the admin sees it (text + keyboard, intent id masked).
+
+Review a snapshot diff like code: ``pytest --snapshot-update`` rewrites them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flow_helpers import to_amount, walk_to
+from test_dialog import DIRECTIONS
+from test_dialog_failures import flaky_service
+
+from engine.texts import REQUIRED_STRINGS
+
+LOCALES = ["ru", "en"]
+SAMPLE_AMOUNT = {"RUB": "150000", "USDT": "2500.5"}
+ERROR_INPUTS = {
+    "empty": "", "too_long": "9" * 41, "not_a_number": "<i>12abc</i>", "ambiguous": "1,000",
+    "negative": "-5", "too_small": "0", "too_large": "1000000000000",
+    "too_many_decimals": "1.2345",
+}
+
+
+def transcript(chat) -> str:
+    return "\n\n────────\n\n".join(chat.transcript)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(("give", "get"), DIRECTIONS)
+async def test_direction_windows(make_chat, snapshot, locale: str, give: str, get: str) -> None:
+    chat = make_chat(language=locale)
+    await to_amount(chat, give, get, margin="1.5")
+    await chat.send(SAMPLE_AMOUNT[give])
+    assert transcript(chat) == snapshot
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("code", sorted(ERROR_INPUTS))
+async def test_amount_error_windows(make_chat, snapshot, locale: str, code: str) -> None:
+    chat = make_chat(language=locale)
+    await walk_to(chat, "amount")
+    await chat.send(ERROR_INPUTS[code])
+    assert chat.transcript[-1] == snapshot
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("typed", ["abc", "11", "2.555", "-1"])
+async def test_margin_error_windows(make_chat, snapshot, locale: str, typed: str) -> None:
+    chat = make_chat(language=locale)
+    await walk_to(chat, "margin")
+    await chat.send(typed)
+    assert chat.transcript[-1] == snapshot
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_cancelled_window(make_chat, snapshot, locale: str) -> None:
+    chat = make_chat(language=locale)
+    await walk_to(chat, "margin")
+    await chat.click(button_label(locale, "cancel"))
+    assert chat.transcript[-1] == snapshot
+
+
+def button_label(locale: str, name: str) -> str:
+    labels = {"ru": {"cancel": "✖️ Отмена"}, "en": {"cancel": "✖️ Cancel"}}
+    return labels[locale][name]
+
+
+def test_every_error_code_has_a_snapshot_input() -> None:
+    assert set(ERROR_INPUTS) == set(REQUIRED_STRINGS["errors"])
+
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_rates_unavailable_window(make_chat, definitions, snapshot, locale: str) -> None:
+    rates, provider = flaky_service(definitions)
+    provider.down = True
+    chat = make_chat(language=locale, rates=rates)
+    await to_amount(chat, "USDT", "THB")
+    await chat.send("100")
+    assert chat.transcript[-1] == snapshot

@@ -1,0 +1,154 @@
+"""``crypto-helper check``: what a non-developer runs after editing YAML."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+
+def run_check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["check", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_shipped_project_passes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_check(capsys)
+    assert code == 0, err
+    assert err == ""
+    assert out.startswith("OK: 8 currencies, 14 directions, 1 flow(s) with 7 steps, 2 locales, ")
+    assert out.count("\n") == 1
+
+
+def test_config_option_and_env(project: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "config.yaml").rename(project / "desk.yaml")
+    assert run_check(capsys)[0] == 2
+    assert run_check(capsys, "--config", "desk.yaml")[0] == 0
+    monkeypatch.setenv("CONFIG_PATH", "desk.yaml")
+    assert run_check(capsys)[0] == 0
+
+
+def test_config_errors_exit_2_without_traceback(project: Path, edit,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    edit("config.yaml", "  RUB: [USDT, USD,", "  RUB: [USDX, USD,")
+    code, out, err = run_check(capsys)
+    assert code == 2
+    assert out == ""
+    assert err == (
+        "config.yaml:69:9: directions.RUB[0]: 'USDX' is not a configured currency; "
+        "did you mean 'USD'?\n1 problem(s) found.\n")
+
+
+def test_flow_errors(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+    edit("flows/exchange.yaml", "    next: margin\n", "    next: margni\n")
+    edit("flows/exchange.yaml", "    actions: [compute_quote]\n", "    actions: [compute_qoute]\n")
+    edit("flows/exchange.yaml", "    keep_message: true ", "    keep_mesage: true ")
+    code, _, err = run_check(capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        "flows/exchange.yaml:27:11: steps.target.next: 'margni' is not a step of this flow; "
+        "did you mean 'margin'?",
+        "flows/exchange.yaml:50:5: steps.result.keep_mesage: unknown key; "
+        "did you mean 'keep_message'?",
+        "2 problem(s) found.",
+    ]
+    # structural problems first; once fixed, the reference problems show
+    edit("flows/exchange.yaml", "    keep_mesage: true ", "    keep_message: true ")
+    code, _, err = run_check(capsys)
+    assert err.splitlines() == [
+        "flows/exchange.yaml:27:11: steps.target.next: 'margni' is not a step of this flow; "
+        "did you mean 'margin'?",
+        "flows/exchange.yaml:33:5: steps.margin: no step leads here (not start, next, back, "
+        "on_error or on_cancel of any step)",
+        "flows/exchange.yaml:43:15: steps.amount.actions[0]: 'compute_qoute' is not a known "
+        "action; did you mean 'compute_quote'?",
+        "3 problem(s) found.",
+    ]
+
+
+def test_missing_template_suggests(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+    edit("flows/exchange.yaml", "  result:\n    kind: card\n",
+         "  result:\n    kind: card\n    template: resutl\n")
+    _, _, err = run_check(capsys)
+    assert err.splitlines()[:2] == [
+        "flows/exchange.yaml:51:15: steps.result.template: template ru/resutl.j2 not found; "
+        "did you mean 'result'?",
+        "flows/exchange.yaml:51:15: steps.result.template: template en/resutl.j2 not found; "
+        "did you mean 'result'?",
+    ]
+
+
+def test_template_syntax_error(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+    edit("templates/en/result.j2", "{% if quote.stale %}", "{% if quote.stale %")
+    code, _, err = run_check(capsys)
+    assert code == 2
+    assert err.splitlines()[0].startswith("templates/en/result.j2:12:1: template syntax error: ")
+
+
+def test_undefined_variable_in_template(project: Path, edit,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    edit("templates/ru/result.j2", "Наценка: {{ quote.margin|percent }}",
+         "Наценка: {{ quote.markup|percent }}")
+    code, _, err = run_check(capsys)
+    assert code == 2
+    first = err.splitlines()[0]
+    assert first.startswith("templates/ru/result.j2:6:1: rendering step 'result' (RUB→USDT): ")
+    assert "'dict object' has no attribute 'markup'" in first
+
+
+def test_telegram_html_rules(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+    edit("templates/en/source.j2", "<b>New exchange quote</b>", "<b>New exchange quote & more")
+    edit("templates/ru/cancelled.j2", "Расчёт отменён.", "<div>Расчёт отменён.</div>")
+    code, _, err = run_check(capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        "templates/en/source.j2:1:1: step 'source' (): unclosed <b>",
+        "templates/en/source.j2:1:1: step 'source' (): unescaped '&' in text (write it as an "
+        "entity)",
+        "templates/ru/cancelled.j2:1:1: step 'cancelled' (sample): tag <div> is not supported "
+        "by Telegram",
+        "3 problem(s) found.",
+    ]
+
+
+def test_text_longer_than_telegram_allows(project: Path, edit,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    edit("templates/en/cancelled.j2", "Quote cancelled.", "{{ 'x' * 4100 }}")
+    _, _, err = run_check(capsys)
+    assert ("templates/en/cancelled.j2:1:1: step 'cancelled' (sample): visible text is 4120 "
+            "characters; Telegram allows 4096") in err
+
+
+def test_callback_data_too_long(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+    edit("flows/exchange.yaml", "    presets: [0.5, 1,", "    presets: [0.12345678901234567890123456789, 1,")
+    edit("flows/exchange.yaml", "input: {type: percent, min: 0, max: 10, max_decimals: 2}",
+         "input: {type: percent, min: 0, max: 10, max_decimals: 40}")
+    _, _, err = run_check(capsys)
+    assert ("templates/ru/margin.j2:1:1: steps.margin: button '0,12345678901234567890123456789\xa0%': "
+            "callback_data is 50 bytes") not in err
+    assert "callback_data is 50 bytes" not in err
+
+
+def test_strings_problems(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+    edit("templates/en/strings.yaml", '  retry: "🔁 Retry"\n', '  retyr: "🔁 Retry"\n')
+    _, _, err = run_check(capsys)
+    assert err.splitlines()[:2] == [
+        "templates/en/strings.yaml:2:1: buttons: missing buttons.retry",
+        "templates/en/strings.yaml:6:3: buttons.retyr: unknown key; did you mean 'retry'?",
+    ]
+
+
+def test_check_does_not_import_aiogram(project: Path) -> None:
+    code = (
+        "import sys\nfrom engine.cli import main\nrc = main(['check'])\n"
+        "assert rc == 0, rc\nassert 'aiogram' not in sys.modules, 'aiogram imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr

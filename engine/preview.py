@@ -75,6 +75,7 @@ class _Previewer:
         self.services = services
         self.result = PreviewResult()
         self._first: dict[str, dict[str, Any]] = {}
+        self._reported: set[tuple[str, int, str, str]] = set()
 
     def keyboard(self, flow: FlowConfig, step_id: str, data: Mapping[str, Any],
                  locale: str) -> tuple[tuple[Button, ...], ...]:
@@ -103,7 +104,11 @@ class _Previewer:
                 text = self.renderer.window(locale, template, context)
                 keyboard = self.keyboard(flow, step_id, data, locale)
             except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
-                self.result.problems.append(self._render_problem(exc, locale, template, step_id, case))
+                problem = self._render_problem(exc, locale, template, step_id, case)
+                key = (problem.file, problem.line, type(exc).__name__, str(exc))
+                if key not in self._reported:  # one report per mistake, not per direction
+                    self._reported.add(key)
+                    self.result.problems.append(problem)
                 continue
             self.result.screens.append(Screen(flow.id, step_id, locale, case, text, keyboard))
         self._first.setdefault(step_id, dict(data))

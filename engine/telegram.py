@@ -51,6 +51,8 @@ class _TelegramHTML(HTMLParser):
         self.errors.append(f"self-closing <{tag}/> is not supported by Telegram")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag not in ALLOWED_TAGS:
+            return  # reported at its start tag
         if not self.stack or self.stack[-1] != tag:
             expected = f"</{self.stack[-1]}>" if self.stack else "no closing tag"
             self.errors.append(f"unexpected </{tag}>; expected {expected}")

@@ -75,5 +75,6 @@ def load_strings(
         for section, keys in REQUIRED_STRINGS.items():
             for key in keys:
                 if key not in strings[locale].get(section, {}):
-                    problems.append(smap.problem((section,), f"missing {section}.{key}"))
+                    problems.append(smap.problem((section,), f"missing {section}.{key}",
+                                                 key=True))
     return strings, maps, problems

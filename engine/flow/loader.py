@@ -106,6 +106,10 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
             if spec.min is not None and spec.max is not None and spec.min >= spec.max:
                 add(smap.problem((*loc, "input"), f"min ({spec.min}) must be less than max ({spec.max})"))
             for i, preset in enumerate(step.presets):
+                places = max(0, -int(preset.normalize().as_tuple().exponent))
+                if spec.max_decimals is not None and places > spec.max_decimals:
+                    add(smap.problem((*loc, "presets", i),
+                                     f"{preset} has more than {spec.max_decimals} decimals"))
                 if (spec.min is not None and preset < spec.min) or (
                         spec.max is not None and preset > spec.max):
                     add(smap.problem((*loc, "presets", i), f"{preset} is outside {spec.min}..{spec.max}"))

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.check import screen_problems
 from engine.cli import main
+from engine.definitions import load_definitions
+from engine.preview import Screen
+from engine.telegram import CALLBACK_PREFIX_BYTES, MAX_CALLBACK_DATA
 
 
 def run_check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -45,30 +49,32 @@ def test_config_errors_exit_2_without_traceback(project: Path, edit,
         "did you mean 'USD'?\n1 problem(s) found.\n")
 
 
-def test_flow_errors(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+def test_flow_structure_error(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+    edit("flows/exchange.yaml", "    keep_message: true ", "    keep_mesage: true ")
+    code, _, err = run_check(capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        "flows/exchange.yaml:50:5: steps.result.keep_mesage: unknown key; "
+        "did you mean 'keep_message'?",
+        "1 problem(s) found.",
+    ]
+
+
+def test_flow_reference_errors(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
     edit("flows/exchange.yaml", "    next: margin\n", "    next: margni\n")
     edit("flows/exchange.yaml", "    actions: [compute_quote]\n", "    actions: [compute_qoute]\n")
-    edit("flows/exchange.yaml", "    keep_message: true ", "    keep_mesage: true ")
+    edit("flows/exchange.yaml", "    presets: [0.5, 1,", "    presets: [0.555, 1,")
     code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [
         "flows/exchange.yaml:27:11: steps.target.next: 'margni' is not a step of this flow; "
         "did you mean 'margin'?",
-        "flows/exchange.yaml:50:5: steps.result.keep_mesage: unknown key; "
-        "did you mean 'keep_message'?",
-        "2 problem(s) found.",
-    ]
-    # structural problems first; once fixed, the reference problems show
-    edit("flows/exchange.yaml", "    keep_mesage: true ", "    keep_message: true ")
-    code, _, err = run_check(capsys)
-    assert err.splitlines() == [
-        "flows/exchange.yaml:27:11: steps.target.next: 'margni' is not a step of this flow; "
-        "did you mean 'margin'?",
-        "flows/exchange.yaml:33:5: steps.margin: no step leads here (not start, next, back, "
+        "flows/exchange.yaml:30:3: steps.margin: no step leads here (not start, next, back, "
         "on_error or on_cancel of any step)",
+        "flows/exchange.yaml:33:15: steps.margin.presets[0]: 0.555 has more than 2 decimals",
         "flows/exchange.yaml:43:15: steps.amount.actions[0]: 'compute_qoute' is not a known "
         "action; did you mean 'compute_quote'?",
-        "3 problem(s) found.",
+        "4 problem(s) found.",
     ]
 
 
@@ -76,11 +82,12 @@ def test_missing_template_suggests(project: Path, edit, capsys: pytest.CaptureFi
     edit("flows/exchange.yaml", "  result:\n    kind: card\n",
          "  result:\n    kind: card\n    template: resutl\n")
     _, _, err = run_check(capsys)
-    assert err.splitlines()[:2] == [
-        "flows/exchange.yaml:51:15: steps.result.template: template ru/resutl.j2 not found; "
+    assert err.splitlines() == [
+        "flows/exchange.yaml:50:15: steps.result.template: template en/resutl.j2 not found; "
         "did you mean 'result'?",
-        "flows/exchange.yaml:51:15: steps.result.template: template en/resutl.j2 not found; "
+        "flows/exchange.yaml:50:15: steps.result.template: template ru/resutl.j2 not found; "
         "did you mean 'result'?",
+        "2 problem(s) found.",
     ]
 
 
@@ -88,7 +95,10 @@ def test_template_syntax_error(project: Path, edit, capsys: pytest.CaptureFixtur
     edit("templates/en/result.j2", "{% if quote.stale %}", "{% if quote.stale %")
     code, _, err = run_check(capsys)
     assert code == 2
-    assert err.splitlines()[0].startswith("templates/en/result.j2:12:1: template syntax error: ")
+    assert err.splitlines() == [
+        "templates/en/result.j2:13:1: template syntax error: unexpected char '⚠' at 593",
+        "1 problem(s) found.",
+    ]
 
 
 def test_undefined_variable_in_template(project: Path, edit,
@@ -97,9 +107,11 @@ def test_undefined_variable_in_template(project: Path, edit,
          "Наценка: {{ quote.markup|percent }}")
     code, _, err = run_check(capsys)
     assert code == 2
-    first = err.splitlines()[0]
-    assert first.startswith("templates/ru/result.j2:6:1: rendering step 'result' (RUB→USDT): ")
-    assert "'dict object' has no attribute 'markup'" in first
+    assert err.splitlines() == [
+        "templates/ru/result.j2:5:1: rendering step 'result' (RUB→USDT): UndefinedError: "
+        "'dict object' has no attribute 'markup'",
+        "1 problem(s) found.",
+    ]
 
 
 def test_telegram_html_rules(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
@@ -121,26 +133,27 @@ def test_text_longer_than_telegram_allows(project: Path, edit,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     edit("templates/en/cancelled.j2", "Quote cancelled.", "{{ 'x' * 4100 }}")
     _, _, err = run_check(capsys)
-    assert ("templates/en/cancelled.j2:1:1: step 'cancelled' (sample): visible text is 4120 "
+    assert ("templates/en/cancelled.j2:1:1: step 'cancelled' (sample): visible text is 4152 "
             "characters; Telegram allows 4096") in err
 
 
-def test_callback_data_too_long(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
-    edit("flows/exchange.yaml", "    presets: [0.5, 1,", "    presets: [0.12345678901234567890123456789, 1,")
-    edit("flows/exchange.yaml", "input: {type: percent, min: 0, max: 10, max_decimals: 2}",
-         "input: {type: percent, min: 0, max: 10, max_decimals: 40}")
-    _, _, err = run_check(capsys)
-    assert ("templates/ru/margin.j2:1:1: steps.margin: button '0,12345678901234567890123456789\xa0%': "
-            "callback_data is 50 bytes") not in err
-    assert "callback_data is 50 bytes" not in err
+def test_callback_data_too_long(project: Path) -> None:
+    defs = load_definitions()
+    ok = "b" * (MAX_CALLBACK_DATA - CALLBACK_PREFIX_BYTES)
+    screens = [Screen("exchange", "margin", "ru", "x", "text", ((("fine", ok),),)),
+               Screen("exchange", "margin", "en", "x", "text", ((("long", ok + "b"),),))]
+    assert [str(p) for p in screen_problems(defs, screens)] == [
+        "templates/en/margin.j2:1:1: steps.margin: button 'long': callback_data is 65 bytes "
+        "with aiogram-dialog's prefix; Telegram allows 64 (shorten the step id)"]
 
 
 def test_strings_problems(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
     edit("templates/en/strings.yaml", '  retry: "🔁 Retry"\n', '  retyr: "🔁 Retry"\n')
     _, _, err = run_check(capsys)
-    assert err.splitlines()[:2] == [
+    assert err.splitlines() == [
         "templates/en/strings.yaml:2:1: buttons: missing buttons.retry",
         "templates/en/strings.yaml:6:3: buttons.retyr: unknown key; did you mean 'retry'?",
+        "2 problem(s) found.",
     ]
 
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 
+from engine.config.models import AppConfig
 from engine.rates.service import RateService
 
 CASES = [
@@ -52,8 +53,8 @@ CASES = [
 ]
 
 
-def test_every_configured_direction_is_covered(service: RateService) -> None:
-    configured = {(g, x) for g, xs in service._config.directions.items() for x in xs}
+def test_every_configured_direction_is_covered(config: AppConfig) -> None:
+    configured = {(g, x) for g, xs in config.directions.items() for x in xs}
     assert configured == {(c[0], c[1]) for c in CASES}
 
 

@@ -82,9 +82,12 @@ async def test_a_failing_provider_is_logged_and_retried_with_backoff(
     assert len(apilayer.calls) == 3  # t = 0, 60, 180
     assert len(rapira.calls) == 4    # untouched by its neighbour's failure
     apilayer.error = None
-    while len(apilayer.calls) < 4:
-        clock.advance(await preloader.run_once())
-    assert preloader._failures == {}
+    clock.advance(240)
+    await preloader.run_once()  # recovered: back on the 7.2 h schedule
+    assert len(apilayer.calls) == 4
+    clock.advance(25_919)
+    await preloader.run_once()
+    assert len(apilayer.calls) == 4
 
 
 async def test_a_bug_is_logged_with_traceback_and_not_fatal(

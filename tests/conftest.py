@@ -37,3 +37,29 @@ def edit(project: Path) -> Edit:
         return path
 
     return _edit
+
+
+Pos = Callable[..., str]
+
+
+@pytest.fixture
+def pos(project: Path) -> Pos:
+    """``pos("config.yaml", "cryptos")`` → ``"18:11"``: where a unique text starts.
+
+    ``pos(name, "price: ask", at="ask")`` gives the position of ``ask`` in that unique text.
+
+    Error tests state exact positions without depending on the line numbers of the shipped
+    files, which change whenever someone edits them.
+    """
+
+    def _pos(name: str, needle: str, at: str | None = None) -> str:
+        """Position of ``needle`` (or of ``at`` inside it)."""
+        text = (project / name).read_text(encoding="utf-8")
+        assert text.count(needle) == 1, f"{needle!r} occurs {text.count(needle)} times in {name}"
+        offset = text.index(needle) + (needle.index(at) if at else 0)
+        before = text[:offset]
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        return f"{line}:{col}"
+
+    return _pos

@@ -214,6 +214,7 @@ class RateService:
 
         Raises:
             ProviderError: the upstream call failed or the circuit is open.
+            KeyError: no configured direction uses ``provider``.
         """
         if if_older_than is not None:
             cached = [await self._cache.peek((provider, p)) for p in self.demand[provider]]

@@ -14,6 +14,9 @@ from engine.definitions import load_definitions
 from engine.preview import Screen
 from engine.telegram import CALLBACK_PREFIX_BYTES, MAX_CALLBACK_DATA
 
+FLOW = "flows/exchange.yaml"
+STRINGS = "templates/en/strings.yaml"
+
 
 def run_check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(["check", *args])
@@ -38,77 +41,83 @@ def test_config_option_and_env(project: Path, capsys: pytest.CaptureFixture[str]
     assert run_check(capsys)[0] == 0
 
 
-def test_config_errors_exit_2_without_traceback(project: Path, edit,
+def test_config_errors_exit_2_without_traceback(project: Path, edit, pos,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     edit("config.yaml", "  RUB: [USDT, USD,", "  RUB: [USDX, USD,")
     code, out, err = run_check(capsys)
     assert code == 2
     assert out == ""
     assert err == (
-        "config.yaml:69:9: directions.RUB[0]: 'USDX' is not a configured currency; "
+        f"config.yaml:{pos('config.yaml', 'USDX')}: directions.RUB[0]: 'USDX' is not a configured currency; "
         "did you mean 'USD'?\n1 problem(s) found.\n")
 
 
-def test_flow_structure_error(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+def test_flow_structure_error(project: Path, edit, pos,
+                              capsys: pytest.CaptureFixture[str]) -> None:
     edit("flows/exchange.yaml", "    keep_message: true ", "    keep_mesage: true ")
     code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [
-        "flows/exchange.yaml:50:5: steps.result.keep_mesage: unknown key; "
+        f"flows/exchange.yaml:{pos(FLOW, 'keep_mesage')}: steps.result.keep_mesage: unknown key; "
         "did you mean 'keep_message'?",
         "1 problem(s) found.",
     ]
 
 
-def test_flow_reference_errors(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+def test_flow_reference_errors(project: Path, edit, pos,
+                               capsys: pytest.CaptureFixture[str]) -> None:
     edit("flows/exchange.yaml", "    next: margin\n", "    next: margni\n")
     edit("flows/exchange.yaml", "    actions: [compute_quote]\n", "    actions: [compute_qoute]\n")
     edit("flows/exchange.yaml", "    presets: [0.5, 1,", "    presets: [0.555, 1,")
     code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [
-        "flows/exchange.yaml:27:11: steps.target.next: 'margni' is not a step of this flow; "
+        f"flows/exchange.yaml:{pos(FLOW, 'margni')}: steps.target.next: 'margni' is not a step of this flow; "
         "did you mean 'margin'?",
-        "flows/exchange.yaml:30:3: steps.margin: no step leads here (not start, next, back, "
+        f"flows/exchange.yaml:{pos(FLOW, 'margin:')}: steps.margin: no step leads here (not start, next, back, "
         "on_error or on_cancel of any step)",
-        "flows/exchange.yaml:33:15: steps.margin.presets[0]: 0.555 has more than 2 decimals",
-        "flows/exchange.yaml:43:15: steps.amount.actions[0]: 'compute_qoute' is not a known "
+        f"flows/exchange.yaml:{pos(FLOW, '0.555')}: steps.margin.presets[0]: 0.555 has more than 2 decimals",
+        f"flows/exchange.yaml:{pos(FLOW, 'compute_qoute')}: steps.amount.actions[0]: 'compute_qoute' is not a known "
         "action; did you mean 'compute_quote'?",
         "4 problem(s) found.",
     ]
 
 
-def test_missing_template_suggests(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_template_suggests(project: Path, edit, pos,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     edit("flows/exchange.yaml", "  result:\n    kind: card\n",
          "  result:\n    kind: card\n    template: resutl\n")
     _, _, err = run_check(capsys)
     assert err.splitlines() == [
-        "flows/exchange.yaml:50:15: steps.result.template: template en/resutl.j2 not found; "
+        f"flows/exchange.yaml:{pos(FLOW, 'resutl')}: steps.result.template: template en/resutl.j2 not found; "
         "did you mean 'result'?",
-        "flows/exchange.yaml:50:15: steps.result.template: template ru/resutl.j2 not found; "
+        f"flows/exchange.yaml:{pos(FLOW, 'resutl')}: steps.result.template: template ru/resutl.j2 not found; "
         "did you mean 'result'?",
         "2 problem(s) found.",
     ]
 
 
-def test_template_syntax_error(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+def test_template_syntax_error(project: Path, edit, pos,
+                               capsys: pytest.CaptureFixture[str]) -> None:
     edit("templates/en/result.j2", "{% if quote.stale %}", "{% if quote.stale %")
     code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [
-        "templates/en/result.j2:13:1: template syntax error: unexpected char '⚠' at 593",
+        f"templates/en/result.j2:{pos('templates/en/result.j2', '⚠').split(':')[0]}:1: "
+        "template syntax error: unexpected char '⚠' at 593",
         "1 problem(s) found.",
     ]
 
 
-def test_undefined_variable_in_template(project: Path, edit,
+def test_undefined_variable_in_template(project: Path, edit, pos,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     edit("templates/ru/result.j2", "Наценка: {{ quote.margin|percent }}",
          "Наценка: {{ quote.markup|percent }}")
     code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [
-        "templates/ru/result.j2:5:1: rendering step 'result' (RUB→USDT): UndefinedError: "
+        f"templates/ru/result.j2:{pos('templates/ru/result.j2', 'Наценка').split(':')[0]}:1: "
+        "rendering step 'result' (RUB→USDT): UndefinedError: "
         "'dict object' has no attribute 'markup'",
         "1 problem(s) found.",
     ]
@@ -147,12 +156,13 @@ def test_callback_data_too_long(project: Path) -> None:
         "with aiogram-dialog's prefix; Telegram allows 64 (shorten the step id)"]
 
 
-def test_strings_problems(project: Path, edit, capsys: pytest.CaptureFixture[str]) -> None:
+def test_strings_problems(project: Path, edit, pos, capsys: pytest.CaptureFixture[str]) -> None:
     edit("templates/en/strings.yaml", '  retry: "🔁 Retry"\n', '  retyr: "🔁 Retry"\n')
     _, _, err = run_check(capsys)
+    section = pos(STRINGS, "\nbuttons:", "buttons")
     assert err.splitlines() == [
-        "templates/en/strings.yaml:2:1: buttons: missing buttons.retry",
-        "templates/en/strings.yaml:6:3: buttons.retyr: unknown key; did you mean 'retry'?",
+        f"templates/en/strings.yaml:{section}: buttons: missing buttons.retry",
+        f"templates/en/strings.yaml:{pos(STRINGS, 'retyr')}: buttons.retyr: unknown key; did you mean 'retry'?",
         "2 problem(s) found.",
     ]
 

@@ -31,137 +31,143 @@ def test_generous_default_limits(project: Path) -> None:
     assert config.currency("USDT").max_amount >= 1_000_000
 
 
-def test_yaml_syntax_error_has_position(project: Path, edit) -> None:
+def test_yaml_syntax_error_has_position(project: Path, edit, pos) -> None:
     edit("config.yaml", "  - code: USDT\n", "  - code: USDT\n   kind: oops\n")
     assert problems() == [
-        "config.yaml:18:4: YAML syntax error: the indentation does not match the lines above "
+        f"config.yaml:{pos('config.yaml', 'kind: oops')}: YAML syntax error: the indentation does not match the lines above "
         "(expected <block end>, but found '<block mapping start>')"]
 
 
-def test_duplicate_key(project: Path, edit) -> None:
+def test_duplicate_key(project: Path, edit, pos) -> None:
     edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_seconds: 60\n  ttl_seconds: 30\n")
+    first = pos("config.yaml", "ttl_seconds: 60").split(":")[0]
     assert problems() == [
-        "config.yaml:117:3: cache.ttl_seconds: duplicate key (first defined on line 116)"]
+        f"config.yaml:{pos('config.yaml', 'ttl_seconds: 30')}: cache.ttl_seconds: "
+        f"duplicate key (first defined on line {first})"]
 
 
-def test_unknown_key_suggests_the_known_one(project: Path, edit) -> None:
+def test_unknown_key_suggests_the_known_one(project: Path, edit, pos) -> None:
     edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_second: 60\n")
     assert problems() == [
-        "config.yaml:116:3: cache.ttl_second: unknown key; did you mean 'ttl_seconds'?"]
+        f"config.yaml:{pos('config.yaml', 'ttl_second:')}: cache.ttl_second: unknown key; did you mean 'ttl_seconds'?"]
 
 
-def test_wrong_literal_suggests(project: Path, edit) -> None:
+def test_wrong_literal_suggests(project: Path, edit, pos) -> None:
     edit("config.yaml", "    kind: crypto\n", "    kind: cryptos\n")
     assert problems() == [
-        "config.yaml:18:11: currencies[1].kind: 'cryptos' is not one of 'fiat', 'crypto'; "
+        f"config.yaml:{pos('config.yaml', 'cryptos')}: currencies[1].kind: 'cryptos' is not one of 'fiat', 'crypto'; "
         "did you mean 'crypto'?"]
 
 
-def test_out_of_range_number(project: Path, edit) -> None:
+def test_out_of_range_number(project: Path, edit, pos) -> None:
     edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_seconds: -5\n")
-    assert problems() == ["config.yaml:116:16: cache.ttl_seconds: Input should be greater than 0"]
+    assert problems() == [f"config.yaml:{pos('config.yaml', '-5')}: cache.ttl_seconds: Input should be greater than 0"]
 
 
-def test_missing_required_key(project: Path, edit) -> None:
+def test_missing_required_key(project: Path, edit, pos) -> None:
     edit("config.yaml", "    kind: crypto\n", "")
     assert problems() == [
-        "config.yaml:17:5: currencies[1].kind: required key 'kind' is missing"]
+        f"config.yaml:{pos('config.yaml', 'code: USDT')}: currencies[1].kind: required key 'kind' is missing"]
 
 
-def test_min_amount_above_max(project: Path, edit) -> None:
+def test_min_amount_above_max(project: Path, edit, pos) -> None:
     edit("config.yaml", '    min_amount: "1000"\n', '    min_amount: "30000000000"\n')
     assert problems() == [
-        "config.yaml:59:5: currencies[7]: min_amount (30000000000) must be less than "
+        f"config.yaml:{pos('config.yaml', 'code: IDR')}: currencies[7]: min_amount (30000000000) must be less than "
         "max_amount (20000000000)"]
 
 
-def test_unknown_currency_in_directions(project: Path, edit) -> None:
+def test_unknown_currency_in_directions(project: Path, edit, pos) -> None:
     edit("config.yaml", "  RUB: [USDT, USD,", "  RUB: [USDX, USD,")
     assert problems() == [
-        "config.yaml:69:9: directions.RUB[0]: 'USDX' is not a configured currency; "
+        f"config.yaml:{pos('config.yaml', 'USDX')}: directions.RUB[0]: 'USDX' is not a configured currency; "
         "did you mean 'USD'?"]
 
 
-def test_direction_to_itself_and_twice(project: Path, edit) -> None:
+def test_direction_to_itself_and_twice(project: Path, edit, pos) -> None:
     edit("config.yaml", "  USDT: [RUB, USD,", "  USDT: [USDT, RUB, RUB, USD,")
+    line = pos("config.yaml", "USDT: [USDT").split(":")[0]
     assert problems() == [
-        "config.yaml:70:10: directions.USDT[0]: a currency cannot be exchanged for itself (USDT)",
-        "config.yaml:70:21: directions.USDT[2]: 'RUB' is listed twice for USDT",
+        f"config.yaml:{line}:10: directions.USDT[0]: a currency cannot be exchanged for itself "
+        "(USDT)",
+        f"config.yaml:{line}:21: directions.USDT[2]: 'RUB' is listed twice for USDT",
     ]
 
 
-def test_duplicate_currency_code(project: Path, edit) -> None:
+def test_duplicate_currency_code(project: Path, edit, pos) -> None:
     edit("config.yaml", "\n# Which currency the client gives",
          "  - {code: USD, kind: fiat, name: {ru: Доллар, en: Dollar}}\n"
          "\n# Which currency the client gives")
     assert problems() == [
-        "config.yaml:66:12: currencies[8].code: 'USD' is already defined at currencies[2]"]
+        f"config.yaml:{pos('config.yaml', 'USD, kind: fiat')}: currencies[8].code: 'USD' is already defined at currencies[2]"]
 
 
-def test_missing_locale_name(project: Path, edit) -> None:
+def test_missing_locale_name(project: Path, edit, pos) -> None:
     edit("config.yaml", "name: {ru: Евро, en: Euro}", "name: {ru: Евро}")
-    assert problems() == ["config.yaml:34:11: currencies[3].name: missing the 'en' text"]
+    assert problems() == [f"config.yaml:{pos('config.yaml', '{ru: Евро}')}: currencies[3].name: missing the 'en' text"]
 
 
-def test_unknown_provider_in_rule(project: Path, edit) -> None:
+def test_unknown_provider_in_rule(project: Path, edit, pos) -> None:
     edit("config.yaml", "      provider: apilayer\n", "      provider: apilayr\n")
     assert problems() == [
-        "config.yaml:80:17: routing.rules[1].provider: 'apilayr' is not a configured "
+        f"config.yaml:{pos('config.yaml', 'apilayr')}: routing.rules[1].provider: 'apilayr' is not a configured "
         "provider; did you mean 'apilayer'?"]
 
 
-def test_unknown_provider_plugin(project: Path, edit) -> None:
+def test_unknown_provider_plugin(project: Path, edit, pos) -> None:
     edit("config.yaml", "    kind: static\n", "    kind: statik\n")
     assert problems() == [
-        "config.yaml:104:11: providers.static.kind: 'statik' is not an installed provider "
+        f"config.yaml:{pos('config.yaml', 'statik')}: providers.static.kind: 'statik' is not an installed provider "
         "plugin; did you mean 'static'?"]
 
 
-def test_provider_plugin_fields_are_validated(project: Path, edit) -> None:
+def test_provider_plugin_fields_are_validated(project: Path, edit, pos) -> None:
     edit("config.yaml", "    timeout_seconds: 5\n    retries: 2\n    api_key_env: RAPIRA",
          "    timeout_seconds: 5\n    retries: 2\n    api_key: RAPIRA")
     assert problems() == [
-        "config.yaml:96:5: providers.rapira.api_key: unknown key; did you mean 'api_key_env'?"]
+        f"config.yaml:{pos('config.yaml', 'api_key: RAPIRA')}: providers.rapira.api_key: unknown key; did you mean 'api_key_env'?"]
 
 
-def test_price_field_the_provider_lacks(project: Path, edit) -> None:
+def test_price_field_the_provider_lacks(project: Path, edit, pos) -> None:
     edit("config.yaml", "      provider: apilayer\n      price: close\n",
          "      provider: apilayer\n      price: ask\n")
     assert problems() == [
-        "config.yaml:81:14: routing.rules[1].price: provider 'apilayer' (apilayer) has no "
+        f"config.yaml:{pos('config.yaml', 'price: ask', 'ask')}: routing.rules[1].price: provider 'apilayer' (apilayer) has no "
         "'ask' price; it offers ['close']"]
 
 
-def test_direction_without_route(project: Path, edit) -> None:
+def test_direction_without_route(project: Path, edit, pos) -> None:
     edit("config.yaml", "- pairs: [USD/RUB, EUR/RUB, THB/RUB, AED/RUB, ZAR/RUB, IDR/RUB]",
          "- pairs: [USD/RUB, EUR/RUB, THB/RUB, AED/RUB, ZAR/RUB]")
     edit("config.yaml", "  pairs: [USDT/RUB, USD/RUB, EUR/RUB, THB/RUB, AED/RUB, ZAR/RUB, IDR/RUB]",
          "  pairs: [USDT/RUB]")
+    rub = pos("config.yaml", "ZAR, IDR]\n  USDT").split(":")[0]
+    usdt = pos("config.yaml", "USDT: [RUB").split(":")[0]
     assert problems() == [
-        "config.yaml:69:40: directions.RUB[6]: RUB → IDR: no routing rule serves IDR/RUB "
+        f"config.yaml:{rub}:40: directions.RUB[6]: RUB → IDR: no routing rule serves IDR/RUB "
         "directly or through RUB",
-        "config.yaml:70:40: directions.USDT[6]: USDT → IDR: no routing rule serves USDT/IDR "
+        f"config.yaml:{usdt}:40: directions.USDT[6]: USDT → IDR: no routing rule serves USDT/IDR "
         "directly or through RUB",
     ]
 
 
-def test_preload_pair_not_routed(project: Path, edit) -> None:
+def test_preload_pair_not_routed(project: Path, edit, pos) -> None:
     edit("config.yaml", "  pairs: [USDT/RUB, USD/RUB,", "  pairs: [USDT/RUR, USD/RUB,")
     assert problems() == [
-        "config.yaml:122:11: preload.pairs[0]: USDT/RUR is not served by any routing rule; "
+        f"config.yaml:{pos('config.yaml', 'USDT/RUR')}: preload.pairs[0]: USDT/RUR is not served by any routing rule; "
         "did you mean 'USDT/RUB'?"]
 
 
-def test_default_locale_not_listed(project: Path, edit) -> None:
+def test_default_locale_not_listed(project: Path, edit, pos) -> None:
     edit("config.yaml", "  default_locale: ru\n", "  default_locale: de\n")
     assert problems() == [
-        "config.yaml:126:19: bot.default_locale: 'de' is not in locales ['ru', 'en']"]
+        f"config.yaml:{pos('config.yaml', 'locale: de', 'de')}: bot.default_locale: 'de' is not in locales ['ru', 'en']"]
 
 
-def test_missing_flow_file(project: Path, edit) -> None:
+def test_missing_flow_file(project: Path, edit, pos) -> None:
     edit("config.yaml", "  - flows/exchange.yaml\n", "  - flows/exchnage.yaml\n")
     assert problems() == [
-        f"config.yaml:145:5: flows[0]: flow file not found: {project}/flows/exchnage.yaml"]
+        f"config.yaml:{pos('config.yaml', 'flows/exchnage')}: flows[0]: flow file not found: {project}/flows/exchnage.yaml"]
 
 
 def test_all_problems_reported_at_once(project: Path, edit) -> None:

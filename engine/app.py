@@ -135,11 +135,14 @@ def run_bot(config_path: str | None, *, offline: bool = False) -> int:
         err = exc.errors()[0]
         print(f"environment: {err['loc'][0]}: {err['msg']}", file=sys.stderr)
         return EXIT_USER_ERROR
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if settings.bot_token is None:
-        print("environment: BOT_TOKEN is not set (get one from @BotFather; see README)",
-              file=sys.stderr)
+        print(
+            "environment: BOT_TOKEN is not set (get one from @BotFather; see README)",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     try:
         defs = load_definitions(config_path)

@@ -37,19 +37,35 @@ def screen_problems(defs: Definitions, screens: Iterable[Screen]) -> list[Proble
             key = (file, screen.step, message)
             if key not in seen:
                 seen.add(key)
-                problems.append(Problem(file, 1, 1, "", f"step {screen.step!r} ({screen.case}): {message}"))
+                problems.append(
+                    Problem(file, 1, 1, "", f"step {screen.step!r} ({screen.case}): {message}")
+                )
         for row in screen.keyboard:
             for label, data in row:
                 size = callback_data_size(data)
                 if size > MAX_CALLBACK_DATA and (file, data, "cb") not in seen:
                     seen.add((file, data, "cb"))
-                    problems.append(Problem(
-                        file, 1, 1, f"steps.{screen.step}",
-                        f"button {label!r}: callback_data is {size} bytes with aiogram-dialog's "
-                        f"prefix; Telegram allows {MAX_CALLBACK_DATA} (shorten the step id)"))
+                    problems.append(
+                        Problem(
+                            file,
+                            1,
+                            1,
+                            f"steps.{screen.step}",
+                            f"button {label!r}: callback_data is {size} bytes with "
+                            f"aiogram-dialog's prefix; Telegram allows {MAX_CALLBACK_DATA} "
+                            "(shorten the step id)",
+                        )
+                    )
                 if not label.strip():
-                    problems.append(Problem(file, 1, 1, f"steps.{screen.step}",
-                                            f"a button label renders empty ({data})"))
+                    problems.append(
+                        Problem(
+                            file,
+                            1,
+                            1,
+                            f"steps.{screen.step}",
+                            f"a button label renders empty ({data})",
+                        )
+                    )
     return problems
 
 

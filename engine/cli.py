@@ -20,19 +20,25 @@ def _parser() -> argparse.ArgumentParser:
         prog="crypto-helper", description="Crypto Helper: exchange-desk quoting bot"
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH",
-                        help="config file (default: $CONFIG_PATH or ./config.yaml)")
+    common.add_argument(
+        "--config", metavar="PATH", help="config file (default: $CONFIG_PATH or ./config.yaml)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", parents=[common],
-                   help="validate config, flows and templates; render every window")
-    preview = sub.add_parser("preview", parents=[common],
-                             help="print rendered windows (offline rates)")
+    sub.add_parser(
+        "check", parents=[common], help="validate config, flows and templates; render every window"
+    )
+    preview = sub.add_parser(
+        "preview", parents=[common], help="print rendered windows (offline rates)"
+    )
     preview.add_argument("--locale", help="only this locale")
     preview.add_argument("--step", help="only this step")
     preview.add_argument("--case", help="only cases containing this text, e.g. RUB→USDT")
     run = sub.add_parser("run", parents=[common], help="start the bot")
-    run.add_argument("--offline", action="store_true",
-                     help="quote from the static rates in config.yaml (demo mode)")
+    run.add_argument(
+        "--offline",
+        action="store_true",
+        help="quote from the static rates in config.yaml (demo mode)",
+    )
     return parser
 
 

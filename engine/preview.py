@@ -52,10 +52,12 @@ class PreviewResult:
 
 
 def _rows(buttons: list[Button], columns: int) -> list[tuple[Button, ...]]:
-    return [tuple(buttons[i:i + columns]) for i in range(0, len(buttons), columns)]
+    return [tuple(buttons[i : i + columns]) for i in range(0, len(buttons), columns)]
 
 
-def sample_number(flow: FlowConfig, step_id: str, config: AppConfig, data: Mapping[str, Any]) -> str:
+def sample_number(
+    flow: FlowConfig, step_id: str, config: AppConfig, data: Mapping[str, Any]
+) -> str:
     """A plausible value an admin would type at ``step_id``."""
     step = flow.steps[step_id]
     if step.presets:
@@ -77,20 +79,30 @@ class _Previewer:
         self._first: dict[str, dict[str, Any]] = {}
         self._reported: set[tuple[str, int, str, str]] = set()
 
-    def keyboard(self, flow: FlowConfig, step_id: str, data: Mapping[str, Any],
-                 locale: str) -> tuple[tuple[Button, ...], ...]:
+    def keyboard(
+        self, flow: FlowConfig, step_id: str, data: Mapping[str, Any], locale: str
+    ) -> tuple[tuple[Button, ...], ...]:
         step = flow.steps[step_id]
         label = self.renderer.string
         rows: list[tuple[Button, ...]] = []
         if step.options is not None:
             cur = window_context(flow, step_id, self.config, data, locale, self.renderer)
-            buttons = [(label(locale, "buttons", "currency", cur["currencies"][code]),
-                        f"{step_id}:{code}")
-                       for code in option_codes(step.options, self.config, data)]
+            buttons = [
+                (
+                    label(locale, "buttons", "currency", cur["currencies"][code]),
+                    f"{step_id}:{code}",
+                )
+                for code in option_codes(step.options, self.config, data)
+            ]
             rows += _rows(buttons, step.columns)
         if step.presets:
-            buttons = [(label(locale, "buttons", "preset", {"value": p, "id": str(p)}),
-                        f"{step_id}{PRESET_SUFFIX}:{p}") for p in step.presets]
+            buttons = [
+                (
+                    label(locale, "buttons", "preset", {"value": p, "id": str(p)}),
+                    f"{step_id}{PRESET_SUFFIX}:{p}",
+                )
+                for p in step.presets
+            ]
             rows += _rows(buttons, step.columns)
         if step.buttons:
             rows.append(tuple((label(locale, "buttons", b, {}), b) for b in step.buttons))
@@ -113,16 +125,22 @@ class _Previewer:
             self.result.screens.append(Screen(flow.id, step_id, locale, case, text, keyboard))
         self._first.setdefault(step_id, dict(data))
 
-    def _render_problem(self, exc: Exception, locale: str, template: str, step_id: str,
-                        case: str) -> Problem:
+    def _render_problem(
+        self, exc: Exception, locale: str, template: str, step_id: str, case: str
+    ) -> Problem:
         path = self.config.templates_dir / locale / f"{template}{TEMPLATE_SUFFIX}"
         line = 1
         for frame in traceback.extract_tb(exc.__traceback__):
             if frame.filename.endswith(TEMPLATE_SUFFIX):
                 path, line = Path(frame.filename), frame.lineno or 1
         message = getattr(exc, "message", None) or str(exc)
-        return Problem(display_path(path), line, 1, "",
-                       f"rendering step {step_id!r} ({case}): {type(exc).__name__}: {message}")
+        return Problem(
+            display_path(path),
+            line,
+            1,
+            "",
+            f"rendering step {step_id!r} ({case}): {type(exc).__name__}: {message}",
+        )
 
     async def walk(self, flow: FlowConfig, step_id: str, data: dict[str, Any], case: str) -> None:
         step = flow.steps[step_id]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from engine.config.source import SourceMap, did_you_mean, load_yaml
-from engine.errors import ConfigError, Problem
 from jinja2 import TemplateSyntaxError
 
+from engine.config.source import SourceMap, did_you_mean, load_yaml
+from engine.errors import ConfigError, Problem
 from engine.render import STRINGS_FILE, create_environment
 
 Strings = dict[str, dict[str, dict[str, str]]]
@@ -20,8 +20,14 @@ Strings = dict[str, dict[str, dict[str, str]]]
 REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
     "buttons": ("back", "cancel", "new_deal", "retry", "currency", "preset"),
     "errors": (
-        "empty", "too_long", "not_a_number", "ambiguous", "negative", "too_small",
-        "too_large", "too_many_decimals",
+        "empty",
+        "too_long",
+        "not_a_number",
+        "ambiguous",
+        "negative",
+        "too_small",
+        "too_large",
+        "too_many_decimals",
     ),
 }
 
@@ -48,9 +54,13 @@ def load_strings(
             continue
         for section, texts in data.items():
             if section not in REQUIRED_STRINGS:
-                problems.append(smap.problem(
-                    (section,), f"unknown section{did_you_mean(section, REQUIRED_STRINGS)}",
-                    key=True))
+                problems.append(
+                    smap.problem(
+                        (section,),
+                        f"unknown section{did_you_mean(section, REQUIRED_STRINGS)}",
+                        key=True,
+                    )
+                )
                 continue
             if not isinstance(texts, dict):
                 problems.append(smap.problem((section,), "must be a mapping of key: text"))
@@ -61,20 +71,24 @@ def load_strings(
                     problems.append(smap.problem((section, key), "must be text (quote it)"))
                     continue
                 if key not in REQUIRED_STRINGS[section]:
-                    problems.append(smap.problem(
-                        (section, key),
-                        f"unknown key{did_you_mean(key, REQUIRED_STRINGS[section])}", key=True))
+                    problems.append(
+                        smap.problem(
+                            (section, key),
+                            f"unknown key{did_you_mean(key, REQUIRED_STRINGS[section])}",
+                            key=True,
+                        )
+                    )
                     continue
                 try:
                     env.parse(text)
                 except TemplateSyntaxError as exc:
-                    problems.append(smap.problem((section, key),
-                                                 f"template syntax error: {exc.message}"))
+                    problems.append(
+                        smap.problem((section, key), f"template syntax error: {exc.message}")
+                    )
                     continue
                 strings[locale][section][key] = text
         for section, keys in REQUIRED_STRINGS.items():
             for key in keys:
                 if key not in strings[locale].get(section, {}):
-                    problems.append(smap.problem((section,), f"missing {section}.{key}",
-                                                 key=True))
+                    problems.append(smap.problem((section,), f"missing {section}.{key}", key=True))
     return strings, maps, problems

@@ -43,9 +43,7 @@ class StaticConfig(ProviderConfig):
     @classmethod
     def _expand_plain_numbers(cls, value: Any) -> Any:
         if isinstance(value, Mapping):
-            return {
-                k: v if isinstance(v, Mapping) else {"close": v} for k, v in value.items()
-            }
+            return {k: v if isinstance(v, Mapping) else {"close": v} for k, v in value.items()}
         return value
 
     @field_validator("rates")

@@ -10,10 +10,8 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
 from types import UnionType
-from typing import Annotated, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -46,19 +44,25 @@ def pydantic_problems(
         kind, msg = err["type"], err["msg"]
         if kind == "extra_forbidden":
             known = known_keys(model, rel[:-1])
-            problems.append(smap.problem(loc, "unknown key" + did_you_mean(loc[-1], known),
-                                         key=True))
+            problems.append(
+                smap.problem(loc, "unknown key" + did_you_mean(loc[-1], known), key=True)
+            )
             continue
         if kind == "missing":
             line, col = smap.position(loc[:-1])
-            problems.append(Problem(smap.file, line, col, format_loc(loc),
-                                    f"required key {loc[-1]!r} is missing"))
+            problems.append(
+                Problem(
+                    smap.file, line, col, format_loc(loc), f"required key {loc[-1]!r} is missing"
+                )
+            )
             continue
         msg = msg.removeprefix("Value error, ")
         if kind == "literal_error":
             choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
-            msg = (f"{err['input']!r} is not one of {', '.join(map(repr, choices))}"
-                   f"{did_you_mean(err['input'], choices)}")
+            msg = (
+                f"{err['input']!r} is not one of {', '.join(map(repr, choices))}"
+                f"{did_you_mean(err['input'], choices)}"
+            )
         problems.append(smap.problem(loc, msg))
     return problems
 
@@ -117,9 +121,13 @@ def _validate_providers(
             problems.append(smap.problem(loc, "required key 'kind' is missing"))
             continue
         if kind not in registry:
-            problems.append(smap.problem(
-                (*loc, "kind"), f"{kind!r} is not an installed provider plugin"
-                f"{did_you_mean(kind, registry.kinds)}"))
+            problems.append(
+                smap.problem(
+                    (*loc, "kind"),
+                    f"{kind!r} is not an installed provider plugin"
+                    f"{did_you_mean(kind, registry.kinds)}",
+                )
+            )
             continue
         model = registry.get(kind).config_model
         try:
@@ -152,11 +160,14 @@ def load_config(
     except ValidationError as exc:
         raise ConfigError(problems + pydantic_problems(exc, smap, AppConfig)) from None
     base = file.resolve().parent
-    config = config.model_copy(update={
-        "flows": [p if p.is_absolute() else base / p for p in config.flows],
-        "templates_dir": config.templates_dir if config.templates_dir.is_absolute()
-        else base / config.templates_dir,
-    })
+    config = config.model_copy(
+        update={
+            "flows": [p if p.is_absolute() else base / p for p in config.flows],
+            "templates_dir": config.templates_dir
+            if config.templates_dir.is_absolute()
+            else base / config.templates_dir,
+        }
+    )
     problems += check_config(config, smap, registry)
     if problems:
         raise ConfigError(problems)

@@ -25,12 +25,24 @@ from pydantic import (
 from providers.base import Pair, PriceField, ProviderConfig
 
 ROUNDING_MODES = (
-    "ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_HALF_DOWN", "ROUND_UP", "ROUND_DOWN",
-    "ROUND_CEILING", "ROUND_FLOOR", "ROUND_05UP",
+    "ROUND_HALF_UP",
+    "ROUND_HALF_EVEN",
+    "ROUND_HALF_DOWN",
+    "ROUND_UP",
+    "ROUND_DOWN",
+    "ROUND_CEILING",
+    "ROUND_FLOOR",
+    "ROUND_05UP",
 )
 RoundingMode = Literal[
-    "ROUND_HALF_UP", "ROUND_HALF_EVEN", "ROUND_HALF_DOWN", "ROUND_UP", "ROUND_DOWN",
-    "ROUND_CEILING", "ROUND_FLOOR", "ROUND_05UP",
+    "ROUND_HALF_UP",
+    "ROUND_HALF_EVEN",
+    "ROUND_HALF_DOWN",
+    "ROUND_UP",
+    "ROUND_DOWN",
+    "ROUND_CEILING",
+    "ROUND_FLOOR",
+    "ROUND_05UP",
 ]
 assert set(ROUNDING_MODES) == {getattr(decimal, m) for m in ROUNDING_MODES}
 
@@ -127,7 +139,7 @@ class StorageConfig(_Model):
 
 
 class ServerConfig(_Model):
-    host: str = "0.0.0.0"  # noqa: S104 - a container must listen on every interface
+    host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
 
 
@@ -171,7 +183,9 @@ class AppConfig(_Model):
         The static provider quotes only the rates written in config.yaml, and the result
         card names it as the source, so an offline quote is never mistaken for a live one.
         """
-        rules = [rule.model_copy(update={"provider": provider, "price": "close"})
-                 for rule in self.routing.rules]
+        rules = [
+            rule.model_copy(update={"provider": provider, "price": "close"})
+            for rule in self.routing.rules
+        ]
         routing = self.routing.model_copy(update={"rules": rules})
         return self.model_copy(update={"routing": routing})

@@ -25,8 +25,11 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
     def unknown_currency(code: str, loc: tuple[str | int, ...], *, key: bool = False) -> bool:
         if code in codes:
             return False
-        add(smap.problem(loc, f"{code!r} is not a configured currency{did_you_mean(code, codes)}",
-                         key=key))
+        add(
+            smap.problem(
+                loc, f"{code!r} is not a configured currency{did_you_mean(code, codes)}", key=key
+            )
+        )
         return True
 
     def check_locales(texts: dict[str, str], loc: tuple[str | int, ...]) -> None:
@@ -35,19 +38,31 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
                 add(smap.problem(loc, f"missing the {locale!r} text"))
         for locale in texts:
             if locale not in locales:
-                add(smap.problem((*loc, locale),
-                                 f"{locale!r} is not in locales{did_you_mean(locale, locales)}",
-                                 key=True))
+                add(
+                    smap.problem(
+                        (*loc, locale),
+                        f"{locale!r} is not in locales{did_you_mean(locale, locales)}",
+                        key=True,
+                    )
+                )
 
     if config.bot.default_locale not in locales:
-        add(smap.problem(("bot", "default_locale"),
-                         f"{config.bot.default_locale!r} is not in locales {locales}"))
+        add(
+            smap.problem(
+                ("bot", "default_locale"),
+                f"{config.bot.default_locale!r} is not in locales {locales}",
+            )
+        )
 
     seen: dict[str, int] = {}
     for i, cur in enumerate(config.currencies):
         if cur.code in seen:
-            add(smap.problem(("currencies", i, "code"),
-                             f"{cur.code!r} is already defined at currencies[{seen[cur.code]}]"))
+            add(
+                smap.problem(
+                    ("currencies", i, "code"),
+                    f"{cur.code!r} is already defined at currencies[{seen[cur.code]}]",
+                )
+            )
         seen.setdefault(cur.code, i)
         check_locales(cur.name, ("currencies", i, "name"))
 
@@ -70,24 +85,39 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
             pair = Pair.parse(text)
             for code in (pair.base, pair.quote):
                 if code not in codes:
-                    add(smap.problem((*rloc, "pairs", j),
-                                     f"{code!r} in {text} is not a configured currency"
-                                     f"{did_you_mean(code, codes)}"))
+                    add(
+                        smap.problem(
+                            (*rloc, "pairs", j),
+                            f"{code!r} in {text} is not a configured currency"
+                            f"{did_you_mean(code, codes)}",
+                        )
+                    )
         provider = config.providers.get(rule.provider)
         if provider is None:
-            add(smap.problem((*rloc, "provider"),
-                             f"{rule.provider!r} is not a configured provider"
-                             f"{did_you_mean(rule.provider, config.providers)}"))
+            add(
+                smap.problem(
+                    (*rloc, "provider"),
+                    f"{rule.provider!r} is not a configured provider"
+                    f"{did_you_mean(rule.provider, config.providers)}",
+                )
+            )
             continue
         if provider.kind in registry:
             fields = registry.get(provider.kind).price_fields
-            wanted = [rule.price] if isinstance(rule.price, str) else [
-                rule.price.client_buys, rule.price.client_sells]
+            wanted = (
+                [rule.price]
+                if isinstance(rule.price, str)
+                else [rule.price.client_buys, rule.price.client_sells]
+            )
             for field in wanted:
                 if field not in fields:
-                    add(smap.problem((*rloc, "price"),
-                                     f"provider {rule.provider!r} ({provider.kind}) has no "
-                                     f"{field!r} price; it offers {sorted(fields)}"))
+                    add(
+                        smap.problem(
+                            (*rloc, "price"),
+                            f"provider {rule.provider!r} ({provider.kind}) has no "
+                            f"{field!r} price; it offers {sorted(fields)}",
+                        )
+                    )
     for i, code in enumerate(routing.price_order):
         unknown_currency(code, ("routing", "price_order", i))
 
@@ -97,9 +127,13 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
     for i, text in enumerate(config.preload.pairs):
         pair = Pair.parse(text)
         if pair not in table:
-            add(smap.problem(("preload", "pairs", i),
-                             f"{text} is not served by any routing rule"
-                             f"{did_you_mean(text, [str(p) for p in table])}"))
+            add(
+                smap.problem(
+                    ("preload", "pairs", i),
+                    f"{text} is not served by any routing rule"
+                    f"{did_you_mean(text, [str(p) for p in table])}",
+                )
+            )
 
     for i, cmd in enumerate(config.bot.commands):
         check_locales(cmd.description, ("bot", "commands", i, "description"))
@@ -107,7 +141,9 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
         if not flow.is_file():
             add(smap.problem(("flows", i), f"flow file not found: {flow}"))
     if not config.templates_dir.is_dir():
-        add(smap.problem(("templates_dir",), f"templates folder not found: {config.templates_dir}"))
+        add(
+            smap.problem(("templates_dir",), f"templates folder not found: {config.templates_dir}")
+        )
     return problems
 
 

@@ -44,7 +44,10 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 # PyYAML's wording, said the way a person editing the file understands it.
 _YAML_HINTS = (
     ("expected <block end>", "the indentation does not match the lines above"),
-    ("mapping values are not allowed", "unexpected ':' (quote the value, or check the indentation)"),
+    (
+        "mapping values are not allowed",
+        "unexpected ':' (quote the value, or check the indentation)",
+    ),
     ("cannot start any token", "tabs or a stray character: indent with spaces, quote odd text"),
     ("could not find expected ':'", "expected 'key: value'"),
     ("found undefined alias", "'*' starts a YAML alias: quote the value"),
@@ -114,8 +117,13 @@ def _walk(node: yaml.Node, loc: Loc, smap: SourceMap, problems: list[Problem]) -
             if key in seen:
                 line, col = _mark(key_node)
                 problems.append(
-                    Problem(smap.file, line, col, format_loc(child),
-                            f"duplicate key (first defined on line {seen[key]})")
+                    Problem(
+                        smap.file,
+                        line,
+                        col,
+                        format_loc(child),
+                        f"duplicate key (first defined on line {seen[key]})",
+                    )
                 )
             seen[key] = _mark(key_node)[0]
             smap.keys[child] = _mark(key_node)

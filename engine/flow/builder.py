@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from aiogram.enums import ContentType
@@ -143,7 +142,9 @@ class _Builder:
         assert step.next is not None
         await self._go(manager, step.next)
 
-    async def _on_nav(self, callback: CallbackQuery, button: Button, manager: DialogManager) -> None:
+    async def _on_nav(
+        self, callback: CallbackQuery, button: Button, manager: DialogManager
+    ) -> None:
         step_id = self._step_of(manager)
         name = button.widget_id
         self._keep_message(manager)
@@ -216,7 +217,8 @@ class _Builder:
         async def getter(dialog_manager: DialogManager, **kwargs: Any) -> dict[str, Any]:
             user: User | None = dialog_manager.middleware_data.get("event_from_user")
             locale = pick_locale(
-                user.language_code if user else None, renderer.locales,
+                user.language_code if user else None,
+                renderer.locales,
                 config.bot.default_locale,
             )
             data = dialog_manager.dialog_data
@@ -232,34 +234,53 @@ class _Builder:
         return getter
 
     def _nav(self, buttons: Sequence[NavButton]) -> Row:
-        return Row(*(
-            Button(Label(self.renderer, name), id=name, on_click=self._on_nav)
-            for name in buttons
-        ))
+        return Row(
+            *(
+                Button(Label(self.renderer, name), id=name, on_click=self._on_nav)
+                for name in buttons
+            )
+        )
 
     def window(self, step_id: str) -> Window:
         step = self.flow.steps[step_id]
         widgets: list[Any] = [TemplateText(self.renderer, self.flow.template_of(step_id))]
         keyboards: list[Keyboard] = []
         if step.kind == "choice":
-            keyboards.append(Group(Select(
-                Label(self.renderer, "currency"), id=step_id,
-                item_id_getter=lambda item: item["code"], items="options",
-                on_click=self._on_choice,
-            ), width=step.columns))
+            keyboards.append(
+                Group(
+                    Select(
+                        Label(self.renderer, "currency"),
+                        id=step_id,
+                        item_id_getter=lambda item: item["code"],
+                        items="options",
+                        on_click=self._on_choice,
+                    ),
+                    width=step.columns,
+                )
+            )
         if step.kind == "input":
             widgets.append(MessageInput(self._on_message, content_types=ContentType.ANY))
             if step.presets:
-                keyboards.append(Group(Select(
-                    Label(self.renderer, "preset"), id=f"{step_id}{PRESET_SUFFIX}",
-                    item_id_getter=lambda item: item["id"], items="presets",
-                    on_click=self._on_preset,
-                ), width=step.columns))
+                keyboards.append(
+                    Group(
+                        Select(
+                            Label(self.renderer, "preset"),
+                            id=f"{step_id}{PRESET_SUFFIX}",
+                            item_id_getter=lambda item: item["id"],
+                            items="presets",
+                            on_click=self._on_preset,
+                        ),
+                        width=step.columns,
+                    )
+                )
         if step.buttons:
             keyboards.append(self._nav(step.buttons))
         return Window(
-            *widgets, *keyboards,
-            state=self._state(step_id), getter=self._getter(step_id), parse_mode="HTML",
+            *widgets,
+            *keyboards,
+            state=self._state(step_id),
+            getter=self._getter(step_id),
+            parse_mode="HTML",
         )
 
 

@@ -77,7 +77,9 @@ def error_text(
     renderer: Renderer, locale: str, error: Mapping[str, Any], limits: Limits | None
 ) -> Markup:
     """Render a stored input error (``{code, params, input}``) in ``locale``."""
-    params: dict[str, Any] = dict.fromkeys(("min", "max", "max_decimals", "max_length", "unit"), "")
+    params: dict[str, Any] = dict.fromkeys(
+        ("min", "max", "max_decimals", "max_length", "unit"), ""
+    )
     if limits is not None:
         params.update({k: v for k, v in limits.as_context().items() if v is not None})
     params.update({k: _maybe_decimal(v) for k, v in dict(error.get("params", {})).items()})

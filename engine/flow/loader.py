@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
+from pydantic import ValidationError
 
 from engine.config.loader import pydantic_problems
 from engine.config.models import AppConfig
@@ -16,8 +17,6 @@ from engine.errors import ConfigError, Problem
 from engine.flow.actions import ACTIONS
 from engine.flow.schema import FlowConfig
 from engine.render import TEMPLATE_SUFFIX, create_environment
-
-from pydantic import ValidationError
 
 
 def load_flow(path: Path, config: AppConfig) -> FlowConfig:
@@ -64,7 +63,11 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
 
     def step_ref(step_id: str | None, loc: tuple[str | int, ...]) -> None:
         if step_id is not None and step_id not in flow.steps:
-            add(smap.problem(loc, f"{step_id!r} is not a step of this flow{did_you_mean(step_id, ids)}"))
+            add(
+                smap.problem(
+                    loc, f"{step_id!r} is not a step of this flow{did_you_mean(step_id, ids)}"
+                )
+            )
 
     step_ref(flow.start, ("start",))
     step_ref(flow.on_cancel, ("on_cancel",))
@@ -78,45 +81,76 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
         reached.update((step.next, step.on_error))
         if step.back:
             reached.add(step.back)
-        needs = {"choice": ("options", "save_as", "next"), "input": ("input", "save_as", "next"),
-                 "card": ()}[step.kind]
+        needs = {
+            "choice": ("options", "save_as", "next"),
+            "input": ("input", "save_as", "next"),
+            "card": (),
+        }[step.kind]
         for attr in needs:
             if getattr(step, attr) is None:
                 add(smap.problem(loc, f"a {step.kind} step needs '{attr}'"))
-        forbidden = {"choice": ("input",), "input": ("options",),
-                     "card": ("options", "input", "save_as")}[step.kind]
+        forbidden = {
+            "choice": ("input",),
+            "input": ("options",),
+            "card": ("options", "input", "save_as"),
+        }[step.kind]
         for attr in forbidden:
             if getattr(step, attr) is not None:
                 add(smap.problem((*loc, attr), f"a {step.kind} step has no '{attr}'", key=True))
         if step.presets and step.kind != "input":
             add(smap.problem((*loc, "presets"), "only input steps have presets", key=True))
         if step.options and step.options.of is not None and step.options.of not in saved:
-            add(smap.problem((*loc, "options", "of"),
-                             f"{step.options.of!r} is not saved by any step"
-                             f"{did_you_mean(step.options.of, saved)}"))
+            add(
+                smap.problem(
+                    (*loc, "options", "of"),
+                    f"{step.options.of!r} is not saved by any step"
+                    f"{did_you_mean(step.options.of, saved)}",
+                )
+            )
         if step.input is not None:
             spec = step.input
             if spec.type == "amount":
                 if spec.currency is None:
                     add(smap.problem((*loc, "input"), "an amount input needs 'currency'"))
                 elif spec.currency not in saved:
-                    add(smap.problem((*loc, "input", "currency"),
-                                     f"{spec.currency!r} is not saved by any step"
-                                     f"{did_you_mean(spec.currency, saved)}"))
+                    add(
+                        smap.problem(
+                            (*loc, "input", "currency"),
+                            f"{spec.currency!r} is not saved by any step"
+                            f"{did_you_mean(spec.currency, saved)}",
+                        )
+                    )
             if spec.min is not None and spec.max is not None and spec.min >= spec.max:
-                add(smap.problem((*loc, "input"), f"min ({spec.min}) must be less than max ({spec.max})"))
+                add(
+                    smap.problem(
+                        (*loc, "input"), f"min ({spec.min}) must be less than max ({spec.max})"
+                    )
+                )
             for i, preset in enumerate(step.presets):
                 places = max(0, -int(preset.normalize().as_tuple().exponent))
                 if spec.max_decimals is not None and places > spec.max_decimals:
-                    add(smap.problem((*loc, "presets", i),
-                                     f"{preset} has more than {spec.max_decimals} decimals"))
+                    add(
+                        smap.problem(
+                            (*loc, "presets", i),
+                            f"{preset} has more than {spec.max_decimals} decimals",
+                        )
+                    )
                 if (spec.min is not None and preset < spec.min) or (
-                        spec.max is not None and preset > spec.max):
-                    add(smap.problem((*loc, "presets", i), f"{preset} is outside {spec.min}..{spec.max}"))
+                    spec.max is not None and preset > spec.max
+                ):
+                    add(
+                        smap.problem(
+                            (*loc, "presets", i), f"{preset} is outside {spec.min}..{spec.max}"
+                        )
+                    )
         for i, name in enumerate(step.actions):
             if name not in ACTIONS:
-                add(smap.problem((*loc, "actions", i),
-                                 f"{name!r} is not a known action{did_you_mean(name, ACTIONS)}"))
+                add(
+                    smap.problem(
+                        (*loc, "actions", i),
+                        f"{name!r} is not a known action{did_you_mean(name, ACTIONS)}",
+                    )
+                )
         if step.actions and step.on_error is None:
             add(smap.problem((*loc, "actions"), "a step with actions needs 'on_error'"))
         for i, button in enumerate(step.buttons):
@@ -128,8 +162,14 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
         problems += _check_template(flow.template_of(step_id), (*loc, "template"), smap, config)
     for step_id in ids:
         if step_id not in reached:
-            add(smap.problem(("steps", step_id), "no step leads here (not start, next, back, "
-                             "on_error or on_cancel of any step)", key=True))
+            add(
+                smap.problem(
+                    ("steps", step_id),
+                    "no step leads here (not start, next, back, "
+                    "on_error or on_cancel of any step)",
+                    key=True,
+                )
+            )
     return problems
 
 
@@ -141,12 +181,17 @@ def _check_template(
         env = create_environment(config.templates_dir / locale)
         path = config.templates_dir / locale / f"{name}{TEMPLATE_SUFFIX}"
         if not path.is_file():
-            known = template_names(config, locale)
-            problems.append(smap.problem(
-                loc, f"template {locale}/{name}{TEMPLATE_SUFFIX} not found{did_you_mean(name, known)}"))
+            hint = did_you_mean(name, template_names(config, locale))
+            problems.append(
+                smap.problem(loc, f"template {locale}/{name}{TEMPLATE_SUFFIX} not found{hint}")
+            )
             continue
         try:
             env.parse(path.read_text(encoding="utf-8"))
         except TemplateSyntaxError as exc:
-            problems.append(Problem(display_path(path), exc.lineno, 1, "", f"template syntax error: {exc.message}"))
+            problems.append(
+                Problem(
+                    display_path(path), exc.lineno, 1, "", f"template syntax error: {exc.message}"
+                )
+            )
     return problems

@@ -127,5 +127,8 @@ class CircuitBreaker:
         self._open_for = open_for
         logger.warning(
             "rates: %s circuit open for %.0f s after %d failure(s): %s",
-            self.provider, open_for, self._failures, exc,
+            self.provider,
+            open_for,
+            self._failures,
+            exc,
         )

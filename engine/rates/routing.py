@@ -125,6 +125,4 @@ def resolve(config: AppConfig, give: str, get: str) -> Route:
         bottom = _leg(table, Pair(display.quote, pivot), give, get)
         if top is not None and bottom is not None:
             return Route(give, get, display, client_buys, (top, bottom))
-    raise NoRouteError(
-        f"no routing rule serves {display} directly or through {pivot}"
-    )
+    raise NoRouteError(f"no routing rule serves {display} directly or through {pivot}")

@@ -202,9 +202,11 @@ class RateService:
             rounded = round_rate(rate.rate, self._config.routing) if rate else None
             return DirectionRate(give, get, route.display, rate, rounded)
 
-        return list(await asyncio.gather(
-            *(one(give, get, route) for (give, get), route in self._routes.items())
-        ))
+        return list(
+            await asyncio.gather(
+                *(one(give, get, route) for (give, get), route in self._routes.items())
+            )
+        )
 
     async def refresh(self, provider: str, *, if_older_than: float | None = None) -> bool:
         """Fetch all of ``provider``'s pairs now (joining a fetch already running).

@@ -22,10 +22,11 @@ from decimal import Decimal, InvalidOperation
 
 MAX_INPUT_LENGTH = 40
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007'’_]")
-_PLAIN = re.compile(r"\d+(?:\.\d+)?")
-_GROUPED = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
+# ASCII digits only: Decimal() alone would also read "٣" or "३" as 3.
+_PLAIN = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_GROUPED = re.compile(r"[0-9]{1,3}(?:[.,][0-9]{3})+")
 # "1,000" / "25.000": a thousand, or one with three decimals? Money is not guessed.
-_AMBIGUOUS = re.compile(r"[1-9]\d{0,2}[.,]\d{3}")
+_AMBIGUOUS = re.compile(r"[1-9][0-9]{0,2}[.,][0-9]{3}")
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,13 @@ class CacheConfig(_Model):
     max_stale_seconds: float = Field(default=900, ge=0)
 
 
+class BreakerConfig(_Model):
+    """Per-provider circuit breaker: opens after ``failure_threshold`` failures in a row."""
+
+    failure_threshold: int = Field(default=5, ge=1, le=1000)
+    open_seconds: float = Field(default=30, gt=0, le=3600)
+
+
 class PreloadConfig(_Model):
     enabled: bool = True
     interval_seconds: float = Field(default=60, ge=1)
@@ -152,6 +159,7 @@ class AppConfig(_Model):
     routing: RoutingConfig
     providers: dict[str, SerializeAsAny[ProviderConfig]] = Field(min_length=1)
     cache: CacheConfig = CacheConfig()
+    breaker: BreakerConfig = BreakerConfig()
     preload: PreloadConfig = PreloadConfig()
     bot: BotConfig = BotConfig()
     storage: StorageConfig = StorageConfig()

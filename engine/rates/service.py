@@ -81,8 +81,8 @@ class RateService:
         providers: provider name → instance; must hold every provider a direction uses.
         clock: seconds, monotonic in one process (``time.time`` for a shared store).
         store: entry storage; an in-memory LRU of ``cache.max_size`` by default.
-        breaker: circuit-breaker thresholds, the same for every provider (defaults of
-            :class:`BreakerSettings` when None).
+        breaker: circuit-breaker thresholds, the same for every provider (``config.breaker``
+            when None).
 
     A provider's TTL is ``cache.ttl_seconds`` stretched to its ``monthly_budget``, so a
     metered provider is not asked again before its share of the budget allows.
@@ -119,7 +119,9 @@ class RateService:
             clock=clock,
             provider_ttl=ttl,
         )
-        settings = breaker or BreakerSettings()
+        settings = breaker or BreakerSettings(
+            config.breaker.failure_threshold, config.breaker.open_seconds
+        )
         self._breakers = {
             name: CircuitBreaker(name, settings, clock=clock) for name in self.demand
         }

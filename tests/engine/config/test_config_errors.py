@@ -39,7 +39,7 @@ def test_yaml_syntax_error_has_position(project: Path, edit, pos) -> None:
 
 
 def test_duplicate_key(project: Path, edit, pos) -> None:
-    edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_seconds: 60\n  ttl_seconds: 30\n")
+    edit("config.yaml", "  ttl_seconds: 60 ", "  ttl_seconds: 60\n  ttl_seconds: 30 ")
     first = pos("config.yaml", "ttl_seconds: 60").split(":")[0]
     assert problems() == [
         f"config.yaml:{pos('config.yaml', 'ttl_seconds: 30')}: cache.ttl_seconds: "
@@ -47,7 +47,7 @@ def test_duplicate_key(project: Path, edit, pos) -> None:
 
 
 def test_unknown_key_suggests_the_known_one(project: Path, edit, pos) -> None:
-    edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_second: 60\n")
+    edit("config.yaml", "  ttl_seconds: 60 ", "  ttl_second: 60 ")
     assert problems() == [
         f"config.yaml:{pos('config.yaml', 'ttl_second:')}: cache.ttl_second: unknown key; did you mean 'ttl_seconds'?"]
 
@@ -60,7 +60,7 @@ def test_wrong_literal_suggests(project: Path, edit, pos) -> None:
 
 
 def test_out_of_range_number(project: Path, edit, pos) -> None:
-    edit("config.yaml", "  ttl_seconds: 60\n", "  ttl_seconds: -5\n")
+    edit("config.yaml", "  ttl_seconds: 60 ", "  ttl_seconds: -5 ")
     assert problems() == [f"config.yaml:{pos('config.yaml', '-5')}: cache.ttl_seconds: Input should be greater than 0"]
 
 

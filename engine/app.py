@@ -1,18 +1,21 @@
 """The composition root: the one place that picks concrete classes and wires them.
 
-Nothing else imports this module. ``create_dispatcher`` builds the aiogram side from loaded
-definitions and services (tests call it with fakes); ``run_bot`` is ``crypto-helper run``.
+Nothing else imports this module. :func:`create_dispatcher` builds the aiogram side from
+loaded definitions and services (tests call it with fakes); :func:`run_bot` is
+``crypto-helper run``: polling (default) or webhook, a health/metrics server on ``PORT``,
+memory or Redis storage, graceful SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher
@@ -20,27 +23,38 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.types import BotCommand
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiogram_dialog import setup_dialogs
 from aiogram_dialog.api.protocols import MessageManagerProtocol
-from pydantic import ValidationError
+from aiohttp import web
+from dotenv import load_dotenv
 
-from engine.bot.handlers import create_router
+from engine.bot.access import AccessMiddleware
+from engine.bot.commands import create_commands_router, create_fallback_router
+from engine.bot.errors import create_errors_router
+from engine.bot.inflight import InFlight
+from engine.bot.retry import RetryAfterMiddleware
+from engine.config.loader import config_path
 from engine.config.models import AppConfig
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError
 from engine.flow.builder import FlowDialog, build_dialog
+from engine.logs import setup_logging
 from engine.rates.offline import create_offline_rates
 from engine.rates.preloader import Preloader
 from engine.rates.service import RateService
-from engine.settings import Settings
+from engine.settings import Settings, SettingsError, load_settings
 from providers.base import RatesProviderProtocol
 from providers.http import create_http_session
 from providers.registry import ProviderRegistry, create_registry
 
 log = logging.getLogger("engine.app")
 EXIT_USER_ERROR = 2
+SHUTDOWN_GRACE_SECONDS = 8.0
 
 
 @dataclass(frozen=True)
@@ -50,25 +64,38 @@ class BotApp:
     dispatcher: Dispatcher
     flows: list[FlowDialog]
     rates: RateService
+    inflight: InFlight
 
 
 def create_dispatcher(
     defs: Definitions,
     *,
     rates: RateService,
+    admins: Iterable[int],
     storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
     message_manager: MessageManagerProtocol | None = None,
 ) -> BotApp:
-    """The dispatcher with every flow's dialog, the commands and the services injected."""
-    dispatcher = Dispatcher(storage=storage or MemoryStorage())
+    """The dispatcher with every flow's dialog, commands, access control and services."""
+    isolation = events_isolation or SimpleEventIsolation()
+    dispatcher = Dispatcher(storage=storage or MemoryStorage(), events_isolation=isolation)
     dispatcher["rates"] = rates
     dispatcher["config"] = defs.config
+    inflight = InFlight()
+    dispatcher.update.outer_middleware(inflight)
+    access = AccessMiddleware(admins, defs.config, defs.renderer)
+    dispatcher.message.outer_middleware(access)
+    dispatcher.callback_query.outer_middleware(access)
     flows = [build_dialog(flow, defs.config, defs.renderer) for flow in defs.flows]
-    dispatcher.include_router(create_router(flows[0]))
+    main = flows[0]
+    # Commands first (so /cancel is not read as a number), then the flows, then fallbacks.
+    dispatcher.include_router(create_commands_router(main, defs.config, defs.renderer))
     for flow in flows:
         dispatcher.include_router(flow.dialog)
-    setup_dialogs(dispatcher, message_manager=message_manager)
-    return BotApp(dispatcher, flows, rates)
+    dispatcher.include_router(create_fallback_router())
+    dispatcher.include_router(create_errors_router(main, defs.config, defs.renderer))
+    setup_dialogs(dispatcher, message_manager=message_manager, events_isolation=isolation)
+    return BotApp(dispatcher, flows, rates, inflight)
 
 
 def create_providers(
@@ -86,12 +113,16 @@ def create_providers(
     return providers
 
 
-def _bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings) -> Bot:
+    """The Bot, pointed at ``TELEGRAM_API_URL`` when set, retrying Telegram's 429s."""
     assert settings.bot_token is not None
-    session = None
-    if settings.telegram_api_url:
-        server = TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
-        session = AiohttpSession(api=server)
+    server = (
+        TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+        if settings.telegram_api_url
+        else None
+    )
+    session = AiohttpSession(api=server) if server else AiohttpSession()
+    session.middleware(RetryAfterMiddleware())
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -99,56 +130,152 @@ def _bot(settings: Settings) -> Bot:
     )
 
 
-async def _serve(defs: Definitions, settings: Settings, *, offline: bool) -> None:
-    registry = create_registry()
+async def set_commands(bot: Bot, config: AppConfig, locales: Iterable[str]) -> None:
+    """Register the menu of commands for every locale, and a default one."""
+    for locale in [None, *locales]:
+        lang = locale or config.bot.default_locale
+        commands = [
+            BotCommand(command=c.command, description=c.description.get(lang, c.command))
+            for c in config.bot.commands
+        ]
+        await bot.set_my_commands(commands, language_code=locale)
+
+
+def admin_ids(config: AppConfig, settings: Settings) -> frozenset[int]:
+    admins = frozenset(config.bot.admin_ids) | frozenset(settings.admin_ids)
+    if not admins:
+        log.warning(
+            "No admins configured: the bot refuses everyone. Set ADMIN_IDS=<Telegram user "
+            "id>[,<id>...] in the environment or bot.admin_ids in config.yaml (a user's id "
+            "is shown by bots such as @userinfobot)."
+        )
+    return admins
+
+
+@contextlib.asynccontextmanager
+async def storage_for(
+    config: AppConfig, settings: Settings
+) -> AsyncIterator[tuple[BaseStorage, BaseEventIsolation]]:
+    """Memory storage, or Redis (``storage.backend: redis`` or ``REDIS_URL``)."""
+    url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    if config.storage.backend == "redis" or url:
+        url = url or "redis://127.0.0.1:6379/0"
+        ttl = config.storage.state_ttl_seconds
+        storage = RedisStorage.from_url(
+            url, key_builder=DefaultKeyBuilder(with_destiny=True), state_ttl=ttl, data_ttl=ttl
+        )
+        isolation = RedisEventIsolation(
+            redis=storage.redis, key_builder=DefaultKeyBuilder(with_destiny=True)
+        )
+        log.info("storage: redis")
+        try:
+            yield storage, isolation
+        finally:
+            await storage.close()
+        return
+    log.info("storage: memory (one process; set REDIS_URL to share state between replicas)")
+    yield MemoryStorage(), SimpleEventIsolation()
+
+
+async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None:
+    """Run the bot until SIGTERM/SIGINT, then finish in-flight updates and close."""
+    config = defs.config
+    admins = admin_ids(config, settings)
     http = create_http_session()
-    providers: dict[str, Any] = {}
+    providers: dict[str, RatesProviderProtocol] = {}
     if offline:
-        rates = create_offline_rates(defs.config)
+        rates = create_offline_rates(config)
         preloader = None
     else:
-        providers = create_providers(defs.config, http, os.environ, registry)
-        rates = RateService(defs.config, providers)
-        preloader = Preloader(rates, defs.config) if defs.config.preload.enabled else None
-    app = create_dispatcher(defs, rates=rates)
-    bot = _bot(settings)
-    if preloader is not None:
-        preloader.start()
-    try:
-        log.info("polling Telegram (%s)", "offline rates" if offline else "live rates")
-        await app.dispatcher.start_polling(bot, handle_signals=True)
-    finally:
-        if preloader is not None:
-            await preloader.stop()
-        await rates.close()
-        for provider in providers.values():
-            await provider.close()
-        await http.close()
-        await bot.session.close()
-
-
-def run_bot(config_path: str | None, *, offline: bool = False) -> int:
-    """``crypto-helper run``: exit 2 with a one-line reason on a configuration mistake."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        print(f"environment: {err['loc'][0]}: {err['msg']}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if settings.bot_token is None:
-        print(
-            "environment: BOT_TOKEN is not set (get one from @BotFather; see README)",
-            file=sys.stderr,
+        providers = create_providers(config, http, os.environ, create_registry())
+        rates = RateService(config, providers)
+        preloader = Preloader(rates, config)
+    bot = create_bot(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with storage_for(config, settings) as (storage, isolation):
+        app = create_dispatcher(
+            defs, rates=rates, admins=admins, storage=storage, events_isolation=isolation
         )
-        return EXIT_USER_ERROR
+        web_app = web.Application()
+        web_app.router.add_get("/health/live", _live)
+        port = settings.port or config.server.port
+        webhook = config.bot.mode == "webhook"
+        if webhook:
+            assert settings.webhook_secret is not None and settings.webhook_url is not None
+            SimpleRequestHandler(
+                app.dispatcher, bot, secret_token=settings.webhook_secret.get_secret_value()
+            ).register(web_app, path=config.bot.webhook_path)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, config.server.host, port).start()
+        log.info("health server on port %s", port)
+        try:
+            await set_commands(bot, config, defs.renderer.locales)
+            if preloader is not None:
+                preloader.start()
+            if webhook:
+                assert settings.webhook_url is not None and settings.webhook_secret is not None
+                url = settings.webhook_url.rstrip("/") + config.bot.webhook_path
+                await bot.set_webhook(url, secret_token=settings.webhook_secret.get_secret_value())
+                await app.dispatcher.emit_startup(bot=bot)
+                log.info("webhook mode: serving %s", config.bot.webhook_path)
+                await stop.wait()
+                await app.dispatcher.emit_shutdown(bot=bot)
+            else:
+                await bot.delete_webhook(drop_pending_updates=False)
+                polling = asyncio.create_task(
+                    app.dispatcher.start_polling(
+                        bot, handle_signals=False, close_bot_session=False
+                    )
+                )
+                log.info("polling mode (%s rates)", "offline" if offline else "live")
+                await asyncio.wait(
+                    [polling, asyncio.create_task(stop.wait())],
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not polling.done():
+                    await app.dispatcher.stop_polling()
+                await polling
+            log.info("stopping: finishing %d update(s) in progress", app.inflight.count)
+        finally:
+            await runner.cleanup()  # stop taking webhook updates
+            if not await app.inflight.wait_idle(SHUTDOWN_GRACE_SECONDS):
+                log.warning("stopped with %d update(s) unfinished", app.inflight.count)
+            if preloader is not None:
+                await preloader.stop()
+            await rates.close()
+            for provider in providers.values():
+                await provider.close()
+            await http.close()
+            await bot.session.close()
+    log.info("stopped")
+
+
+async def _live(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
+    """``crypto-helper run``: exit 2 with a one-line reason on a configuration mistake."""
+    load_dotenv(override=False)  # .env feeds the API keys named in config.yaml too
     try:
-        defs = load_definitions(config_path)
+        defs = load_definitions(config_path(config_arg))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USER_ERROR
-    asyncio.run(_serve(defs, settings, offline=offline))
+    try:
+        settings = load_settings(mode=defs.config.bot.mode)
+    except SettingsError as exc:
+        print(f"environment: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    secrets = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
+    secrets += [
+        os.environ.get(p.api_key_env, "") for p in defs.config.providers.values() if p.api_key_env
+    ]
+    setup_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
+    asyncio.run(serve(defs, settings, offline=offline))
     return 0

@@ -30,9 +30,7 @@ def screen_problems(defs: Definitions, screens: Iterable[Screen]) -> list[Proble
     problems: list[Problem] = []
     seen: set[tuple[str, str, str]] = set()
     for screen in screens:
-        flow = next(f for f in defs.flows if f.id == screen.flow)
-        template = flow.template_of(screen.step)
-        file = f"{defs.config.templates_dir.name}/{screen.locale}/{template}.j2"
+        file = f"{defs.config.templates_dir.name}/{screen.locale}/{screen.template}.j2"
         for message in check_html(screen.text):
             key = (file, screen.step, message)
             if key not in seen:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from jinja2 import TemplateSyntaxError
+
 from engine.config.loader import load_config
 from engine.config.models import AppConfig
+from engine.config.source import display_path
 from engine.errors import ConfigError, Problem
 from engine.flow.loader import load_flows
 from engine.flow.schema import FlowConfig
-from engine.render import Renderer
+from engine.messages import BOT_TEMPLATES
+from engine.render import TEMPLATE_SUFFIX, Renderer, create_environment
 from engine.texts import load_strings
 from providers.registry import ProviderRegistry
 
@@ -45,6 +49,40 @@ def load_definitions(
         problems += exc.problems
     strings, _, string_problems = load_strings(config.templates_dir, config.locales)
     problems += string_problems
+    problems += _check_bot_templates(config)
     if problems:
         raise ConfigError(problems)
     return Definitions(config, flows, Renderer(config.templates_dir, strings))
+
+
+def _check_bot_templates(config: AppConfig) -> list[Problem]:
+    """The messages the bot sends outside flows must exist, and parse, in every locale."""
+    problems = []
+    for locale in config.locales:
+        env = create_environment(config.templates_dir / locale)
+        for name in BOT_TEMPLATES:
+            path = config.templates_dir / locale / f"{name}{TEMPLATE_SUFFIX}"
+            if not path.is_file():
+                problems.append(
+                    Problem(
+                        display_path(path),
+                        1,
+                        1,
+                        "",
+                        f"missing: the bot sends this message ({name})",
+                    )
+                )
+                continue
+            try:
+                env.parse(path.read_text(encoding="utf-8"))
+            except TemplateSyntaxError as exc:
+                problems.append(
+                    Problem(
+                        display_path(path),
+                        exc.lineno,
+                        1,
+                        "",
+                        f"template syntax error: {exc.message}",
+                    )
+                )
+    return problems

@@ -26,6 +26,7 @@ from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
 from engine.flow.context import ERROR_KEY, input_limits, window_context
 from engine.flow.options import option_codes
 from engine.flow.schema import FlowConfig
+from engine.messages import BOT_TEMPLATES, HELP, RATES, base_context, help_context, rates_context
 from engine.render import TEMPLATE_SUFFIX, Renderer
 from engine.texts import REQUIRED_STRINGS
 
@@ -43,6 +44,7 @@ class Screen:
     case: str
     text: str
     keyboard: tuple[tuple[Button, ...], ...]
+    template: str = ""
 
 
 @dataclass
@@ -122,7 +124,9 @@ class _Previewer:
                     self._reported.add(key)
                     self.result.problems.append(problem)
                 continue
-            self.result.screens.append(Screen(flow.id, step_id, locale, case, text, keyboard))
+            self.result.screens.append(
+                Screen(flow.id, step_id, locale, case, text, keyboard, template)
+            )
         self._first.setdefault(step_id, dict(data))
 
     def _render_problem(
@@ -179,10 +183,31 @@ class _Previewer:
             if step_id not in self._first:
                 self.render(flow, step_id, last, "sample")
 
+    async def messages(self) -> None:
+        """The bot's own messages (/help, /rates, refusal, failure) with live-shaped data."""
+        rows = await self.services["rates"].snapshot()
+        for name in BOT_TEMPLATES:
+            for locale in self.renderer.locales:
+                if name == HELP:
+                    context = help_context(self.config, locale)
+                elif name == RATES:
+                    context = rates_context(self.config, locale, rows)
+                else:
+                    context = base_context(self.config, locale)
+                try:
+                    text = self.renderer.window(locale, name, context)
+                except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+                    self.result.problems.append(
+                        self._render_problem(exc, locale, name, name, "message")
+                    )
+                    continue
+                self.result.screens.append(Screen("bot", name, locale, "message", text, (), name))
+
 
 async def preview_all(defs: Definitions, services: Mapping[str, Any]) -> PreviewResult:
-    """Screens of every flow; rendering failures come back as problems, not exceptions."""
+    """Screens of every flow and bot message; rendering failures come back as problems."""
     previewer = _Previewer(defs, services)
     for flow in defs.flows:
         await previewer.run(flow)
+    await previewer.messages()
     return previewer.result

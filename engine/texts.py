@@ -29,6 +29,7 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
         "too_large",
         "too_many_decimals",
     ),
+    "notices": ("cancelled", "nothing_to_cancel", "restarted", "refused"),
 }
 
 

@@ -33,6 +33,7 @@ from engine.flow.context import ERROR_KEY, input_limits, window_context
 from engine.flow.options import option_codes
 from engine.flow.parse import InputRejectedError, parse_number
 from engine.flow.schema import FlowConfig, NavButton
+from engine.locale import user_locale
 from engine.render import Renderer
 
 log = logging.getLogger("engine.flow")
@@ -40,15 +41,6 @@ log = logging.getLogger("engine.flow")
 LOCALE_KEY = "locale"
 FAILED_STEP_KEY = "_failed_step"
 PRESET_SUFFIX = "_preset"
-
-
-def pick_locale(language_code: str | None, locales: Sequence[str], default: str) -> str:
-    """The user's Telegram language if we have it (``ru-RU`` → ``ru``), else the default."""
-    if language_code:
-        short = language_code.split("-")[0].lower()
-        if short in locales:
-            return short
-    return default
 
 
 class TemplateText(Text):
@@ -216,11 +208,7 @@ class _Builder:
 
         async def getter(dialog_manager: DialogManager, **kwargs: Any) -> dict[str, Any]:
             user: User | None = dialog_manager.middleware_data.get("event_from_user")
-            locale = pick_locale(
-                user.language_code if user else None,
-                renderer.locales,
-                config.bot.default_locale,
-            )
+            locale = user_locale(user, renderer.locales, config.bot.default_locale)
             data = dialog_manager.dialog_data
             context = window_context(flow, step_id, config, data, locale, renderer)
             if step.options is not None:

@@ -149,8 +149,8 @@ def test_text_longer_than_telegram_allows(project: Path, edit,
 def test_callback_data_too_long(project: Path) -> None:
     defs = load_definitions()
     ok = "b" * (MAX_CALLBACK_DATA - CALLBACK_PREFIX_BYTES)
-    screens = [Screen("exchange", "margin", "ru", "x", "text", ((("fine", ok),),)),
-               Screen("exchange", "margin", "en", "x", "text", ((("long", ok + "b"),),))]
+    screens = [Screen("exchange", "margin", "ru", "x", "text", ((("fine", ok),),), "margin"),
+               Screen("exchange", "margin", "en", "x", "text", ((("long", ok + "b"),),), "margin")]
     assert [str(p) for p in screen_problems(defs, screens)] == [
         "templates/en/margin.j2:1:1: steps.margin: button 'long': callback_data is 65 bytes "
         "with aiogram-dialog's prefix; Telegram allows 64 (shorten the step id)"]

@@ -1,0 +1,58 @@
+"""Only admins get the bot; anyone else gets one short, polite refusal and nothing more.
+
+An outer middleware on messages and callback queries, so no handler, dialog or rate is
+reached by a stranger. A stranger is told once an hour at most (a bounded TTL cache), so a
+flood of messages does not become a flood of replies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from cachetools import TTLCache
+
+from engine.config.models import AppConfig
+from engine.locale import user_locale
+from engine.messages import REFUSED, base_context
+from engine.render import Renderer
+
+log = logging.getLogger("engine.bot")
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class AccessMiddleware(BaseMiddleware):
+    """Lets admins through; answers strangers once and drops their updates."""
+
+    def __init__(
+        self,
+        admins: Iterable[int],
+        config: AppConfig,
+        renderer: Renderer,
+        *,
+        refuse_every_seconds: float = 3600,
+    ) -> None:
+        self.admins = frozenset(admins)
+        self.config = config
+        self.renderer = renderer
+        self._refused: TTLCache[int, bool] = TTLCache(maxsize=10_000, ttl=refuse_every_seconds)
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is not None and user.id in self.admins:
+            return await handler(event, data)
+        user_id = user.id if user else 0
+        locale = user_locale(user, self.renderer.locales, self.config.bot.default_locale)
+        if isinstance(event, CallbackQuery):
+            text = self.renderer.string(locale, "notices", "refused", {})
+            await event.answer(text)
+        elif isinstance(event, Message) and user_id not in self._refused:
+            self._refused[user_id] = True
+            log.info("refused user %s (not in admins)", user_id)
+            text = self.renderer.window(locale, REFUSED, base_context(self.config, locale))
+            await event.answer(text)
+        return None

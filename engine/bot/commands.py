@@ -1,0 +1,82 @@
+"""Commands: /start and /admin_bot open the main flow; /cancel, /help, /rates."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import DialogManager, ShowMode, StartMode
+
+from engine.config.models import AppConfig
+from engine.flow.builder import FlowDialog
+from engine.locale import user_locale
+from engine.messages import HELP, RATES, help_context, rates_context
+from engine.rates.service import RateService
+from engine.render import Renderer
+
+START_COMMANDS = ("admin_bot",)
+# Buttons under the failure notice (plain callback data, outside any dialog).
+NEW_DEAL_DATA = "ch:new"
+RETRY_DATA = "ch:retry"
+
+
+def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: Renderer) -> Router:
+    router = Router(name="commands")
+
+    def locale_of(message: Message | CallbackQuery) -> str:
+        return user_locale(message.from_user, renderer.locales, config.bot.default_locale)
+
+    @router.message(CommandStart())
+    @router.message(Command(*START_COMMANDS))
+    async def start_flow(message: Message, dialog_manager: DialogManager) -> None:
+        await main_flow.start(dialog_manager)
+
+    @router.message(Command("cancel"))
+    async def cancel(message: Message, dialog_manager: DialogManager) -> None:
+        active = dialog_manager.has_context()
+        if active:
+            await dialog_manager.reset_stack(remove_keyboard=True)
+        key = "cancelled" if active else "nothing_to_cancel"
+        await message.answer(renderer.string(locale_of(message), "notices", key, {}))
+
+    @router.message(Command("help"))
+    async def show_help(message: Message) -> None:
+        locale = locale_of(message)
+        await message.answer(renderer.window(locale, HELP, help_context(config, locale)))
+
+    @router.message(Command("rates"))
+    async def show_rates(message: Message, rates: RateService) -> None:
+        locale = locale_of(message)
+        rows = await rates.snapshot()
+        await message.answer(renderer.window(locale, RATES, rates_context(config, locale, rows)))
+
+    @router.callback_query(F.data == NEW_DEAL_DATA)
+    async def new_deal(callback: CallbackQuery, dialog_manager: DialogManager) -> None:
+        await callback.answer()
+        await dialog_manager.start(
+            main_flow.state(main_flow.flow.start),
+            mode=StartMode.RESET_STACK,
+            show_mode=ShowMode.SEND,
+        )
+
+    @router.callback_query(F.data == RETRY_DATA)
+    async def retry(callback: CallbackQuery, dialog_manager: DialogManager) -> None:
+        await callback.answer()
+        if dialog_manager.has_context():
+            await dialog_manager.show(ShowMode.SEND)
+        else:
+            await main_flow.start(dialog_manager)
+
+    return router
+
+
+def create_fallback_router() -> Router:
+    """Included last: whatever no flow or command took."""
+    router = Router(name="fallback")
+
+    @router.callback_query()
+    async def stray_button(callback: CallbackQuery) -> None:
+        """A button nothing handles (e.g. from a removed step): never leave it spinning."""
+        await callback.answer()
+
+    return router

@@ -1,0 +1,95 @@
+"""Errors in the chat, handled once, at router level.
+
+* A button from before a restart, a YAML change or a cancelled dialog (aiogram-dialog's
+  ``UnknownIntent`` / ``UnknownState`` / ``OutdatedIntent``): the callback is answered with a
+  short notice and the flow starts again in a new message.
+* Anything else: logged with its cause; the admin gets a short notice with Retry and New
+  quote buttons; the process keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup, User
+from aiogram_dialog import DialogManager, ShowMode, StartMode
+from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
+
+from engine.bot.commands import NEW_DEAL_DATA, RETRY_DATA
+from engine.config.models import AppConfig
+from engine.flow.builder import FlowDialog
+from engine.locale import user_locale
+from engine.messages import FAILURE, base_context
+from engine.render import Renderer
+
+log = logging.getLogger("engine.bot")
+
+
+def _user(event: ErrorEvent) -> User | None:
+    update = event.update
+    if update.callback_query is not None:
+        return update.callback_query.from_user
+    if update.message is not None:
+        return update.message.from_user
+    return None
+
+
+def create_errors_router(main_flow: FlowDialog, config: AppConfig, renderer: Renderer) -> Router:
+    router = Router(name="errors")
+
+    def locale_of(event: ErrorEvent) -> str:
+        return user_locale(_user(event), renderer.locales, config.bot.default_locale)
+
+    @router.error(ExceptionTypeFilter(UnknownIntent, UnknownState, OutdatedIntent))
+    async def restart_flow(event: ErrorEvent, dialog_manager: DialogManager) -> None:
+        log.info("old button or state (%s): restarting the flow", type(event.exception).__name__)
+        callback = event.update.callback_query
+        if callback is not None:
+            text = renderer.string(locale_of(event), "notices", "restarted", {})
+            try:
+                await callback.answer(text)
+            except TelegramAPIError as exc:  # too old to answer: nothing to wait for
+                log.info("could not answer an old callback: %s", exc)
+        await dialog_manager.start(
+            main_flow.state(main_flow.flow.start),
+            mode=StartMode.RESET_STACK,
+            show_mode=ShowMode.SEND,
+        )
+
+    @router.error()
+    async def report_failure(event: ErrorEvent) -> None:
+        update = event.update
+        log.error("update %s failed", update.update_id, exc_info=event.exception)
+        locale = locale_of(event)
+        text = renderer.window(locale, FAILURE, base_context(config, locale))
+        keyboard = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=renderer.string(locale, "buttons", "retry", {}),
+                        callback_data=RETRY_DATA,
+                    ),
+                    InlineKeyboardButton(
+                        text=renderer.string(locale, "buttons", "new_deal", {}),
+                        callback_data=NEW_DEAL_DATA,
+                    ),
+                ]
+            ]
+        )
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+                message = update.callback_query.message
+                if message is not None:
+                    await update.callback_query.bot.send_message(  # type: ignore[union-attr]
+                        message.chat.id, text, reply_markup=keyboard
+                    )
+            elif update.message is not None:
+                await update.message.answer(text, reply_markup=keyboard)
+        except TelegramAPIError as exc:
+            log.warning("could not tell the admin about the failure: %s", exc)
+
+    return router

@@ -1,0 +1,231 @@
+"""Prometheus metrics of the bot, on a registry of its own (never the global one).
+
+:class:`BotMetrics` owns a :class:`~prometheus_client.CollectorRegistry` holding
+
+* what the bot counts itself: updates handled, step latency, quotes given;
+* what the rates layer already counts, exported by :class:`RatesCollector` from
+  :meth:`RateService.metrics` at scrape time, so nothing is counted twice;
+* the process collector (``process_resident_memory_bytes``…, Linux only).
+
+Families (``crypto_helper_`` prefix; counters end in ``_total`` on the wire)::
+
+    updates_total{type, outcome}            outcome: ok | error | unhandled
+    step_duration_seconds{flow, step}       histogram; "none" outside any dialog
+    quotes_total{give, get}
+    cache_hits_total / cache_misses_total / cache_stale_hits_total / cache_evictions_total
+    upstream_calls_total{provider} / upstream_errors_total{provider}
+    upstream_latency_seconds{provider}      summary: _count calls, _sum seconds
+    breaker_state{provider}                 0 closed, 1 half-open, 2 open
+    quota_remaining{provider, period}       period: month | day; only once reported
+    quota_limit{provider, period}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Literal, Protocol
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from engine.rates.breaker import BreakerState
+from engine.rates.metrics import RatesMetrics
+from providers.base import QuotaReportingProtocol
+
+PREFIX = "crypto_helper"
+NO_STEP = "none"
+
+Outcome = Literal["ok", "error", "unhandled"]
+
+# Handling an update includes Telegram API calls and, on a cache miss, an upstream fetch
+# with retries, hence the long tail.
+STEP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+BREAKER_VALUES: Mapping[BreakerState, int] = {
+    BreakerState.CLOSED: 0,
+    BreakerState.HALF_OPEN: 1,
+    BreakerState.OPEN: 2,
+}
+
+
+class RatesMetricsSourceProtocol(Protocol):
+    """Where the rates counters come from (:class:`~engine.rates.service.RateService`)."""
+
+    def metrics(self) -> RatesMetrics: ...
+
+
+def split_state(state: str | None) -> tuple[str, str]:
+    """``"exchange:amount"`` → ``("exchange", "amount")``; no state → ``("none", "none")``."""
+    if not state:
+        return NO_STEP, NO_STEP
+    flow, sep, step = state.partition(":")
+    return (flow, step) if sep else (NO_STEP, flow)
+
+
+class RatesCollector(Collector):
+    """Reads :meth:`RateService.metrics` and the providers' quotas at each scrape.
+
+    Args:
+        rates: the rate service.
+        providers: name → provider; those implementing
+            :class:`~providers.base.QuotaReportingProtocol` export their quota.
+    """
+
+    def __init__(
+        self, rates: RatesMetricsSourceProtocol, providers: Mapping[str, object]
+    ) -> None:
+        self._rates = rates
+        self._providers = providers
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._rates.metrics()
+        yield from _cache_families(m)
+        yield from _upstream_families(m)
+        yield from _quota_families(self._providers)
+
+
+def _cache_families(m: RatesMetrics) -> Iterator[Metric]:
+    stats = m.cache
+    for name, doc, value in (
+        ("hits", "Fresh reads of the rates cache.", stats.hits),
+        ("misses", "Reads of the rates cache that found nothing servable.", stats.misses),
+        ("stale_hits", "Stale reads served while a refresh runs.", stats.stale_hits),
+        ("evictions", "Cache entries dropped for room.", stats.evictions),
+    ):
+        yield CounterMetricFamily(f"{PREFIX}_cache_{name}", doc, value=value)
+
+
+def _upstream_families(m: RatesMetrics) -> Iterator[Metric]:
+    calls = CounterMetricFamily(
+        f"{PREFIX}_upstream_calls", "Calls to a rates provider.", labels=["provider"]
+    )
+    errors = CounterMetricFamily(
+        f"{PREFIX}_upstream_errors", "Failed calls to a rates provider.", labels=["provider"]
+    )
+    latency = SummaryMetricFamily(
+        f"{PREFIX}_upstream_latency_seconds",
+        "Time spent in calls to a rates provider.",
+        labels=["provider"],
+    )
+    for name, stats in m.upstream.items():
+        calls.add_metric([name], stats.calls)
+        errors.add_metric([name], stats.errors)
+        latency.add_metric([name], count_value=stats.calls, sum_value=stats.latency_seconds_sum)
+    breaker = GaugeMetricFamily(
+        f"{PREFIX}_breaker_state",
+        "Circuit breaker of a provider: 0 closed, 1 half-open, 2 open.",
+        labels=["provider"],
+    )
+    for name, state in m.breakers.items():
+        breaker.add_metric([name], BREAKER_VALUES[state])
+    yield from (calls, errors, latency, breaker)
+
+
+def _quota_families(providers: Mapping[str, object]) -> Iterator[Metric]:
+    remaining = GaugeMetricFamily(
+        f"{PREFIX}_quota_remaining",
+        "Requests left as the provider last reported.",
+        labels=["provider", "period"],
+    )
+    limit = GaugeMetricFamily(
+        f"{PREFIX}_quota_limit",
+        "Request allowance of the provider's plan as last reported.",
+        labels=["provider", "period"],
+    )
+    for name, provider in providers.items():
+        if not isinstance(provider, QuotaReportingProtocol):
+            continue
+        quota = provider.quota
+        for family, period, value in (
+            (remaining, "month", quota.remaining_month),
+            (remaining, "day", quota.remaining_day),
+            (limit, "month", quota.limit_month),
+            (limit, "day", quota.limit_day),
+        ):
+            if value is not None:
+                family.add_metric([name, period], value)
+    yield from (remaining, limit)
+
+
+class BotMetrics:
+    """The bot's metrics and the registry they live in.
+
+    Args:
+        process: also register the process collector (memory, CPU, open files).
+
+    Each instance has its own registry, so tests and several apps in one process never
+    clash over metric names.
+    """
+
+    def __init__(self, *, process: bool = True) -> None:
+        # auto_describe: a family registered twice fails here, not as a broken scrape.
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._updates = Counter(
+            f"{PREFIX}_updates",
+            "Telegram updates handled, by update type and outcome.",
+            ["type", "outcome"],
+            registry=self.registry,
+        )
+        self._step_seconds = Histogram(
+            f"{PREFIX}_step_duration_seconds",
+            "Time to handle an update, by the dialog step it arrived at.",
+            ["flow", "step"],
+            buckets=STEP_BUCKETS,
+            registry=self.registry,
+        )
+        self._quotes = Counter(
+            f"{PREFIX}_quotes",
+            "Quotes computed, by direction.",
+            ["give", "get"],
+            registry=self.registry,
+        )
+        self._rates: RatesCollector | None = None
+        if process:
+            ProcessCollector(registry=self.registry)
+
+    def observe_update(
+        self, kind: str, outcome: Outcome, seconds: float, step: str | None = None
+    ) -> None:
+        """Count one handled update and time it.
+
+        Args:
+            kind: the update type (``message``, ``callback_query``…).
+            outcome: ``ok``, ``error`` (the handler raised) or ``unhandled`` (no handler).
+            seconds: how long handling took.
+            step: the state the update arrived in, ``"<flow>:<step>"``, or None.
+        """
+        self._updates.labels(kind, outcome).inc()
+        self._step_seconds.labels(*split_state(step)).observe(seconds)
+
+    def count_quote(self, give: str, get: str) -> None:
+        """Count one quote given for ``give`` → ``get`` (called after each quote)."""
+        self._quotes.labels(give, get).inc()
+
+    def watch_rates(
+        self, rates: RatesMetricsSourceProtocol, providers: Mapping[str, object]
+    ) -> None:
+        """Export the rate service's counters and the providers' quotas from now on.
+
+        Raises:
+            ValueError: rates are already watched by this instance.
+        """
+        if self._rates is not None:
+            raise ValueError("BotMetrics already exports a rate service's metrics")
+        self._rates = RatesCollector(rates, providers)
+        self.registry.register(self._rates)
+
+    def render(self) -> bytes:
+        """Every metric in the Prometheus text format."""
+        return generate_latest(self.registry)

@@ -48,10 +48,10 @@ def test_bad_environment_is_one_line_naming_the_variable(
 
 def test_webhook_mode_needs_url_and_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
-    with pytest.raises(SettingsError, match="^WEBHOOK_URL: required"):
+    with pytest.raises(SettingsError, match=r"^WEBHOOK_URL: required"):
         load_settings(mode="webhook")
     monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.com")
-    with pytest.raises(SettingsError, match="^WEBHOOK_SECRET: required"):
+    with pytest.raises(SettingsError, match=r"^WEBHOOK_SECRET: required"):
         load_settings(mode="webhook")
 
 

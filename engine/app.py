@@ -37,15 +37,19 @@ from engine.bot.access import AccessMiddleware
 from engine.bot.commands import create_commands_router, create_fallback_router
 from engine.bot.errors import create_errors_router
 from engine.bot.inflight import InFlight
+from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
 from engine.config.loader import config_path
 from engine.config.models import AppConfig
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError
 from engine.flow.builder import FlowDialog, build_dialog
+from engine.health import setup_health_routes
 from engine.logs import setup_logging
+from engine.metrics import BotMetrics
 from engine.rates.offline import create_offline_rates
 from engine.rates.preloader import Preloader
+from engine.rates.redis_store import create_redis_rates_backend
 from engine.rates.service import RateService
 from engine.settings import Settings, SettingsError, load_settings
 from providers.base import RatesProviderProtocol
@@ -55,6 +59,7 @@ from providers.registry import ProviderRegistry, create_registry
 log = logging.getLogger("engine.app")
 EXIT_USER_ERROR = 2
 SHUTDOWN_GRACE_SECONDS = 8.0
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -152,14 +157,20 @@ def admin_ids(config: AppConfig, settings: Settings) -> frozenset[int]:
     return admins
 
 
+def redis_url_of(config: AppConfig, settings: Settings) -> str | None:
+    """Redis is used when ``REDIS_URL`` is set or ``storage.backend`` is ``redis``."""
+    if settings.redis_url is not None:
+        return settings.redis_url.get_secret_value()
+    return DEFAULT_REDIS_URL if config.storage.backend == "redis" else None
+
+
 @contextlib.asynccontextmanager
 async def storage_for(
     config: AppConfig, settings: Settings
 ) -> AsyncIterator[tuple[BaseStorage, BaseEventIsolation]]:
     """Memory storage, or Redis (``storage.backend: redis`` or ``REDIS_URL``)."""
-    url = settings.redis_url.get_secret_value() if settings.redis_url else None
-    if config.storage.backend == "redis" or url:
-        url = url or "redis://127.0.0.1:6379/0"
+    url = redis_url_of(config, settings)
+    if url is not None:
         ttl = config.storage.state_ttl_seconds
         storage = RedisStorage.from_url(
             url, key_builder=DefaultKeyBuilder(with_destiny=True), state_ttl=ttl, data_ttl=ttl
@@ -183,13 +194,26 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
     admins = admin_ids(config, settings)
     http = create_http_session()
     providers: dict[str, RatesProviderProtocol] = {}
+    redis_url = redis_url_of(config, settings)
+    backend = None
+    preloader = None
     if offline:
         rates = create_offline_rates(config)
-        preloader = None
     else:
         providers = create_providers(config, http, os.environ, create_registry())
-        rates = RateService(config, providers)
-        preloader = Preloader(rates, config)
+        if redis_url is None:
+            rates = RateService(config, providers)
+            preloader = Preloader(rates, config)
+        else:  # replicas share the rate cache, one upstream call per window, one preloader
+            backend = create_redis_rates_backend(redis_url, config)
+            rates = RateService(
+                config,
+                providers,
+                backend.clock,
+                store=backend.store,
+                fetch_lock=backend.fetch_lock,
+            )
+            preloader = Preloader(rates, config, clock=backend.clock, leader=backend.leader)
     bot = create_bot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -199,8 +223,19 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
         app = create_dispatcher(
             defs, rates=rates, admins=admins, storage=storage, events_isolation=isolation
         )
+        metrics = BotMetrics()
+        app.dispatcher["metrics"] = metrics
+        setup_metrics_middleware(app.dispatcher, metrics)
+
+        async def storage_ping() -> bool:
+            if isinstance(storage, RedisStorage):
+                return bool(await storage.redis.ping())
+            return True
+
         web_app = web.Application()
-        web_app.router.add_get("/health/live", _live)
+        setup_health_routes(
+            web_app, rates=rates, metrics=metrics, storage_ping=storage_ping, providers=providers
+        )
         port = settings.port or config.server.port
         webhook = config.bot.mode == "webhook"
         if webhook:
@@ -214,6 +249,8 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
         log.info("health server on port %s", port)
         try:
             await set_commands(bot, config, defs.renderer.locales)
+            if offline:
+                await rates.snapshot()  # static rates: cached at once, so ready is 200
             if preloader is not None:
                 preloader.start()
             if webhook:
@@ -245,17 +282,15 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
             if not await app.inflight.wait_idle(SHUTDOWN_GRACE_SECONDS):
                 log.warning("stopped with %d update(s) unfinished", app.inflight.count)
             if preloader is not None:
-                await preloader.stop()
+                await preloader.stop()  # gives up the Redis leadership, so before backend.close
             await rates.close()
+            if backend is not None:
+                await backend.close()
             for provider in providers.values():
                 await provider.close()
             await http.close()
             await bot.session.close()
     log.info("stopped")
-
-
-async def _live(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
@@ -272,7 +307,11 @@ def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
     except SettingsError as exc:
         print(f"environment: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    secrets = [s.get_secret_value() for s in (settings.bot_token, settings.webhook_secret) if s]
+    secrets = [
+        s.get_secret_value()
+        for s in (settings.bot_token, settings.webhook_secret, settings.redis_url)
+        if s
+    ]
     secrets += [
         os.environ.get(p.api_key_env, "") for p in defs.config.providers.values() if p.api_key_env
     ]

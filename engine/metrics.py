@@ -83,9 +83,7 @@ class RatesCollector(Collector):
             :class:`~providers.base.QuotaReportingProtocol` export their quota.
     """
 
-    def __init__(
-        self, rates: RatesMetricsSourceProtocol, providers: Mapping[str, object]
-    ) -> None:
+    def __init__(self, rates: RatesMetricsSourceProtocol, providers: Mapping[str, object]) -> None:
         self._rates = rates
         self._providers = providers
 

@@ -67,9 +67,7 @@ class MetricsMiddleware(BaseMiddleware):
         self._metrics = metrics
         self._clock = clock
 
-    async def __call__(
-        self, handler: Handler, event: TelegramObject, data: dict[str, Any]
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         raw_state = data.get("raw_state")
         probe = data[PROBE_KEY] = StepProbe(raw_state if isinstance(raw_state, str) else None)
         kind = update_type(event)
@@ -92,9 +90,7 @@ class DialogStepMiddleware(BaseMiddleware):
     Without an open dialog, or outside :class:`MetricsMiddleware`, it does nothing.
     """
 
-    async def __call__(
-        self, handler: Handler, event: TelegramObject, data: dict[str, Any]
-    ) -> Any:
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         probe = data.get(PROBE_KEY)
         manager: DialogManager | None = data.get("dialog_manager")
         if isinstance(probe, StepProbe) and manager is not None and manager.has_context():

@@ -51,6 +51,9 @@ async def compute_quote(ctx: ActionContext) -> None:
     except RatesUnavailableError as exc:
         log.warning("no rate for %s→%s: %s", data.get("give"), data.get("get"), exc)
         raise ActionFailedError("rates_unavailable") from exc
+    metrics = ctx.services.get("metrics")
+    if metrics is not None:
+        metrics.count_quote(quote.give, quote.get)
     data["quote"] = {
         "asset": quote.display.base,
         "price": quote.display.quote,

@@ -5,6 +5,10 @@ Each provider serving a preloaded pair that some direction uses gets its own sch
 :mod:`.budget`), so a 100-request plan is called at most every 7.2 h. A failed refresh is
 logged (WARNING, with the cause) and retried with exponential backoff from
 ``interval_seconds``, capped at the provider's interval; it never stops the loop.
+
+With a leader lock (replicas sharing Redis) only the replica holding it refreshes; it
+renews the lock at least every ``interval_seconds``, and the others ask for it as often,
+taking over once the leader stops (it releases the lock) or dies (the lock expires).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from engine.config.models import AppConfig
 from engine.rates.budget import stretch
 from engine.rates.demand import preload_providers
+from engine.rates.lock import LeaderLockProtocol
 from engine.rates.service import RateService
 from providers.errors import ProviderError
 
@@ -32,6 +37,7 @@ class Preloader:
         config: ``preload`` and the provider configs (``monthly_budget``) are read.
         clock: monotonic seconds (the service's clock).
         sleep: ``asyncio.sleep`` or a test double.
+        leader: elects the one replica that refreshes (see :mod:`.lock`); None: this one.
     """
 
     def __init__(
@@ -41,6 +47,7 @@ class Preloader:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        leader: LeaderLockProtocol | None = None,
     ) -> None:
         self._service = service
         self._enabled = config.preload.enabled
@@ -54,13 +61,24 @@ class Preloader:
         self._due: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._leader = leader
 
     async def run_once(self) -> float:
-        """Refresh every provider that is due; return the seconds until the next one is."""
+        """Refresh every provider that is due; return the seconds until the next one is.
+
+        With a leader lock it returns at most ``interval_seconds``: the leader must renew
+        the lock by then, and a replica that does not lead (it refreshes nothing) asks for
+        it again then.
+        """
+        if self._leader is not None and not await self._leader.hold():
+            # A new leader checks everything at once; fresh shared entries are skipped.
+            self._due.clear()
+            return self._base
         now = self._clock()
         due = [name for name in self.intervals if self._due.get(name, now) <= now]
         await asyncio.gather(*(self._refresh(name, now) for name in due))
-        return max(min(self._due.values(), default=now) - self._clock(), 0.0)
+        wait = max(min(self._due.values(), default=now) - self._clock(), 0.0)
+        return wait if self._leader is None else min(wait, self._base)
 
     async def run(self) -> None:
         """Refresh forever; returns only when cancelled."""
@@ -78,13 +96,14 @@ class Preloader:
         self._task = asyncio.create_task(self.run(), name="rates preloader")
 
     async def stop(self) -> None:
-        """Cancel the loop and wait for it to end."""
+        """Cancel the loop, wait for it to end, and give up the leadership."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._leader is not None:
+            await self._leader.release()
 
     async def _refresh(self, name: str, now: float) -> None:
         interval = self.intervals[name]

@@ -30,6 +30,7 @@ from engine.rates.cache import (
 from engine.rates.demand import direction_routes, provider_demand
 from engine.rates.errors import RatesUnavailableError
 from engine.rates.flight import SingleFlight
+from engine.rates.lock import FetchLockProtocol
 from engine.rates.metrics import RatesMetrics, UpstreamStats
 from engine.rates.quote import QuoteResult, compute_quote, display_rate, round_rate
 from engine.rates.routing import NoRouteError, Route
@@ -83,6 +84,8 @@ class RateService:
         store: entry storage; an in-memory LRU of ``cache.max_size`` by default.
         breaker: circuit-breaker thresholds, the same for every provider (``config.breaker``
             when None).
+        fetch_lock: with a shared ``store``, makes the replicas sharing it call each provider
+            once between them (see :mod:`.lock`); None calls upstream directly.
 
     A provider's TTL is ``cache.ttl_seconds`` stretched to its ``monthly_budget``, so a
     metered provider is not asked again before its share of the budget allows.
@@ -99,6 +102,7 @@ class RateService:
         *,
         store: QuoteStoreProtocol | None = None,
         breaker: BreakerSettings | None = None,
+        fetch_lock: FetchLockProtocol | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -127,6 +131,7 @@ class RateService:
         }
         self._upstream = {name: UpstreamStats() for name in self.demand}
         self._flight: SingleFlight[str, Entries] = SingleFlight()
+        self._fetch_lock = fetch_lock
 
     def route(self, give: str, get: str) -> Route:
         """The route of a configured direction.
@@ -224,8 +229,50 @@ class RateService:
             cached = [await self._cache.peek((provider, p)) for p in self.demand[provider]]
             if all(e is not None and self._cache.age(e) < if_older_than for e in cached):
                 return False
-        await self._flight.run(provider, partial(self._fetch_now, provider))
+        # A peer replica's fetch counts if it is younger than asked (forced: none does).
+        fetch = partial(self._fetch_now, provider, max_age=if_older_than or 0.0)
+        await self._flight.run(provider, fetch)
         return True
+
+    async def cached_snapshot(self) -> list[DirectionRate]:
+        """Every configured direction's rate from the cache alone, in config order.
+
+        For health checks: no upstream call, no background refresh, and the reads are not
+        counted in the cache stats. A direction with a missing or expired leg has ``rate=None``.
+        """
+        result = []
+        for (give, get), route in self._routes.items():
+            rate = await self._cached_rate(route)
+            rounded = round_rate(rate.rate, self._config.routing) if rate else None
+            result.append(DirectionRate(give, get, route.display, rate, rounded))
+        return result
+
+    async def _cached_rate(self, route: Route) -> RateResult | None:
+        entries: Entries = {}
+        stale = False
+        for leg in route.legs:
+            entry = await self._cache.peek((leg.provider, leg.pair))
+            if entry is None:
+                return None
+            freshness = self._cache.freshness(leg.provider, entry)
+            if freshness is Freshness.EXPIRED:
+                return None
+            stale = stale or freshness is Freshness.STALE
+            entries[leg.pair] = entry
+        try:
+            rate = display_rate(route, {pair: e.quote for pair, e in entries.items()})
+        except RatesUnavailableError as exc:  # a cached quote lacks the routed price field
+            logger.debug("rates: %s→%s not servable from cache: %s", route.give, route.get, exc)
+            return None
+        fetched_at = min(e.fetched_at for e in entries.values())
+        return RateResult(
+            route=route,
+            rate=rate,
+            sources=tuple(dict.fromkeys(leg.provider for leg in route.legs)),
+            fetched_at=fetched_at,
+            age_seconds=max(self._clock() - fetched_at, 0.0),
+            stale=stale,
+        )
 
     def metrics(self) -> RatesMetrics:
         """A snapshot of the cache, upstream and breaker counters."""
@@ -257,7 +304,30 @@ class RateService:
                     entries[leg.pair] = result[leg.pair]
         return entries
 
-    async def _fetch_now(self, name: str) -> Entries:
+    async def _fetch_now(self, name: str, *, max_age: float | None = None) -> Entries:
+        """Fetch ``name``'s pairs; with a fetch lock, once across the replicas.
+
+        A replica that did not fetch takes a peer's entries when all of them are younger
+        than ``max_age`` (the provider's TTL by default).
+        """
+        if self._fetch_lock is None:
+            return await self._call_upstream(name)
+        limit = self._cache.ttl(name) if max_age is None else max_age
+        return await self._fetch_lock.run(
+            name, partial(self._call_upstream, name), partial(self._shared, name, limit)
+        )
+
+    async def _shared(self, name: str, max_age: float) -> Entries | None:
+        """Every pair of ``name`` as stored, if all are younger than ``max_age``; else None."""
+        entries: Entries = {}
+        for pair in self.demand[name]:
+            entry = await self._cache.peek((name, pair))
+            if entry is None or self._cache.age(entry) >= max_age:
+                return None
+            entries[pair] = entry
+        return entries
+
+    async def _call_upstream(self, name: str) -> Entries:
         pairs = self.demand[name]
         stats = self._upstream[name]
         provider = self._providers[name]

@@ -1,0 +1,284 @@
+"""Health and metrics over HTTP: ``/health/live``, ``/health/ready``, ``/metrics``.
+
+The routes go on an :class:`aiohttp.web.Application` of the caller's (webhook mode hosts the
+Telegram webhook on the same one, see :func:`setup_health_routes`) or on a new one
+(:func:`create_health_app`), served beside polling or the webhook.
+
+Readiness, decided from the cache and the counters only (a probe never calls a provider):
+
+* a provider is **available** when its circuit is not open (half-open lets the next call
+  through) and at least one call to it has succeeded since start;
+* a direction is **servable** when its rate is cached and usable (fresh, or stale within
+  ``cache.max_stale_seconds``), or when every provider on its route is available;
+* ``/health/ready`` answers **200** when the storage answers its ping and at least one
+  direction is servable, else **503**.
+
+So at start-up it answers 503 until the first rates are fetched (by the preloader, or the
+first quote): nothing has been cached and no provider has proven it works. Platform health
+checks (Railway) use ``/health/live``, which is 200 while the process runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from engine.metrics import BotMetrics, RatesMetricsSourceProtocol
+from engine.rates.breaker import BreakerState
+from engine.rates.metrics import RatesMetrics
+from engine.rates.routing import Route
+from engine.rates.service import DirectionRate
+from providers.base import QuotaInfo, QuotaReportingProtocol
+
+logger = logging.getLogger("engine.health")
+
+StoragePing = Callable[[], Awaitable[bool]]
+
+
+class RatesStatusProtocol(RatesMetricsSourceProtocol, Protocol):
+    """What health needs from :class:`~engine.rates.service.RateService`."""
+
+    def route(self, give: str, get: str) -> Route: ...
+
+    async def cached_snapshot(self) -> Sequence[DirectionRate]:
+        """Every direction's rate from the cache alone: no upstream call, no refresh."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    name: str
+    breaker: BreakerState
+    calls: int
+    errors: int
+    available: bool
+    quota: QuotaInfo | None  # None: the provider does not report a quota
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionHealth:
+    give: str
+    get: str
+    pair: str
+    cached: bool
+    age_seconds: float | None
+    stale: bool | None
+    sources: tuple[str, ...]
+    servable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """The outcome of a readiness check; see the module docstring for the rule."""
+
+    storage: bool
+    providers: tuple[ProviderHealth, ...]
+    directions: tuple[DirectionHealth, ...]
+    cache_error: str | None = None  # the cache could not be read (a shared store is down)
+
+    @property
+    def ready(self) -> bool:
+        return not self.reasons()
+
+    def reasons(self) -> list[str]:
+        """Why it is not ready (empty when it is)."""
+        reasons = [] if self.storage else ["storage unreachable"]
+        if self.cache_error is not None:
+            reasons.append(f"rates cache unreadable: {self.cache_error}")
+        elif not any(d.servable for d in self.directions):
+            reasons.append("no direction can be served: nothing cached, no provider available")
+        return reasons
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": "ready" if self.ready else "unavailable",
+            "reasons": self.reasons(),
+            "storage": {"reachable": self.storage},
+            "providers": [_provider_json(p) for p in self.providers],
+            "directions": [_direction_json(d) for d in self.directions],
+        }
+
+
+def _provider_json(p: ProviderHealth) -> dict[str, Any]:
+    quota = None
+    if p.quota is not None:
+        q = p.quota
+        quota = {
+            "remaining_month": q.remaining_month,
+            "remaining_day": q.remaining_day,
+            "limit_month": q.limit_month,
+            "limit_day": q.limit_day,
+            "updated_at": q.updated_at.isoformat() if q.updated_at else None,
+        }
+    return {
+        "name": p.name,
+        "breaker": str(p.breaker),
+        "available": p.available,
+        "calls": p.calls,
+        "errors": p.errors,
+        "quota": quota,
+    }
+
+
+def _direction_json(d: DirectionHealth) -> dict[str, Any]:
+    return {
+        "give": d.give,
+        "get": d.get,
+        "pair": d.pair,
+        "cached": d.cached,
+        "age_seconds": None if d.age_seconds is None else round(d.age_seconds, 1),
+        "stale": d.stale,
+        "sources": list(d.sources),
+        "servable": d.servable,
+    }
+
+
+def assess_readiness(
+    metrics: RatesMetrics,
+    snapshot: Sequence[DirectionRate],
+    route: Callable[[str, str], Route],
+    *,
+    storage: bool,
+    providers: Mapping[str, object],
+) -> Readiness:
+    """Apply the readiness rule to a cache snapshot and the rates counters (pure)."""
+    provider_health = []
+    for name, state in metrics.breakers.items():
+        stats = metrics.upstream.get(name)
+        calls, errors = (stats.calls, stats.errors) if stats else (0, 0)
+        instance = providers.get(name)
+        provider_health.append(
+            ProviderHealth(
+                name=name,
+                breaker=state,
+                calls=calls,
+                errors=errors,
+                available=state is not BreakerState.OPEN and calls > errors,
+                quota=instance.quota if isinstance(instance, QuotaReportingProtocol) else None,
+            )
+        )
+    available = {p.name for p in provider_health if p.available}
+    directions = []
+    for item in snapshot:
+        rate = item.rate
+        route_providers = {leg.provider for leg in route(item.give, item.get).legs}
+        directions.append(
+            DirectionHealth(
+                give=item.give,
+                get=item.get,
+                pair=str(item.display),
+                cached=rate is not None,
+                age_seconds=rate.age_seconds if rate else None,
+                stale=rate.stale if rate else None,
+                sources=rate.sources if rate else (),
+                servable=rate is not None or route_providers <= available,
+            )
+        )
+    return Readiness(storage, tuple(provider_health), tuple(directions))
+
+
+class _HealthRoutes:
+    def __init__(
+        self,
+        rates: RatesStatusProtocol,
+        metrics: BotMetrics,
+        storage_ping: StoragePing,
+        providers: Mapping[str, object],
+        ping_timeout: float,
+    ) -> None:
+        self._rates = rates
+        self._metrics = metrics
+        self._storage_ping = storage_ping
+        self._providers = providers
+        self._ping_timeout = ping_timeout
+
+    async def live(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def ready(self, request: web.Request) -> web.Response:
+        readiness = await self.check()
+        return web.json_response(readiness.to_json(), status=200 if readiness.ready else 503)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def check(self) -> Readiness:
+        storage = await self._ping()
+        metrics = self._rates.metrics()
+        try:
+            snapshot = await self._rates.cached_snapshot()
+        except Exception as exc:  # a shared store (Redis) down: not ready, not a crash
+            logger.warning("health: reading the rates cache failed: %r", exc)
+            unread = assess_readiness(
+                metrics, (), self._rates.route, storage=storage, providers=self._providers
+            )
+            return replace(unread, cache_error=type(exc).__name__)
+        return assess_readiness(
+            metrics, snapshot, self._rates.route, storage=storage, providers=self._providers
+        )
+
+    async def _ping(self) -> bool:
+        try:
+            async with asyncio.timeout(self._ping_timeout):
+                return await self._storage_ping()
+        except Exception as exc:  # any failure, timeout included, means "unreachable"
+            logger.warning("health: storage ping failed: %r", exc)
+            return False
+
+
+def setup_health_routes(
+    app: web.Application,
+    *,
+    rates: RatesStatusProtocol,
+    metrics: BotMetrics,
+    storage_ping: StoragePing,
+    providers: Mapping[str, object],
+    ping_timeout: float = 2.0,
+) -> None:
+    """Add ``GET /health/live``, ``/health/ready`` and ``/metrics`` to ``app``.
+
+    Also makes ``metrics`` export the rate service's counters and the providers' quotas
+    (:meth:`BotMetrics.watch_rates`), so call it once per :class:`BotMetrics`.
+
+    Args:
+        app: an application not started yet (it may host other routes, e.g. the webhook).
+        rates: the rate service.
+        metrics: the bot's metrics, served at ``/metrics``.
+        storage_ping: answers whether the FSM storage is reachable; an exception or no
+            answer within ``ping_timeout`` seconds counts as unreachable.
+        providers: provider name → instance, for their quotas (may be empty).
+    """
+    metrics.watch_rates(rates, providers)
+    routes = _HealthRoutes(rates, metrics, storage_ping, providers, ping_timeout)
+    app.router.add_get("/health/live", routes.live)
+    app.router.add_get("/health/ready", routes.ready)
+    app.router.add_get("/metrics", routes.metrics)
+
+
+def create_health_app(
+    *,
+    rates: RatesStatusProtocol,
+    metrics: BotMetrics,
+    storage_ping: StoragePing,
+    providers: Mapping[str, object],
+    ping_timeout: float = 2.0,
+) -> web.Application:
+    """A new application with the routes of :func:`setup_health_routes`."""
+    app = web.Application()
+    setup_health_routes(
+        app,
+        rates=rates,
+        metrics=metrics,
+        storage_ping=storage_ping,
+        providers=providers,
+        ping_timeout=ping_timeout,
+    )
+    return app

@@ -1,0 +1,288 @@
+"""The rate cache shared by replicas through Redis, and the factory of the Redis backend.
+
+An entry is one key, ``{prefix}{provider}:{BASE}/{QUOTE}``, holding JSON with every
+Decimal as its string (``"85.30"`` stays ``Decimal("85.30")``, exponent included; never a
+float) and the fetch time in wall-clock seconds::
+
+    {"v": 1, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",
+     "source": "rapira", "fetched_at": 1718000000.25}
+
+Every key expires ``entry_ttl_seconds`` after it is written (longer than any provider's
+TTL plus ``max_stale_seconds``, after which an entry is useless anyway), so Redis holds at
+most one key per provider and pair in use, whatever happens to the replicas.
+
+Each replica also keeps what it wrote or read in a local LRU of ``max_size`` entries: when
+Redis fails, reads fall back to it, writes go only there, and the replica goes on as if it
+were alone (its own cache, its own upstream calls) instead of calling upstream per quote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from engine.config.models import AppConfig
+from engine.rates.budget import stretch
+from engine.rates.cache import CacheEntry, CacheKey, MemoryQuoteStore
+from engine.rates.lock import RedisFetchLock, RedisHealth, RedisLeaderLock
+from providers.base import Pair, Quote
+
+logger = logging.getLogger("engine.rates")
+
+FORMAT_VERSION = 1
+ENTRY_MARGIN_SECONDS = 60.0  # keys outlive their usefulness a little: clocks differ
+
+
+def encode_entry(entry: CacheEntry) -> bytes:
+    """The JSON of ``entry``; Decimals as strings."""
+    quote = entry.quote
+    return json.dumps(
+        {
+            "v": FORMAT_VERSION,
+            "pair": f"{quote.pair.base}/{quote.pair.quote}",
+            "close": str(quote.close),
+            "bid": None if quote.bid is None else str(quote.bid),
+            "ask": None if quote.ask is None else str(quote.ask),
+            "source": quote.source,
+            "fetched_at": entry.fetched_at,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_entry(raw: bytes | str) -> CacheEntry:
+    """The entry :func:`encode_entry` wrote.
+
+    Raises:
+        ValueError: not such JSON (another format version, a float price, a missing field).
+    """
+    try:
+        data = json.loads(raw)
+        if data["v"] != FORMAT_VERSION:
+            raise ValueError(f"format version {data['v']!r}, expected {FORMAT_VERSION}")
+        base, quote = data["pair"].split("/")
+        fetched_at = data["fetched_at"]
+        if isinstance(fetched_at, bool) or not isinstance(fetched_at, int | float):
+            raise ValueError(f"fetched_at {fetched_at!r} is not a number")
+        source = data["source"]
+        if not isinstance(source, str):
+            raise ValueError(f"source {source!r} is not a string")
+        bid, ask = data["bid"], data["ask"]
+        return CacheEntry(
+            Quote(
+                Pair(base, quote),
+                _decimal(data["close"]),
+                bid=None if bid is None else _decimal(bid),
+                ask=None if ask is None else _decimal(ask),
+                source=source,
+            ),
+            float(fetched_at),
+        )
+    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a cache entry: {exc!r}") from exc
+
+
+def _decimal(text: object) -> Decimal:
+    if not isinstance(text, str):  # a JSON number would have passed through a float
+        raise ValueError(f"price {text!r} is not a string")
+    try:
+        value = Decimal(text)
+    except ArithmeticError as exc:
+        raise ValueError(f"price {text!r} is not a number") from exc
+    if not value.is_finite():
+        raise ValueError(f"price {text!r} is not finite")
+    return value
+
+
+class RedisQuoteStore:
+    """:class:`~engine.rates.cache.QuoteStoreProtocol` over Redis, with a local fallback.
+
+    ``get`` returns the newer of the Redis entry and the local one (the local one alone
+    while Redis fails); ``put_many`` writes both, the Redis keys in one transaction so a
+    reader sees all of a fetch or none of it. Redis errors are logged through ``health``
+    and never raised. Entries that cannot be decoded are logged and treated as absent.
+
+    ``evictions`` counts the local LRU's evictions: Redis keys only expire.
+
+    Use it with a wall clock (``time.time``): ``fetched_at`` is compared across processes.
+
+    Args:
+        redis: the shared client.
+        prefix: prepended to every key.
+        max_size: entries of the local fallback LRU.
+        entry_ttl_seconds: lifetime of a Redis key from its last write.
+        health: shared Redis state (a private one by default).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "crypto_helper:rates:",
+        max_size: int,
+        entry_ttl_seconds: float,
+        health: RedisHealth | None = None,
+    ) -> None:
+        if entry_ttl_seconds <= 0:
+            raise ValueError(f"entry_ttl_seconds must be positive, got {entry_ttl_seconds}")
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl_ms = max(int(entry_ttl_seconds * 1000), 1)
+        self._local = MemoryQuoteStore(max_size)
+        self._health = health or RedisHealth()
+
+    def redis_key(self, key: CacheKey) -> str:
+        provider, pair = key
+        return f"{self._prefix}{provider}:{pair.base}/{pair.quote}"
+
+    async def get(self, key: CacheKey) -> CacheEntry | None:
+        local = await self._local.get(key)
+        if not self._health.available:
+            return local
+        name = self.redis_key(key)
+        try:
+            raw = await self._redis.get(name)
+        except RedisError as exc:
+            self._health.failed(f"reading {name}", exc)
+            return local
+        self._health.succeeded()
+        shared = None if raw is None else self._decode(name, key, raw)
+        if shared is None or (local is not None and local.fetched_at >= shared.fetched_at):
+            return local
+        await self._local.put_many({key: shared})  # kept should Redis fail later
+        return shared
+
+    async def put_many(self, entries: Mapping[CacheKey, CacheEntry]) -> None:
+        await self._local.put_many(entries)
+        if not entries or not self._health.available:
+            return
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key, entry in entries.items():
+                    pipe.set(self.redis_key(key), encode_entry(entry), px=self._ttl_ms)
+                await pipe.execute()
+        except RedisError as exc:
+            self._health.failed(f"writing {len(entries)} entries", exc)
+            return
+        self._health.succeeded()
+
+    @property
+    def evictions(self) -> int:
+        return self._local.evictions
+
+    def _decode(self, name: str, key: CacheKey, raw: bytes | str) -> CacheEntry | None:
+        try:
+            entry = decode_entry(raw)
+            if entry.quote.pair != key[1]:
+                raise ValueError(f"holds {entry.quote.pair}")
+        except ValueError as exc:
+            logger.warning("rates: ignoring unreadable cache entry %s: %s", name, exc)
+            return None
+        return entry
+
+
+class RedisRatesBackend:
+    """What replicas share through Redis: the client, the store and the two locks.
+
+    Attributes:
+        redis: the client (closed by :meth:`close`).
+        store: for ``RateService(store=...)``.
+        fetch_lock: for ``RateService(fetch_lock=...)``.
+        leader: for ``Preloader(leader=...)``.
+        clock: the clock the service and preloader must use with this store (wall time).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        store: RedisQuoteStore,
+        fetch_lock: RedisFetchLock,
+        leader: RedisLeaderLock,
+    ) -> None:
+        self.redis = redis
+        self.store = store
+        self.fetch_lock = fetch_lock
+        self.leader = leader
+        self.clock: Callable[[], float] = time.time
+
+    async def ping(self) -> bool:
+        """Whether Redis answers now (for readiness); never raises."""
+        try:
+            return bool(await self.redis.ping())
+        except RedisError as exc:
+            logger.debug("rates: Redis ping failed: %s: %s", type(exc).__name__, exc)
+            return False
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self.redis.aclose()
+
+
+def create_redis_rates_backend(
+    redis_url: str,
+    config: AppConfig,
+    *,
+    prefix: str = "crypto_helper:",
+    socket_timeout: float = 0.5,
+    cooldown_seconds: float = 5.0,
+) -> RedisRatesBackend:
+    """The Redis client, store and locks for ``config``; no connection is made yet.
+
+    TTLs follow the config: entries live as long as the longest provider TTL (stretched to
+    its ``monthly_budget``) plus ``cache.max_stale_seconds``; a fetch lock a provider's
+    ``timeout_seconds`` (which bounds the whole call, retries included) plus 1 s; the
+    preloader lease three ``preload.interval_seconds`` plus the longest provider timeout.
+
+    Args:
+        redis_url: ``redis://[user:password@]host:port/db`` (or ``rediss://``, ``unix://``).
+        config: the application config.
+        prefix: of every key, so several bots may share a database.
+        socket_timeout: per Redis command; a slow Redis must not slow every quote.
+        cooldown_seconds: how long Redis is skipped after a failure.
+
+    Raises:
+        ValueError: a malformed ``redis_url``.
+    """
+    client = Redis.from_url(
+        redis_url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 1),  # one retry for a connection dropped by a restart
+    )
+    health = RedisHealth(cooldown_seconds)
+    providers = config.providers
+    ttl = max(
+        (stretch(config.cache.ttl_seconds, cfg) for cfg in providers.values()),
+        default=config.cache.ttl_seconds,
+    )
+    timeouts = {name: cfg.timeout_seconds for name, cfg in providers.items()}
+    longest = max(timeouts.values(), default=10.0)
+    store = RedisQuoteStore(
+        client,
+        prefix=f"{prefix}rates:",
+        max_size=config.cache.max_size,
+        entry_ttl_seconds=ttl + config.cache.max_stale_seconds + ENTRY_MARGIN_SECONDS,
+        health=health,
+    )
+    fetch_lock = RedisFetchLock(
+        client,
+        prefix=f"{prefix}rates_fetch:",
+        ttl_seconds=longest + 1.0,
+        provider_ttl={name: timeout + 1.0 for name, timeout in timeouts.items()},
+        health=health,
+    )
+    leader = RedisLeaderLock(
+        client,
+        key=f"{prefix}preloader:leader",
+        ttl_seconds=3 * config.preload.interval_seconds + longest,
+        health=health,
+    )
+    return RedisRatesBackend(client, store, fetch_lock, leader)

@@ -1,0 +1,171 @@
+"""RedisQuoteStore on a real redis-server: exact Decimals, expiring keys, a local fallback.
+
+The server is ``REDIS_URL`` (default ``redis://127.0.0.1:6379/15``); database 15 is
+flushed before and after each test. No server means failing tests, not skipped ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from rates_fakes import make_config
+from redis.asyncio import Redis
+
+from engine.rates.cache import CacheEntry, CacheKey
+from engine.rates.redis_store import (
+    RedisQuoteStore,
+    create_redis_rates_backend,
+    decode_entry,
+    encode_entry,
+)
+from providers.base import Pair, Quote
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+IDR = Pair("IDR", "RUB")
+USDT = Pair("USDT", "RUB")
+ENTRIES: dict[CacheKey, CacheEntry] = {
+    ("apilayer", IDR): CacheEntry(Quote(IDR, Decimal("0.005654")), 1_718_000_000.125),
+    ("rapira", USDT): CacheEntry(
+        Quote(USDT, Decimal("85.30"), bid=Decimal("85.20"), ask=Decimal("85.40"), source="rapira"),
+        1_718_000_001.0,
+    ),
+    ("x", Pair("A", "B")): CacheEntry(
+        Quote(Pair("A", "B"), Decimal("31.76908752327746741154562383612663"), ask=Decimal("1E+3")),
+        0.1 + 0.2,  # floats survive JSON exactly
+    ),
+}
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    if int(client.connection_pool.connection_kwargs.get("db", 0)) != 15:
+        await client.aclose()
+        pytest.fail(f"REDIS_URL={REDIS_URL} must select database 15: the tests flush it")
+    await client.flushdb()  # fails the test when there is no server
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+def store(redis: Redis, *, max_size: int = 16, ttl: float = 1020) -> RedisQuoteStore:
+    return RedisQuoteStore(redis, max_size=max_size, entry_ttl_seconds=ttl)
+
+
+def decimals(entry: CacheEntry) -> list[object]:
+    q = entry.quote
+    return [None if d is None else d.as_tuple() for d in (q.close, q.bid, q.ask)]
+
+
+async def test_round_trip_keeps_every_digit_and_exponent(redis: Redis) -> None:
+    await store(redis).put_many(ENTRIES)
+    reader = store(redis)  # another replica: nothing local, everything from Redis
+    for key, entry in ENTRIES.items():
+        got = await reader.get(key)
+        assert got == entry
+        assert got is not None and decimals(got) == decimals(entry)  # "85.30" stays 85.30
+    assert await reader.get(("rapira", Pair("BTC", "RUB"))) is None
+
+
+async def test_entries_are_json_with_decimal_strings_under_readable_keys(redis: Redis) -> None:
+    await store(redis).put_many(ENTRIES)
+    raw = await redis.get("crypto_helper:rates:rapira:USDT/RUB")
+    assert json.loads(raw) == {
+        "v": 1, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",
+        "source": "rapira", "fetched_at": 1718000001.0,
+    }
+    assert sorted(await redis.keys()) == [
+        b"crypto_helper:rates:apilayer:IDR/RUB", b"crypto_helper:rates:rapira:USDT/RUB",
+        b"crypto_helper:rates:x:A/B",
+    ]
+
+
+async def test_every_key_expires(redis: Redis) -> None:
+    await store(redis, ttl=1020).put_many(ENTRIES)
+    for key in await redis.keys():
+        assert 1_019_000 < await redis.pttl(key) <= 1_020_000
+
+
+async def test_factory_keys_outlive_the_longest_provider_ttl(redis: Redis) -> None:
+    # apilayer at 100 requests a month: fresh for 7.2 h, then 900 s stale, plus 60 s margin
+    backend = create_redis_rates_backend(REDIS_URL, make_config(budget=100))
+    try:
+        assert await backend.ping()
+        await backend.store.put_many(ENTRIES)
+        ttl = await redis.pttl("crypto_helper:rates:apilayer:IDR/RUB")
+        assert (25_920 + 900 + 60 - 1) * 1000 < ttl <= (25_920 + 900 + 60) * 1000
+    finally:
+        await backend.close()
+
+
+async def test_the_newer_of_redis_and_the_local_copy_wins(redis: Redis) -> None:
+    mine, peer = store(redis), store(redis)
+    key = ("apilayer", IDR)
+    old, new = ENTRIES[key], CacheEntry(Quote(IDR, Decimal("0.0057")), 1_718_000_060.0)
+    await mine.put_many({key: old})
+    await peer.put_many({key: new})
+    assert await mine.get(key) == new
+    await redis.flushdb()  # Redis lost everything (a restart): what was seen is kept
+    assert await mine.get(key) == new
+
+
+async def test_local_copy_is_bounded(redis: Redis) -> None:
+    small = store(redis, max_size=2)
+    await small.put_many(ENTRIES)
+    assert small.evictions == 1
+    assert await small.get(("apilayer", IDR)) == ENTRIES[("apilayer", IDR)]  # Redis has it
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"not json", "not a cache entry"),
+    (b'{"v": 2}', "format version 2, expected 1"),
+    (b'{"v":1,"pair":"IDR/RUB","close":0.005654,"bid":null,"ask":null,"source":"","fetched_at":1}',
+     "price 0.005654 is not a string"),
+    (b'{"v":1,"pair":"IDR/RUB","close":"NaN","bid":null,"ask":null,"source":"","fetched_at":1}',
+     "price 'NaN' is not finite"),
+    (b'{"v":1,"pair":"IDR/RUB","close":"x","bid":null,"ask":null,"source":"","fetched_at":1}',
+     "price 'x' is not a number"),
+    (b'{"v":1,"pair":"USD/RUB","close":"1","bid":null,"ask":null,"source":"","fetched_at":1}',
+     "holds USD/RUB"),
+])
+async def test_unreadable_entries_are_logged_and_ignored(
+    redis: Redis, raw: bytes, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await redis.set("crypto_helper:rates:apilayer:IDR/RUB", raw)
+    with caplog.at_level(logging.WARNING, "engine.rates"):
+        assert await store(redis).get(("apilayer", IDR)) is None
+    [message] = caplog.messages
+    assert message.startswith(
+        f"rates: ignoring unreadable cache entry crypto_helper:rates:apilayer:IDR/RUB: {reason}"
+    )
+
+
+def test_encode_decode_without_redis() -> None:
+    for entry in ENTRIES.values():
+        assert decode_entry(encode_entry(entry)) == entry
+    with pytest.raises(ValueError, match="fetched_at True is not a number"):
+        decode_entry(b'{"v":1,"pair":"A/B","close":"1","bid":null,"ask":null,"source":"",'
+                     b'"fetched_at":true}')
+
+
+async def test_redis_down_degrades_to_the_local_copy(caplog: pytest.LogCaptureFixture) -> None:
+    backend = create_redis_rates_backend(NOWHERE, make_config())
+    try:
+        with caplog.at_level(logging.DEBUG, "engine.rates"):
+            await backend.store.put_many(ENTRIES)  # no exception
+            for key, entry in ENTRIES.items():
+                assert await backend.store.get(key) == entry
+            assert not await backend.ping()
+    finally:
+        await backend.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1  # once per outage, not once per quote
+    assert warnings[0].startswith("rates: Redis unavailable (writing 3 entries): ConnectionError: ")
+    assert warnings[0].endswith("; each replica caches and fetches on its own, next try in 5 s")

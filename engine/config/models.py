@@ -10,7 +10,7 @@ from __future__ import annotations
 import decimal
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -24,16 +24,6 @@ from pydantic import (
 
 from providers.base import Pair, PriceField, ProviderConfig
 
-ROUNDING_MODES = (
-    "ROUND_HALF_UP",
-    "ROUND_HALF_EVEN",
-    "ROUND_HALF_DOWN",
-    "ROUND_UP",
-    "ROUND_DOWN",
-    "ROUND_CEILING",
-    "ROUND_FLOOR",
-    "ROUND_05UP",
-)
 RoundingMode = Literal[
     "ROUND_HALF_UP",
     "ROUND_HALF_EVEN",
@@ -44,6 +34,7 @@ RoundingMode = Literal[
     "ROUND_FLOOR",
     "ROUND_05UP",
 ]
+ROUNDING_MODES: tuple[str, ...] = get_args(RoundingMode)
 assert set(ROUNDING_MODES) == {getattr(decimal, m) for m in ROUNDING_MODES}
 
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]

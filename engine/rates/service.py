@@ -166,20 +166,10 @@ class RateService:
                 self._flight.start(leg.provider, partial(self._fetch_now, leg.provider))
         if missing:
             entries.update(await self._fetch_missing(route, list(missing)))
-        quotes: dict[Pair, Quote] = {pair: e.quote for pair, e in entries.items()}
         try:
-            rate = display_rate(route, quotes)
+            return self._result(route, entries, stale)
         except RatesUnavailableError as exc:
             raise RatesUnavailableError(f"{give}→{get}: {exc}") from exc
-        fetched_at = min(e.fetched_at for e in entries.values())
-        return RateResult(
-            route=route,
-            rate=rate,
-            sources=tuple(dict.fromkeys(leg.provider for leg in route.legs)),
-            fetched_at=fetched_at,
-            age_seconds=max(self._clock() - fetched_at, 0.0),
-            stale=stale,
-        )
 
     async def quote(
         self, give: str, get: str, margin: Decimal, amount: Decimal
@@ -260,10 +250,19 @@ class RateService:
             stale = stale or freshness is Freshness.STALE
             entries[leg.pair] = entry
         try:
-            rate = display_rate(route, {pair: e.quote for pair, e in entries.items()})
+            return self._result(route, entries, stale)
         except RatesUnavailableError as exc:  # a cached quote lacks the routed price field
             logger.debug("rates: %s→%s not servable from cache: %s", route.give, route.get, exc)
             return None
+
+    def _result(self, route: Route, entries: Entries, stale: bool) -> RateResult:
+        """The display rate from the legs' entries, aged by the oldest leg.
+
+        Raises:
+            RatesUnavailableError: a leg's quote has no usable routed price.
+        """
+        quotes: dict[Pair, Quote] = {pair: e.quote for pair, e in entries.items()}
+        rate = display_rate(route, quotes)
         fetched_at = min(e.fetched_at for e in entries.values())
         return RateResult(
             route=route,

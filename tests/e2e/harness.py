@@ -1,0 +1,329 @@
+"""Start the real ``crypto-helper run`` as a subprocess against the fakes.
+
+:func:`write_project` copies config.yaml (provider URLs pointed at the fakes), flows/ and
+templates/ into a temporary folder; :class:`BotProcess` runs
+``python -m engine.cli run --config that/config.yaml`` with a fake token and key, captures
+stdout and stderr to a log file, is ready when it first polls the fake Telegram, and stops
+with SIGTERM (killed after 10 s).
+"""
+
+# The wait helpers poll the fake's state with a deadline; "timeout" is their natural name.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fake_providers import API_KEY, FakeProviders
+from fake_telegram import TOKEN, ChatMessage, FakeTelegram
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = 1001
+# Every test drives its own admin so that tests sharing a bot process do not share a dialog.
+ADMINS = tuple(range(ADMIN, ADMIN + 40))
+STRANGER = 4242
+SECRETS = {"BOT_TOKEN": TOKEN, "API_LAYER_KEY": API_KEY}
+_SCRUBBED = (
+    "BOT_TOKEN",
+    "ADMIN_IDS",
+    "API_LAYER_KEY",
+    "RAPIRA_API_KEY",
+    "TELEGRAM_API_URL",
+    "REDIS_URL",
+    "PORT",
+    "CONFIG_PATH",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+)
+
+
+def write_project(
+    dest: Path, providers: FakeProviders, edits: dict[str, str] | None = None
+) -> Path:
+    """A copy of the shipped definitions whose providers are the loopback fakes and whose
+    HTTP server listens on 127.0.0.1 only; ``edits`` replace further unique texts."""
+    dest.mkdir(parents=True, exist_ok=True)
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    replacements = {
+        "base_url: https://api.rapira.net": f"base_url: {providers.rapira_url}",
+        "base_url: https://api.apilayer.com/exchangerates_data": (
+            f"base_url: {providers.apilayer_url}"
+        ),
+        **(edits or {}),
+    }
+    for old, new in replacements.items():
+        assert text.count(old) == 1, f"config.yaml: expected exactly one {old!r}"
+        text = text.replace(old, new)
+    assert "https://" not in text, "a provider URL still points to the internet"
+    (dest / "config.yaml").write_text(_loopback_server(text), encoding="utf-8")
+    for folder in ("flows", "templates"):
+        shutil.copytree(ROOT / folder, dest / folder, dirs_exist_ok=True)
+    return dest / "config.yaml"
+
+
+def _loopback_server(text: str) -> str:
+    """``server.host: 127.0.0.1``: replace the host that is there, else add one."""
+    block = re.search(r"^server:[^\n]*\n((?:[ \t]+\S.*\n|[ \t]*\n)*)", text, re.MULTILINE)
+    assert block is not None, "config.yaml has no server: section"
+    body = block.group(1)
+    if re.search(r"^[ \t]+host:", body, re.MULTILINE):
+        body = re.sub(
+            r"^([ \t]+)host:.*$", r"\1host: 127.0.0.1", body, count=1, flags=re.MULTILINE
+        )
+    else:
+        body = "  host: 127.0.0.1\n" + body
+    return text[: block.start(1)] + body + text[block.end(1) :]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+class BotProcess:
+    """One ``crypto-helper run`` process; stdout and stderr go to ``log_path``."""
+
+    def __init__(self, name: str, config: Path, log_path: Path, env: dict[str, str]) -> None:
+        self.name = name
+        self.config = config
+        self.log_path = log_path
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.returncode: int | None = None
+        self.stop_seconds: float | None = None
+        self.killed = False
+
+    def start(
+        self, tg: FakeTelegram, timeout: float = 30.0, ready: str = "getUpdates"
+    ) -> BotProcess:
+        """Start and wait for the bot's first ``ready`` call (``getUpdates`` when polling,
+        ``setWebhook`` in webhook mode) that is not refused; a long poll counts as soon as
+        it arrives."""
+        mark = tg.mark()
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "engine.cli", "run", "--config", str(self.config)],
+                cwd=self.config.parent,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        proc = self.proc
+        try:
+            tg.wait_for_sync(
+                lambda: (
+                    proc.poll() is not None
+                    or [c for c in tg.calls(ready, since=mark) if c.status in (0, 200)]
+                ),
+                timeout,
+                f"bot {self.name} to call {ready}",
+            )
+        except AssertionError:
+            self.stop()
+            raise RuntimeError(
+                f"bot {self.name} made no {ready} call in {timeout} s:\n{self.log()}"
+            ) from None
+        if proc.poll() is not None:
+            self.returncode = proc.returncode
+            raise RuntimeError(
+                f"bot {self.name} exited with {proc.returncode} at start:\n{self.log()}"
+            )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; return the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            started = time.monotonic()
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                self.proc.kill()
+                self.proc.wait(5)
+            self.stop_seconds = time.monotonic() - started
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = 150) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+
+class BotLauncher:
+    """Starts bot processes against one fake Telegram and one set of fake providers."""
+
+    def __init__(
+        self,
+        folder: Path,
+        tg: FakeTelegram,
+        providers: FakeProviders,
+        edits: dict[str, str] | None = None,
+    ) -> None:
+        self.folder = folder
+        self.tg = tg
+        self.providers = providers
+        self.config = write_project(folder / "project", providers, edits)
+        self.processes: list[BotProcess] = []
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in _SCRUBBED and not k.lower().endswith("_proxy")
+        }
+        env.update(
+            BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=self.tg.url,
+            ADMIN_IDS=",".join(str(a) for a in ADMINS),
+            API_LAYER_KEY=API_KEY,
+            PORT=str(free_port()),
+            LOG_LEVEL="DEBUG",
+            PYTHONUNBUFFERED="1",
+            NO_PROXY="127.0.0.1,localhost",
+        )
+        env.update(extra)
+        return env
+
+    def start(self, ready: str = "getUpdates", **extra_env: str) -> BotProcess:
+        """Start one more process (environment: :meth:`environment` plus ``extra_env``)."""
+        name = f"bot{len(self.processes) + 1}"
+        env = self.environment(**extra_env)
+        process = BotProcess(name, self.config, self.folder / f"{name}.log", env)
+        self.processes.append(process)
+        return process.start(self.tg, ready=ready)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+    def logs(self) -> str:
+        return "\n".join(p.log() for p in self.processes)
+
+
+# -- driving the bot as a person would ------------------------------------------------------
+
+SCREENS = {
+    "ru": {
+        "source": "Какую валюту отдаёт клиент?",
+        "target": "Какую валюту клиент получает?",
+        "margin": "Введите наценку",
+        "amount": "Введите сумму",
+        "result": "Клиент получает:",
+        "unavailable": "Курс сейчас недоступен",
+        "cancelled": "Расчёт отменён",
+    },
+    "en": {
+        "source": "Which currency does the client give?",
+        "target": "Which currency does the client receive?",
+        "margin": "Enter the margin",
+        "amount": "Enter the amount",
+        "result": "Client gets:",
+        "unavailable": "Rate unavailable right now",
+        "cancelled": "Quote cancelled",
+    },
+}
+
+
+class Person:
+    """A Telegram user in the fake: types, taps buttons, looks at the chat."""
+
+    def __init__(self, tg: FakeTelegram, user_id: int, language: str = "ru") -> None:
+        self.tg = tg
+        self.user_id = user_id
+        self.language = language
+        self.screens = SCREENS[language]
+        self.clicked: list[str] = []
+
+    def send(self, text: str) -> None:
+        self.tg.user_sends(self.user_id, text, self.language)
+
+    def click(self, message: ChatMessage, button: str) -> str:
+        """Tap the button whose label matches the regex ``button``; return the query id."""
+        query = self.tg.user_clicks(self.user_id, message.message_id, button)
+        self.clicked.append(query)
+        return query
+
+    async def sees(self, text: str | re.Pattern[str], timeout: float = 10.0) -> ChatMessage:
+        """Wait for a bot message (new or edited since my last action) showing ``text``."""
+        return await self.tg.wait_for_screen(self.user_id, text, timeout=timeout)
+
+    async def sees_screen(self, step: str, timeout: float = 10.0) -> ChatMessage:
+        return await self.sees(self.screens[step], timeout)
+
+    async def open_step(
+        self, step: str, give: str = "RUB", get: str = "USDT", margin: str = "2"
+    ) -> ChatMessage:
+        """Start a quote and walk to ``step`` (source, target, margin or amount)."""
+        self.send("/admin_bot")
+        screen = await self.sees_screen("source")
+        if step == "source":
+            return screen
+        self.click(screen, rf"\b{give}$")
+        screen = await self.sees_screen("target")
+        if step == "target":
+            return screen
+        self.click(screen, rf"\b{get}$")
+        screen = await self.sees_screen("margin")
+        if step == "margin":
+            return screen
+        self.send(margin)
+        return await self.sees_screen("amount")
+
+    async def quote(
+        self, give: str, get: str, *, margin: str, amount: str, margin_button: str | None = None
+    ) -> ChatMessage:
+        """The whole dialog; returns the last screen (the result card, or what came instead)."""
+        screen = await self.open_step("margin", give, get)
+        if margin_button is not None:
+            self.click(screen, margin_button)
+        else:
+            self.send(margin)
+        await self.sees_screen("amount")
+        self.send(amount)
+        return await self.sees(
+            re.compile("|".join(re.escape(self.screens[s]) for s in ("result", "unavailable")))
+        )
+
+    async def all_clicks_answered(self, timeout: float = 5.0) -> None:
+        await self.tg.wait_for(
+            lambda: set(self.clicked) <= self.tg.answered_callbacks,
+            timeout,
+            f"answers to every callback query of user {self.user_id}",
+            self.user_id,
+        )
+
+    def refusals(self) -> list[str]:
+        """What Telegram refused from the bot in this chat (none expected)."""
+        return [f"{c.method}: {c.description}" for c in self.tg.errors(chat_id=self.user_id)]
+
+
+def assert_no_secrets(log: str) -> None:
+    assert log.strip(), "the bot wrote no log at all"
+    for name, value in SECRETS.items():
+        for secret in {value, value.split(":", 1)[-1]}:
+            assert secret not in log, f"the log contains the value of {name}"

@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher
@@ -32,10 +33,14 @@ from aiogram_dialog import setup_dialogs
 from aiogram_dialog.api.protocols import MessageManagerProtocol
 from aiohttp import web
 from dotenv import load_dotenv
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.bot.access import AccessMiddleware
 from engine.bot.commands import create_commands_router, create_fallback_router
-from engine.bot.errors import create_errors_router
+from engine.bot.errors import StorageFailureMiddleware, create_errors_router
 from engine.bot.inflight import InFlight
 from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
@@ -60,6 +65,15 @@ log = logging.getLogger("engine.app")
 EXIT_USER_ERROR = 2
 SHUTDOWN_GRACE_SECONDS = 8.0
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Short timeouts (an admin must not wait on a dead Redis) and a quick reconnect-and-retry,
+# so a connection the server closed (a Redis restart) costs one retry, not a failed update.
+REDIS_CONNECTION: dict[str, Any] = {
+    "socket_timeout": 2.0,
+    "socket_connect_timeout": 2.0,
+    "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+    "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    "health_check_interval": 15,
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,8 @@ def create_dispatcher(
         dispatcher.include_router(flow.dialog)
     dispatcher.include_router(create_fallback_router())
     dispatcher.include_router(create_errors_router(main, defs.config, defs.renderer))
+    # Registered before setup_dialogs, so it runs first on errors.
+    dispatcher.errors.middleware(StorageFailureMiddleware(defs.config, defs.renderer))
     setup_dialogs(dispatcher, message_manager=message_manager, events_isolation=isolation)
     return BotApp(dispatcher, flows, rates, inflight)
 
@@ -173,7 +189,11 @@ async def storage_for(
     if url is not None:
         ttl = config.storage.state_ttl_seconds
         storage = RedisStorage.from_url(
-            url, key_builder=DefaultKeyBuilder(with_destiny=True), state_ttl=ttl, data_ttl=ttl
+            url,
+            connection_kwargs=REDIS_CONNECTION,
+            key_builder=DefaultKeyBuilder(with_destiny=True),
+            state_ttl=ttl,
+            data_ttl=ttl,
         )
         isolation = RedisEventIsolation(
             redis=storage.redis, key_builder=DefaultKeyBuilder(with_destiny=True)

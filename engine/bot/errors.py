@@ -5,18 +5,30 @@
   short notice and the flow starts again in a new message.
 * Anything else: logged with its cause; the admin gets a short notice with Retry and New
   quote buttons; the process keeps serving everyone else.
+* The storage (Redis) unreachable: the same notice, given by a middleware placed before
+  aiogram-dialog's, since that one needs the storage to load the dialog.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiogram import Router
+from aiogram import BaseMiddleware, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup, User
+from aiogram.types import (
+    ErrorEvent,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    TelegramObject,
+    User,
+)
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.bot.commands import NEW_DEAL_DATA, RETRY_DATA
 from engine.config.models import AppConfig
@@ -26,6 +38,8 @@ from engine.messages import FAILURE, base_context
 from engine.render import Renderer
 
 log = logging.getLogger("engine.bot")
+# What the FSM storage raises when Redis is down or slow.
+STORAGE_ERRORS = (RedisConnectionError, RedisTimeoutError)
 
 
 def _user(event: ErrorEvent) -> User | None:
@@ -35,6 +49,63 @@ def _user(event: ErrorEvent) -> User | None:
     if update.message is not None:
         return update.message.from_user
     return None
+
+
+async def tell_failure(event: ErrorEvent, config: AppConfig, renderer: Renderer) -> None:
+    """Show the admin the short failure notice with Retry and New quote buttons."""
+    update = event.update
+    locale = user_locale(_user(event), renderer.locales, config.bot.default_locale)
+    text = renderer.window(locale, FAILURE, base_context(config, locale))
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=renderer.string(locale, "buttons", "retry", {}), callback_data=RETRY_DATA
+                ),
+                InlineKeyboardButton(
+                    text=renderer.string(locale, "buttons", "new_deal", {}),
+                    callback_data=NEW_DEAL_DATA,
+                ),
+            ]
+        ]
+    )
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+            message = update.callback_query.message
+            if message is not None:
+                await update.callback_query.bot.send_message(  # type: ignore[union-attr]
+                    message.chat.id, text, reply_markup=keyboard
+                )
+        elif update.message is not None:
+            await update.message.answer(text, reply_markup=keyboard)
+    except TelegramAPIError as exc:
+        log.warning("could not tell the admin about the failure: %s", exc)
+
+
+class StorageFailureMiddleware(BaseMiddleware):
+    """Storage (Redis) unreachable: report it before aiogram-dialog's error middleware,
+    which would itself fail loading the dialog stack from the same storage."""
+
+    def __init__(self, config: AppConfig, renderer: Renderer) -> None:
+        self.config = config
+        self.renderer = renderer
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if isinstance(event, ErrorEvent) and isinstance(event.exception, STORAGE_ERRORS):
+            log.error(
+                "storage unavailable while handling update %s: %s",
+                event.update.update_id,
+                event.exception,
+            )
+            await tell_failure(event, self.config, self.renderer)
+            return None
+        return await handler(event, data)
 
 
 def create_errors_router(main_flow: FlowDialog, config: AppConfig, renderer: Renderer) -> Router:
@@ -61,35 +132,7 @@ def create_errors_router(main_flow: FlowDialog, config: AppConfig, renderer: Ren
 
     @router.error()
     async def report_failure(event: ErrorEvent) -> None:
-        update = event.update
-        log.error("update %s failed", update.update_id, exc_info=event.exception)
-        locale = locale_of(event)
-        text = renderer.window(locale, FAILURE, base_context(config, locale))
-        keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[
-                [
-                    InlineKeyboardButton(
-                        text=renderer.string(locale, "buttons", "retry", {}),
-                        callback_data=RETRY_DATA,
-                    ),
-                    InlineKeyboardButton(
-                        text=renderer.string(locale, "buttons", "new_deal", {}),
-                        callback_data=NEW_DEAL_DATA,
-                    ),
-                ]
-            ]
-        )
-        try:
-            if update.callback_query is not None:
-                await update.callback_query.answer()
-                message = update.callback_query.message
-                if message is not None:
-                    await update.callback_query.bot.send_message(  # type: ignore[union-attr]
-                        message.chat.id, text, reply_markup=keyboard
-                    )
-            elif update.message is not None:
-                await update.message.answer(text, reply_markup=keyboard)
-        except TelegramAPIError as exc:
-            log.warning("could not tell the admin about the failure: %s", exc)
+        log.error("update %s failed", event.update.update_id, exc_info=event.exception)
+        await tell_failure(event, config, renderer)
 
     return router

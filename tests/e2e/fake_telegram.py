@@ -165,7 +165,7 @@ class FakeTelegram:
             self._chats: dict[int, _Chat] = {}
             self._queries: dict[str, int] = {}  # callback query id → user id
             self._answers: dict[str, ApiCall] = {}
-            self._fail: dict[str, list[int]] = {}  # method → [remaining, retry_after]
+            self._fail: dict[str, list[int]] = {}  # method → [remaining, retry_after, status]
             self._delay: dict[str, float] = {}  # method → seconds before answering
             self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
             self.webhook: dict[str, Any] | None = None
@@ -191,10 +191,13 @@ class FakeTelegram:
 
     # -- switches -------------------------------------------------------------------------
 
-    def fail_next(self, method: str, times: int = 1, *, retry_after: int = 1) -> None:
-        """The next ``times`` calls of ``method`` answer 429 "Too Many Requests"."""
+    def fail_next(
+        self, method: str, times: int = 1, *, retry_after: int = 1, status: int = 429
+    ) -> None:
+        """The next ``times`` calls of ``method`` answer 429 "Too Many Requests" (or, with
+        ``status=502``, a "Bad Gateway" as when Telegram's front end is in trouble)."""
         with self._lock:
-            self._fail[method.lower()] = [times, retry_after]
+            self._fail[method.lower()] = [times, retry_after, status]
 
     def slow_down(self, method: str, seconds: float) -> None:
         """Answer every call of ``method`` ``seconds`` late (0: back to normal)."""
@@ -504,6 +507,8 @@ class FakeTelegram:
                 raise ApiError(404, "Not Found")
             if injected:
                 assert failing is not None
+                if failing[2] != 429:
+                    raise ApiError(failing[2], "Bad Gateway")
                 raise ApiError(
                     429,
                     f"Too Many Requests: retry after {failing[1]}",

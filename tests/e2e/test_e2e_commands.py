@@ -103,6 +103,18 @@ async def test_telegram_429_is_waited_out(tg: FakeTelegram, bot: BotProcess) -> 
     assert admin.refusals() == []
 
 
+async def test_polling_survives_telegram_5xx(tg: FakeTelegram, bot: BotProcess) -> None:
+    admin = Person(tg, ADMINS[30])
+    mark = tg.mark()
+    tg.fail_next("getUpdates", 2, status=502)
+    await tg.wait_for(
+        lambda: len([c for c in tg.calls("getUpdates", since=mark) if c.status == 502]) == 2,
+        15, "two failed getUpdates")
+    admin.send("/admin_bot")  # polling goes on (with backoff) and picks this up
+    await admin.sees_screen("source", timeout=20)
+    assert bot.alive
+
+
 async def test_logs_never_contain_the_token_or_the_api_key(
     tg: FakeTelegram, upstreams: FakeProviders, bot: BotProcess
 ) -> None:

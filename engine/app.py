@@ -44,6 +44,8 @@ from engine.bot.errors import StorageFailureMiddleware, create_errors_router
 from engine.bot.inflight import InFlight
 from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
+from engine.bot.storage import CompactMemoryStorage
+from engine.bot.warmup import freeze_heap, pin_response_models
 from engine.config.loader import config_path
 from engine.config.models import AppConfig
 from engine.definitions import Definitions, load_definitions
@@ -205,7 +207,7 @@ async def storage_for(
             await storage.close()
         return
     log.info("storage: memory (one process; set REDIS_URL to share state between replicas)")
-    yield MemoryStorage(), SimpleEventIsolation()
+    yield CompactMemoryStorage(config.storage.state_ttl_seconds), SimpleEventIsolation()
 
 
 async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None:
@@ -267,6 +269,9 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
         await runner.setup()
         await web.TCPSite(runner, config.server.host, port).start()
         log.info("health server on port %s", port)
+        pinned = pin_response_models()  # held for the life of the process
+        freeze_heap()
+        log.debug("warm-up: %d response models pinned, heap frozen", len(pinned))
         try:
             await set_commands(bot, config, defs.renderer.locales)
             if offline:

@@ -52,3 +52,5 @@ def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = Fals
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if root.level > logging.DEBUG:  # a line per update is debugging detail, and costs CPU
+        logging.getLogger("aiogram.event").setLevel(logging.WARNING)

@@ -24,6 +24,7 @@ from typing import Any
 
 from babel.dates import format_timedelta
 from babel.numbers import format_decimal, format_percent
+from cachetools import LRUCache
 from jinja2 import FileSystemLoader, StrictUndefined, Template, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -122,6 +123,7 @@ class Renderer:
     ) -> None:
         self.envs = {locale: create_environment(templates_dir / locale) for locale in strings}
         self._strings: dict[tuple[str, str, str], Template] = {}
+        self._string_cache: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=4096)
         for locale, sections in strings.items():
             for section, texts in sections.items():
                 for key, text in texts.items():
@@ -137,7 +139,27 @@ class Renderer:
         return template.render({**context, "locale": locale}).strip()
 
     def string(self, locale: str, section: str, key: str, context: Mapping[str, Any]) -> str:
-        """Render one entry of ``strings.yaml``."""
+        """Render one entry of ``strings.yaml``.
+
+        Button labels are rendered for every window shown, with the same few contexts
+        (a currency, a preset): results are memoised per context when its values are
+        hashable. Strings are pure functions of their context (sandboxed, no clock).
+        """
+        try:
+            frozen = (locale, section, key, tuple(sorted(context.items())))
+            hash(frozen)
+        except TypeError:
+            return self._render_string(locale, section, key, context)
+        cached = self._string_cache.get(frozen)
+        if cached is None:
+            cached = self._string_cache[frozen] = self._render_string(
+                locale, section, key, context
+            )
+        return cached
+
+    def _render_string(
+        self, locale: str, section: str, key: str, context: Mapping[str, Any]
+    ) -> str:
         try:
             template = self._strings[(locale, section, key)]
         except KeyError:

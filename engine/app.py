@@ -99,7 +99,9 @@ def create_dispatcher(
 ) -> BotApp:
     """The dispatcher with every flow's dialog, commands, access control and services."""
     isolation = events_isolation or SimpleEventIsolation()
-    dispatcher = Dispatcher(storage=storage or MemoryStorage(), events_isolation=isolation)
+    dispatcher = Dispatcher(
+        storage=storage if storage is not None else MemoryStorage(), events_isolation=isolation
+    )
     dispatcher["rates"] = rates
     dispatcher["config"] = defs.config
     inflight = InFlight()

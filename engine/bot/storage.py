@@ -66,7 +66,10 @@ class CompactMemoryStorage(MemoryStorage):
             self._forget(key)
         return len(idle)
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """Records held. (Not ``__len__``: aiogram tests a storage for truth, and an empty
+        one would be replaced by a plain MemoryStorage.)"""
         return len(self.storage)
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:

@@ -9,13 +9,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from jinja2 import TemplateSyntaxError
-
 from engine.config.loader import load_config
 from engine.config.models import AppConfig
 from engine.config.source import display_path
 from engine.errors import ConfigError, Problem
-from engine.flow.loader import load_flows
+from engine.flow.loader import load_flows, template_syntax_problem
 from engine.flow.schema import FlowConfig
 from engine.messages import BOT_TEMPLATES
 from engine.render import TEMPLATE_SUFFIX, Renderer, create_environment
@@ -73,16 +71,7 @@ def _check_bot_templates(config: AppConfig) -> list[Problem]:
                     )
                 )
                 continue
-            try:
-                env.parse(path.read_text(encoding="utf-8"))
-            except TemplateSyntaxError as exc:
-                problems.append(
-                    Problem(
-                        display_path(path),
-                        exc.lineno,
-                        1,
-                        "",
-                        f"template syntax error: {exc.message}",
-                    )
-                )
+            problem = template_syntax_problem(path, env)
+            if problem is not None:
+                problems.append(problem)
     return problems

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import Environment, TemplateSyntaxError
 from pydantic import ValidationError
 
 from engine.config.loader import pydantic_problems
@@ -186,12 +186,18 @@ def _check_template(
                 smap.problem(loc, f"template {locale}/{name}{TEMPLATE_SUFFIX} not found{hint}")
             )
             continue
-        try:
-            env.parse(path.read_text(encoding="utf-8"))
-        except TemplateSyntaxError as exc:
-            problems.append(
-                Problem(
-                    display_path(path), exc.lineno, 1, "", f"template syntax error: {exc.message}"
-                )
-            )
+        problem = template_syntax_problem(path, env)
+        if problem is not None:
+            problems.append(problem)
     return problems
+
+
+def template_syntax_problem(path: Path, env: Environment) -> Problem | None:
+    """The syntax error of the template file ``path``, at its line, or None."""
+    try:
+        env.parse(path.read_text(encoding="utf-8"))
+    except TemplateSyntaxError as exc:
+        return Problem(
+            display_path(path), exc.lineno, 1, "", f"template syntax error: {exc.message}"
+        )
+    return None

@@ -39,18 +39,6 @@ LOCK = "crypto_helper:rates_fetch:apilayer"
 LEADER = "crypto_helper:preloader:leader"
 
 
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    if int(client.connection_pool.connection_kwargs.get("db", 0)) != 15:
-        await client.aclose()
-        pytest.fail(f"REDIS_URL={REDIS_URL} must select database 15: the tests flush it")
-    await client.flushdb()  # fails the test when there is no server
-    yield client
-    await client.flushdb()
-    await client.aclose()
-
-
 @dataclass
 class Replica:
     service: RateService

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -41,18 +40,6 @@ ENTRIES: dict[CacheKey, CacheEntry] = {
         0.1 + 0.2,  # floats survive JSON exactly
     ),
 }
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    if int(client.connection_pool.connection_kwargs.get("db", 0)) != 15:
-        await client.aclose()
-        pytest.fail(f"REDIS_URL={REDIS_URL} must select database 15: the tests flush it")
-    await client.flushdb()  # fails the test when there is no server
-    yield client
-    await client.flushdb()
-    await client.aclose()
 
 
 def store(redis: Redis, *, max_size: int = 16, ttl: float = 1020) -> RedisQuoteStore:

@@ -16,7 +16,7 @@ if str(E2E) not in sys.path:
 
 from fake_providers import API_KEY, FakeProviders  # noqa: E402
 from fake_telegram import TOKEN, FakeTelegram  # noqa: E402
-from harness import free_port, write_project  # noqa: E402
+from harness import SCRUBBED, free_port, write_project  # noqa: E402
 
 __all__ = ["API_KEY", "E2E", "ROOT", "TOKEN", "FakeProviders", "FakeTelegram", "free_port"]
-__all__ += ["write_project"]
+__all__ += ["SCRUBBED", "write_project"]

@@ -18,23 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-# Variables of the parent that would change how a bot runs; the bench sets its own.
-SCRUBBED = frozenset(
-    {
-        "BOT_TOKEN",
-        "ADMIN_IDS",
-        "API_LAYER_KEY",
-        "RAPIRA_API_KEY",
-        "TELEGRAM_API_URL",
-        "REDIS_URL",
-        "PORT",
-        "CONFIG_PATH",
-        "LOG_LEVEL",
-        "LOG_FORMAT",
-        "WEBHOOK_URL",
-        "WEBHOOK_SECRET",
-    }
-)
+from bench.e2e import SCRUBBED
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 

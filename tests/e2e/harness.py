@@ -31,7 +31,8 @@ ADMIN = 1001
 ADMINS = tuple(range(ADMIN, ADMIN + 40))
 STRANGER = 4242
 SECRETS = {"BOT_TOKEN": TOKEN, "API_LAYER_KEY": API_KEY}
-_SCRUBBED = (
+# Variables of the parent that would change how a bot runs; tests and bench set their own.
+SCRUBBED = (
     "BOT_TOKEN",
     "ADMIN_IDS",
     "API_LAYER_KEY",
@@ -194,7 +195,7 @@ class BotLauncher:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in _SCRUBBED and not k.lower().endswith("_proxy")
+            if k not in SCRUBBED and not k.lower().endswith("_proxy")
         }
         env.update(
             BOT_TOKEN=TOKEN,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
+from provider_fakes import Provider
 
 from engine.definitions import load_definitions
 from engine.health import RatesStatusProtocol, create_health_app, setup_health_routes
@@ -23,8 +23,8 @@ from engine.rates.breaker import BreakerSettings
 from engine.rates.errors import RatesUnavailableError
 from engine.rates.offline import create_offline_rates
 from engine.rates.service import DirectionRate, RateService
-from providers.base import Pair, QuotaInfo, Quote
-from providers.errors import ProviderError, ProviderUnavailableError
+from providers.base import QuotaInfo
+from providers.errors import ProviderUnavailableError
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_definitions(ROOT / "config.yaml").config
@@ -58,25 +58,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Provider:
-    """Fixed close rates, or fails with ``error``; counts calls."""
-
-    def __init__(self, name: str, rates: Mapping[str, str]) -> None:
-        self.name = name
-        self.quotes = {Pair.parse(p): Quote(Pair.parse(p), Decimal(r)) for p, r in rates.items()}
-        self.error: ProviderError | None = None
-        self.calls = 0
-
-    async def fetch(self, pairs: Sequence[Pair]) -> Mapping[Pair, Quote]:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error
-        return {p: self.quotes[p] for p in pairs}
-
-    async def close(self) -> None:
-        return None
 
 
 class MeteredProvider(Provider):

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from provider_fakes import Provider
 
 from engine.definitions import load_definitions
 from engine.metrics import BotMetrics, split_state
@@ -18,8 +18,8 @@ from engine.rates.breaker import BreakerSettings
 from engine.rates.errors import RatesUnavailableError
 from engine.rates.offline import create_offline_rates
 from engine.rates.service import RateService
-from providers.base import Pair, QuotaInfo, Quote
-from providers.errors import ProviderError, ProviderUnavailableError
+from providers.base import QuotaInfo
+from providers.errors import ProviderUnavailableError
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_definitions(ROOT / "config.yaml").config
@@ -40,25 +40,6 @@ def value(metrics: BotMetrics, sample: str, **labels: str) -> float:
     ]
     assert len(found) == 1, f"{sample}{labels}: {found}"
     return found[0]
-
-
-class Provider:
-    """Serves fixed close rates, or fails with ``error``; may report a quota."""
-
-    def __init__(self, name: str, rates: Mapping[str, str]) -> None:
-        self.name = name
-        self.quotes = {Pair.parse(p): Quote(Pair.parse(p), Decimal(r)) for p, r in rates.items()}
-        self.error: ProviderError | None = None
-        self.calls = 0
-
-    async def fetch(self, pairs: Sequence[Pair]) -> Mapping[Pair, Quote]:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error
-        return {p: self.quotes[p] for p in pairs}
-
-    async def close(self) -> None:
-        return None
 
 
 class MeteredProvider(Provider):

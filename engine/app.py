@@ -138,19 +138,22 @@ def create_providers(
     return providers
 
 
-def create_bot(settings: Settings) -> Bot:
-    """The Bot, pointed at ``TELEGRAM_API_URL`` when set, retrying Telegram's 429s."""
-    assert settings.bot_token is not None
+def create_bot_session(telegram_api_url: str | None) -> AiohttpSession:
+    """The Bot API session, pointed at ``TELEGRAM_API_URL`` when set, retrying 429s."""
     server = (
-        TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
-        if settings.telegram_api_url
-        else None
+        TelegramAPIServer.from_base(telegram_api_url.rstrip("/")) if telegram_api_url else None
     )
     session = AiohttpSession(api=server) if server else AiohttpSession()
     session.middleware(RetryAfterMiddleware())
+    return session
+
+
+def create_bot(settings: Settings) -> Bot:
+    """The Bot: HTML parse mode by default, its session from :func:`create_bot_session`."""
+    assert settings.bot_token is not None
     return Bot(
         settings.bot_token.get_secret_value(),
-        session=session,
+        session=create_bot_session(settings.telegram_api_url),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
 

@@ -30,6 +30,7 @@ from aiogram_dialog.widgets.text import Text
 from engine.config.models import AppConfig
 from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
 from engine.flow.context import ERROR_KEY, input_limits, window_context
+from engine.flow.keyboard import IntentMarkup, MemoKeyboard
 from engine.flow.options import option_codes
 from engine.flow.parse import InputRejectedError, parse_number
 from engine.flow.schema import FlowConfig, NavButton
@@ -86,6 +87,15 @@ class FlowDialog:
     async def start(self, manager: DialogManager) -> None:
         """Start the flow from its first step, replacing whatever dialog was open."""
         await manager.start(self.state(self.flow.start), mode=StartMode.RESET_STACK)
+
+
+INTENT_MARKUP = IntentMarkup()
+
+
+def _keyboard_key(data: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """What a generated keyboard depends on: the locale and the options offered (labels
+    see only the item; presets and navigation are fixed per step)."""
+    return data[LOCALE_KEY], tuple(option["code"] for option in data.get("options", ()))
 
 
 class _Builder:
@@ -263,12 +273,14 @@ class _Builder:
                 )
         if step.buttons:
             keyboards.append(self._nav(step.buttons))
+        if keyboards:
+            widgets.append(MemoKeyboard(*keyboards, key=_keyboard_key))
         return Window(
             *widgets,
-            *keyboards,
             state=self._state(step_id),
             getter=self._getter(step_id),
             parse_mode="HTML",
+            markup_factory=INTENT_MARKUP,
         )
 
 

@@ -44,6 +44,7 @@ from engine.bot.errors import StorageFailureMiddleware, create_errors_router
 from engine.bot.inflight import InFlight
 from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
+from engine.bot.session import JsonBodySession
 from engine.bot.storage import CompactMemoryStorage
 from engine.bot.warmup import freeze_heap, pin_response_models
 from engine.config.loader import config_path
@@ -143,7 +144,7 @@ def create_bot_session(telegram_api_url: str | None) -> AiohttpSession:
     server = (
         TelegramAPIServer.from_base(telegram_api_url.rstrip("/")) if telegram_api_url else None
     )
-    session = AiohttpSession(api=server) if server else AiohttpSession()
+    session = JsonBodySession(api=server) if server else JsonBodySession()
     session.middleware(RetryAfterMiddleware())
     return session
 

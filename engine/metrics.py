@@ -189,6 +189,10 @@ class BotMetrics:
             ["give", "get"],
             registry=self.registry,
         )
+        # Labelled children, looked up once (``labels()`` validates and locks on each call).
+        # Bounded: update types × outcomes, and the flows' states.
+        self._update_counters: dict[tuple[str, str], Counter] = {}
+        self._step_timers: dict[str | None, Histogram] = {}
         self._rates: RatesCollector | None = None
         if process:
             ProcessCollector(registry=self.registry)
@@ -204,8 +208,14 @@ class BotMetrics:
             seconds: how long handling took.
             step: the state the update arrived in, ``"<flow>:<step>"``, or None.
         """
-        self._updates.labels(kind, outcome).inc()
-        self._step_seconds.labels(*split_state(step)).observe(seconds)
+        counter = self._update_counters.get((kind, outcome))
+        if counter is None:
+            counter = self._update_counters[kind, outcome] = self._updates.labels(kind, outcome)
+        counter.inc()
+        timer = self._step_timers.get(step)
+        if timer is None:
+            timer = self._step_timers[step] = self._step_seconds.labels(*split_state(step))
+        timer.observe(seconds)
 
     def count_quote(self, give: str, get: str) -> None:
         """Count one quote given for ``give`` → ``get`` (called after each quote)."""

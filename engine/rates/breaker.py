@@ -33,7 +33,7 @@ class BreakerState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class BreakerSettings:
-    """Thresholds (proposed config: ``breaker.failure_threshold``, ``breaker.open_seconds``)."""
+    """Thresholds; the rate service builds them from config.yaml's ``breaker`` block."""
 
     failure_threshold: int = 5
     open_seconds: float = 30.0

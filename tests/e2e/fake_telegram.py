@@ -81,6 +81,7 @@ _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 
 T = TypeVar("T")
+POLL_SECONDS = 0.02  # how often the wait helpers look again
 
 
 @dataclass
@@ -393,29 +394,34 @@ class FakeTelegram:
         """Poll ``predicate`` until it returns something truthy; return that value."""
         deadline = time.monotonic() + timeout
         while True:
-            value = predicate()
-            if value:
+            if value := self._poll(predicate, deadline, timeout, what, chat_id):
                 return value
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out after {timeout} s waiting for {what or predicate}\n"
-                    f"{self.transcript(chat_id)}"
-                )
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(POLL_SECONDS)
 
     def wait_for_sync(
         self, predicate: Callable[[], T], timeout: float = 10.0, what: str = ""
     ) -> T:
         deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out after {timeout} s waiting for {what}\n{self.transcript()}"
-                )
-            time.sleep(0.02)
+        while not (value := self._poll(predicate, deadline, timeout, what, None)):
+            time.sleep(POLL_SECONDS)
+        return value
+
+    def _poll(
+        self,
+        predicate: Callable[[], T],
+        deadline: float,
+        timeout: float,
+        what: str,
+        chat_id: int | None,
+    ) -> T:
+        """One look for the wait helpers: the value (falsy: not yet), or the timeout."""
+        value = predicate()
+        if not value and time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout} s waiting for {what or predicate}\n"
+                f"{self.transcript(chat_id)}"
+            )
+        return value
 
     async def wait_for_screen(
         self,

@@ -281,7 +281,13 @@ class Person:
     ) -> ChatMessage:
         """Start a quote and walk to ``step`` (source, target, margin or amount)."""
         self.send("/admin_bot")
-        screen = await self.sees_screen("source")
+        return await self.walk(await self.sees_screen("source"), step, give, get, margin)
+
+    async def walk(
+        self, screen: ChatMessage, step: str, give: str = "RUB", get: str = "USDT",
+        margin: str = "2",
+    ) -> ChatMessage:
+        """From the source screen ``screen``, walk to ``step`` (source … amount)."""
         if step == "source":
             return screen
         self.click(screen, rf"\b{give}$")
@@ -299,7 +305,18 @@ class Person:
         self, give: str, get: str, *, margin: str, amount: str, margin_button: str | None = None
     ) -> ChatMessage:
         """The whole dialog; returns the last screen (the result card, or what came instead)."""
-        screen = await self.open_step("margin", give, get)
+        self.send("/admin_bot")
+        screen = await self.sees_screen("source")
+        return await self.quote_from(
+            screen, give, get, margin=margin, amount=amount, margin_button=margin_button
+        )
+
+    async def quote_from(
+        self, screen: ChatMessage, give: str, get: str, *, margin: str, amount: str,
+        margin_button: str | None = None,
+    ) -> ChatMessage:
+        """:meth:`quote` from a source screen already shown (a restarted dialog)."""
+        screen = await self.walk(screen, "margin", give, get)
         if margin_button is not None:
             self.click(screen, margin_button)
         else:

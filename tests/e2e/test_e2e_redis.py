@@ -158,14 +158,7 @@ async def test_redis_restart_mid_dialog(
     # Redis is back (empty: it keeps nothing on disk); the admin goes on
     admin.click(notice, "Повторить")
     screen = await admin.sees_screen("source", timeout=15)
-    admin.click(screen, r"\bRUB$")
-    screen = await admin.sees_screen("target")
-    admin.click(screen, r"\bUSDT$")
-    await admin.sees_screen("margin")
-    admin.send("2")
-    await admin.sees_screen("amount")
-    admin.send("1000")
-    card = await admin.sees("Клиент получает:")
+    card = await admin.quote_from(screen, "RUB", "USDT", margin="2", amount="1000")
     assert "11,49 USDT" in card.norm
     await admin.all_clicks_answered()
     assert all(bot.alive for bot in replicas)

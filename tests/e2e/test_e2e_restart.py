@@ -57,14 +57,7 @@ async def test_sigterm_mid_dialog_then_old_buttons_on_the_new_process(
     assert second.alive
 
     # and the new dialog works to the end
-    waiting.click(fresh, r"\bRUB$")
-    screen = await waiting.sees_screen("target")
-    waiting.click(screen, r"\bUSDT$")
-    await waiting.sees_screen("margin")
-    waiting.send("2")
-    await waiting.sees_screen("amount")
-    waiting.send("1000")
-    card = await waiting.sees_screen("result")
+    card = await waiting.quote_from(fresh, "RUB", "USDT", margin="2", amount="1000")
     assert "Клиент получает: 11,49 USDT" in card.norm
     await waiting.all_clicks_answered()
     assert waiting.refusals() == [] and busy.refusals() == []

@@ -6,6 +6,7 @@ the price currency. Rates are :class:`~decimal.Decimal`, never float.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,8 @@ from decimal import Decimal
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from providers.errors import ProviderResponseError
 
 PriceField = Literal["close", "ask", "bid", "mid"]
 PRICE_FIELDS: tuple[PriceField, ...] = ("close", "ask", "bid", "mid")
@@ -54,6 +57,20 @@ class Quote:
 
     ``close`` is always present (the last trade, or the only rate a fiat source has);
     ``bid``/``ask`` only where the venue publishes an order book.
+
+    Attributes:
+        pair: the pair quoted.
+        close: the last price, or the only rate a fiat source publishes.
+        bid: the best bid, where the venue publishes one.
+        ask: the best ask, where the venue publishes one.
+        source: the configured provider name that produced the quote.
+        as_of: when the vendor says the data was made, as UTC epoch seconds (APILayer's
+            ``timestamp``, the Central Bank's ``Date``); ``None`` when the vendor does not
+            say. Not when we fetched it: the engine knows that itself. It may lie slightly
+            ahead of the local clock (skew, or a rate published in advance for the next
+            day); the engine decides how to read that.
+        stale: the vendor itself flags the data as not live (Rapira's ``isWorking: 0``):
+            the price may be quoted, but not as a current one.
     """
 
     pair: Pair
@@ -61,6 +78,8 @@ class Quote:
     bid: Decimal | None = None
     ask: Decimal | None = None
     source: str = ""
+    as_of: float | None = None
+    stale: bool = False
 
     def price(self, field: PriceField) -> Decimal | None:
         """The price for ``field``, or ``None`` when this quote does not carry it."""
@@ -89,6 +108,13 @@ class ProviderConfig(BaseModel):
     retries: int = Field(default=2, ge=0, le=10)
     api_key_env: str | None = Field(
         default=None, description="name of the environment variable holding the API key"
+    )
+    max_data_age_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="oldest data (by the vendor's own timestamp) still quoted; default: "
+        "the cache's ttl plus max_stale_seconds. A source publishing once a day (cbr) "
+        "needs days here",
     )
 
 
@@ -122,6 +148,18 @@ class QuotaReportingProtocol(Protocol):
 
 
 @runtime_checkable
+class RequestCountingProtocol(Protocol):
+    """A provider that counts the HTTP requests it sent (every attempt, retries included).
+
+    The count only grows; the engine reads it to meter a provider (differences between
+    two readings), e.g. against a vendor's monthly allowance.
+    """
+
+    @property
+    def requests_sent(self) -> int: ...
+
+
+@runtime_checkable
 class RatesProviderProtocol(Protocol):
     """What the engine needs from a provider."""
 
@@ -130,9 +168,13 @@ class RatesProviderProtocol(Protocol):
     async def fetch(self, pairs: Sequence[Pair]) -> Mapping[Pair, Quote]:
         """Fetch quotes for ``pairs`` in one upstream round trip where possible.
 
-        Returns a quote for every requested pair.
+        Returns a quote for every requested pair it can serve; unusable or unlisted pairs
+        are left out and logged (a WARNING naming the pair and why), so one bad price costs
+        only its own pair. Nothing but requested pairs is returned; an empty ``pairs`` gives
+        an empty mapping without any request.
 
         Raises:
+            ProviderResponseError: not one requested pair could be served.
             ProviderError: a subclass describing why (see :mod:`providers.errors`).
         """
         ...
@@ -161,3 +203,45 @@ class BaseProvider:
 
     async def close(self) -> None:
         return None
+
+    def finish_fetch(
+        self,
+        pairs: Sequence[Pair],
+        quotes: Mapping[Pair, Quote],
+        left_out: Mapping[Pair, str],
+        *,
+        reported: Mapping[Pair, str] | None = None,
+    ) -> dict[Pair, Quote]:
+        """The result of :meth:`fetch` as the protocol wants it: partial, never empty.
+
+        Args:
+            pairs: the requested pairs.
+            quotes: the usable quotes found (anything not requested is dropped).
+            left_out: pair → why it cannot be served; each is logged at WARNING.
+            reported: pair → why, for reasons already logged once (logged at DEBUG).
+
+        Raises:
+            ProviderResponseError: ``pairs`` is not empty and none of them has a quote;
+                the message names the pairs and why (the first few).
+        """
+        result = {pair: quotes[pair] for pair in pairs if pair in quotes}
+        reasons = {**(reported or {}), **left_out}
+        if pairs and not result:
+            listed = [f"{pair}: {reasons.get(pair, 'no quote')}" for pair in dict.fromkeys(pairs)]
+            more = len(listed) - _REASONS_IN_MESSAGE
+            text = "; ".join(listed[:_REASONS_IN_MESSAGE]) + (
+                f"; and {more} more" if more > 0 else ""
+            )
+            raise ProviderResponseError(self.name, text)
+        log = logging.getLogger(type(self).__module__)
+        for pair in dict.fromkeys(pairs):
+            if pair in result:
+                continue
+            if pair in left_out:
+                log.warning("%s: %s left out: %s", self.name, pair, left_out[pair])
+            else:
+                log.debug("%s: %s left out: %s", self.name, pair, reasons.get(pair, "no quote"))
+        return result
+
+
+_REASONS_IN_MESSAGE = 3

@@ -7,8 +7,10 @@ original exception is kept as ``__cause__``::
     ├── ProviderUnavailableError     network error, timeout, HTTP 5xx, circuit open
     ├── ProviderRateLimitedError     HTTP 429, quota exhausted
     ├── ProviderAuthError            HTTP 401/403, missing or invalid API key
-    └── ProviderResponseError        unparsable body, success:false, missing symbol,
-                                     non-positive / NaN rate
+    ├── ProviderResponseError        unparsable body, success:false, not one requested
+    │                                pair servable (a pair missing or with an unusable
+    │                                price alone is left out of the result, not raised)
+    └── ProviderConfigError          misconfigured or misregistered plugin (start-up)
 
 Above the boundary, code sees only these types.
 """

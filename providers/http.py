@@ -26,6 +26,16 @@ malformed ``base_url``                 ProviderConfigError          no
 
 The whole call, retries and back-off sleeps included, fits in ``timeout_seconds``. JSON
 numbers are parsed as :class:`~decimal.Decimal` (``NaN``/``Infinity`` too), never float.
+Every attempt is reported to ``on_request`` right before it is sent (so an attempt that
+times out counts too); :attr:`BaseHttpProvider.requests_sent` is built on it.
+
+A price is usable (:func:`usable_price`) when it is a finite Decimal JSON number with
+:data:`MIN_PRICE` ≤ p ≤ :data:`MAX_PRICE` and at most :data:`MAX_PRICE_DIGITS`
+significant digits. Every rate this bot quotes (a rupiah in roubles, a bitcoin in
+roubles) lies well inside 1e-9 … 1e9, and vendors publish at most 17 significant digits
+(a float printed in full); anything else, ``1e999999999``, ``1E+70``, a 400-digit
+number, is a broken answer, and accepting it would either overflow the Decimal context in
+the engine's arithmetic or put a nonsense rate on a customer's screen.
 Messages and log lines name the provider, the host and the path, never the query string
 nor a header value we sent (an API key travels in a header).
 """
@@ -68,10 +78,24 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 """A rates document is kilobytes; anything this large is not one."""
 USER_AGENT = "crypto-helper (aiohttp)"
 
+MIN_PRICE = Decimal("1e-9")
+"""The smallest usable price (inclusive)."""
+MAX_PRICE = Decimal("1e9")
+"""The largest usable price (inclusive)."""
+MAX_PRICE_DIGITS = 20
+"""Significant digits a usable price may have, as written (trailing zeros count)."""
+MIN_EPOCH = 946_684_800
+"""2000-01-01T00:00:00Z: a vendor timestamp before it is not a sane one."""
+MAX_EPOCH = 4_102_444_800
+"""2100-01-01T00:00:00Z: nor is one after it."""
+
 OnResponse = Callable[[int, Mapping[str, str]], None]
 """Called with the status and headers of every HTTP response, failed ones included."""
+OnRequest = Callable[[], None]
+"""Called right before every attempt is sent (retries included)."""
 
 _DETAIL_MAX_CHARS = 160
+_VALUE_MAX_CHARS = 24
 
 
 def create_http_session(
@@ -110,6 +134,7 @@ async def get_json(
     timeout_seconds: float,
     retries: int,
     on_response: OnResponse | None = None,
+    on_request: OnRequest | None = None,
 ) -> tuple[Any, Mapping[str, str]]:
     """GET ``url`` and parse its JSON body, retrying transient failures within a deadline.
 
@@ -122,6 +147,8 @@ async def get_json(
         timeout_seconds: the whole call, every attempt and back-off sleep included.
         retries: extra attempts after the first for failures worth retrying.
         on_response: called with the status and headers of every response received.
+        on_request: called right before each attempt is sent, retries included; an
+            attempt that then times out or fails to connect has been counted.
 
     Returns:
         The decoded body (objects, lists, ``str``, ``bool``, ``None`` and ``Decimal``)
@@ -143,6 +170,8 @@ async def get_json(
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise ProviderUnavailableError(provider_name, f"no answer within {timeout:g} s")
+        if on_request is not None:
+            on_request()
         return await _get_once(
             session,
             provider_name,
@@ -270,14 +299,50 @@ def parse_json(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=Decimal)
 
 
-def positive_decimal(value: object) -> Decimal | None:
-    """``value`` if it is a finite ``Decimal`` above zero (as :func:`parse_json` makes them).
+def usable_price(value: object) -> Decimal | None:
+    """``value`` if it is a usable price (see the module docstring), else ``None``.
 
-    Anything else (missing, a string, a bool, zero, negative, NaN, infinite) gives ``None``.
+    Usable: a finite ``Decimal`` (as :func:`parse_json` makes JSON numbers) within
+    :data:`MIN_PRICE` … :data:`MAX_PRICE` with at most :data:`MAX_PRICE_DIGITS`
+    significant digits. Anything else (missing, a string such as ``"85.3"``, a bool, zero,
+    negative, NaN, infinite, ``1E+70``, ``1e-30``, 400 digits) gives ``None``.
     """
-    if isinstance(value, Decimal) and value.is_finite() and value > 0:
-        return value
-    return None
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return None
+    if len(value.as_tuple().digits) > MAX_PRICE_DIGITS:
+        return None
+    return value if in_price_range(value) else None
+
+
+def in_price_range(value: Decimal) -> bool:
+    """``MIN_PRICE ≤ value ≤ MAX_PRICE``: for prices a provider derives (an inverse, a
+    rate per unit), whose digit count is the division's, not the vendor's."""
+    return value.is_finite() and MIN_PRICE <= value <= MAX_PRICE
+
+
+def describe_value(value: object) -> str:
+    """A short, log-safe rendering of a price as found in a body: ``1E+70``, ``'85.3'``,
+    ``missing``; cut to a couple of dozen characters (a 400-digit number is not logged
+    whole)."""
+    if value is None:
+        return "missing"
+    text = str(value) if isinstance(value, Decimal) else repr(value)
+    if len(text) > _VALUE_MAX_CHARS:
+        text = text[: _VALUE_MAX_CHARS - 1] + f"… ({len(text)} chars)"
+    return text
+
+
+def epoch_seconds(value: object) -> float | None:
+    """A vendor's Unix timestamp (seconds) as a float, if it is a sane one, else ``None``.
+
+    Sane: a finite ``Decimal`` between :data:`MIN_EPOCH` and :data:`MAX_EPOCH` (a bool, a
+    string, milliseconds or ``1e999`` are not).
+    """
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return None
+    if not MIN_EPOCH <= value <= MAX_EPOCH:
+        return None
+    return float(value)
 
 
 def _decode_json(raw: bytes, charset: str | None, content_type: str, provider_name: str) -> Any:
@@ -303,6 +368,9 @@ def _error_detail(raw: bytes, charset: str | None, secrets: tuple[str, ...]) -> 
     parts: list[str] = []
     if isinstance(body.get("message"), str):
         parts.append(body["message"])
+    status = body.get("status")  # CoinGecko: {"status": {"error_code": .., "error_message": ..}}
+    if isinstance(status, dict) and isinstance(status.get("error_message"), str):
+        parts.append(status["error_message"])
     error = body.get("error")
     if isinstance(error, dict):
         parts.extend(str(error[key]) for key in ("type", "info") if key in error)
@@ -397,9 +465,19 @@ class BaseHttpProvider(BaseProvider):
         self._session = session
         self._owns_session = False
         self._api_key = api_key or None
+        self._requests_sent = 0
 
     def __repr__(self) -> str:  # never shows the key
         return f"{type(self).__name__}(name={self.name!r}, base_url={self.config.base_url!r})"
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent since construction: every attempt, retries included, and
+        ones that then timed out (see :class:`~providers.base.RequestCountingProtocol`)."""
+        return self._requests_sent
+
+    def _count_request(self) -> None:
+        self._requests_sent += 1
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -434,7 +512,8 @@ class BaseHttpProvider(BaseProvider):
         params: Mapping[str, str] | None = None,
         on_response: OnResponse | None = None,
     ) -> tuple[Any, Mapping[str, str]]:
-        """:func:`get_json` on ``base_url + path`` with this provider's timeout and retries."""
+        """:func:`get_json` on ``base_url + path`` with this provider's timeout and retries;
+        every attempt counts in :attr:`requests_sent`."""
         return await get_json(
             self.session,
             self.name,
@@ -444,4 +523,5 @@ class BaseHttpProvider(BaseProvider):
             timeout_seconds=self.config.timeout_seconds,
             retries=self.config.retries,
             on_response=on_response,
+            on_request=self._count_request,
         )

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from providers.base import BaseProvider, Pair, ProviderConfig, Quote
-from providers.errors import ProviderResponseError
 
 
 class StaticPrices(BaseModel):
@@ -72,10 +71,10 @@ class StaticProvider(BaseProvider):
         }
 
     async def fetch(self, pairs: Sequence[Pair]) -> Mapping[Pair, Quote]:
-        result: dict[Pair, Quote] = {}
-        for pair in pairs:
-            quote = self._quotes.get(pair)
-            if quote is None:
-                raise ProviderResponseError(self.name, f"no static rate for {pair}")
-            result[pair] = quote
-        return result
+        """The configured quotes of ``pairs``; unconfigured pairs are left out (WARNING).
+
+        Raises:
+            ProviderResponseError: none of ``pairs`` is configured ("no static rate").
+        """
+        left_out = {p: "no static rate configured" for p in pairs if p not in self._quotes}
+        return self.finish_fetch(pairs, self._quotes, left_out)

@@ -5,6 +5,9 @@ Tell it per path what to answer, in order (the last reply repeats)::
     upstream.serve("/open/market/rates", Reply(500), Reply.of_file("rapira_market_rates.json"))
 
 and read back what it received: ``upstream.calls("/open/market/rates")[0].headers``.
+Where the answer depends on the request (APILayer's symbols), give a function instead::
+
+    upstream.respond("/exchangerates_data/latest", lambda request: Reply(...))
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,11 +75,15 @@ class Recorded:
     headers: CIMultiDictProxy[str]
 
 
+Responder = Callable[[Recorded], Reply]
+
+
 class FakeUpstream:
     """The fake server; use the ``upstream`` fixture rather than building one."""
 
     def __init__(self) -> None:
         self._replies: dict[tuple[str, frozenset[tuple[str, str]]], list[Reply]] = {}
+        self._responders: dict[str, Responder] = {}
         self.requests: list[Recorded] = []
         self._closing = asyncio.Event()
         app = web.Application()
@@ -104,13 +111,19 @@ class FakeUpstream:
         assert replies, "give at least one reply"
         self._replies[_key(path, when)] = list(replies)
 
+    def respond(self, path: str, responder: Responder) -> None:
+        """Answer ``path`` with ``responder(request)`` (before any :meth:`serve` replies)."""
+        self._responders[path] = responder
+
     def calls(self, path: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if path is None or r.path == path]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), request.headers)
-        )
+        received = Recorded(request.method, request.path, dict(request.query), request.headers)
+        self.requests.append(received)
+        responder = self._responders.get(request.path)
+        if responder is not None:
+            return await self._send(request, responder(received))
         queue = next(
             (
                 replies
@@ -121,7 +134,9 @@ class FakeUpstream:
         ) or self._replies.get(_key(request.path, None))
         if not queue:
             return web.Response(status=599, text=f"fake upstream: nothing for {request.path}")
-        reply = queue.pop(0) if len(queue) > 1 else queue[0]
+        return await self._send(request, queue.pop(0) if len(queue) > 1 else queue[0])
+
+    async def _send(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         if reply.delay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), reply.delay)

@@ -1,15 +1,17 @@
-"""APILayer specifics: request planning, inversion math, quota headers, key handling."""
+"""APILayer specifics: request planning, inversion math, quota headers, key handling,
+``as_of``, and finding the codes an ``invalid_currency_codes`` answer rejects."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
 import aiohttp
 import pytest
-from fake_upstream import FakeUpstream, Reply, recorded
+from fake_upstream import FakeUpstream, Recorded, Reply, recorded
 
 from providers.apilayer import ApiLayerConfig, ApiLayerProvider, plan_requests
 from providers.base import Pair, QuotaInfo, QuotaReportingProtocol, RatesProviderProtocol
@@ -261,3 +263,179 @@ def test_monthly_budget_is_config() -> None:
     assert config.monthly_budget == 900
     assert config.api_key_env == "API_LAYER_KEY"
     assert ApiLayerProvider.price_fields == frozenset({"close"})
+
+
+# -- as_of ------------------------------------------------------------------------------------
+
+
+async def test_as_of_is_the_body_timestamp(make: Make, upstream: FakeUpstream) -> None:
+    upstream.serve(PATH, Reply(200, LATEST))  # "timestamp": 1519296206
+    quotes = await make().fetch([Pair("EUR", "USD"), Pair("USD", "JPY")])
+    assert {q.as_of for q in quotes.values()} == {1519296206.0}
+    assert not any(q.stale for q in quotes.values())
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [b"", b'"timestamp": "1519296206"', b'"timestamp": 1519296206000', b'"timestamp": null'],
+    ids=["absent", "string", "milliseconds", "null"],
+)
+async def test_an_insane_timestamp_is_ignored(
+    make: Make, upstream: FakeUpstream, timestamp: bytes
+) -> None:
+    # Derived from the recorded body: only the timestamp changed (or went).
+    old = b',"timestamp": 1519296206'
+    assert LATEST.count(old) == 1
+    upstream.serve(PATH, Reply(200, LATEST.replace(old, b"," + timestamp if timestamp else b"")))
+    quote = (await make().fetch([Pair("EUR", "USD")]))[Pair("EUR", "USD")]
+    assert quote.as_of is None
+    assert quote.close == Decimal(1) / Decimal("0.813399")
+
+
+# -- partial answers --------------------------------------------------------------------------
+
+
+async def test_a_symbol_missing_from_rates_is_left_out(
+    make: Make, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream.serve(PATH, Reply(200, latest("RUB", {"USD": "0.011"})))
+    with caplog.at_level(logging.WARNING, logger="providers.apilayer"):
+        quotes = await make().fetch([Pair("USD", "RUB"), Pair("EUR", "RUB")])
+    assert list(quotes) == [Pair("USD", "RUB")]
+    assert caplog.messages == ["fx: EUR/RUB left out: no RUB→EUR rate (missing)"]
+
+
+# -- invalid_currency_codes: find the rejected codes ------------------------------------------
+
+INVALID_CODES = recorded("apilayer_error_invalid_currency_codes.json")
+# "1 RUB = x": the fake's rates; anything else is a code APILayer does not know.
+KNOWN = {"USD": "0.011", "EUR": "0.0098", "THB": "0.3724", "AED": "0.045", "ZAR": "0.22"}
+
+
+def like_apilayer(known: Mapping[str, str] = KNOWN) -> Callable[[Recorded], Reply]:
+    """Answer as APILayer does: the recorded 202 body (HTTP 200) as soon as one symbol is
+    unknown, which it does not name; else the recorded body with the asked rates."""
+
+    def reply(request: Recorded) -> Reply:
+        symbols = request.query["symbols"].split(",")
+        if any(code not in known for code in symbols):
+            return Reply(200, INVALID_CODES)
+        return Reply(200, latest(request.query["base"], {c: known[c] for c in symbols}))
+
+    return reply
+
+
+def asked(upstream: FakeUpstream) -> list[str]:
+    return [r.query["symbols"] for r in upstream.calls(PATH)]
+
+
+def to_rub(*codes: str) -> list[Pair]:
+    return [Pair(code, "RUB") for code in codes]
+
+
+async def test_one_rejected_code_costs_only_its_pairs(
+    make: Make, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream.respond(PATH, like_apilayer())
+    provider = make()
+    pairs = [*to_rub("USD", "EUR", "THB", "AED", "ZAR", "XYZ"), Pair("RUB", "XYZ")]
+    with caplog.at_level(logging.DEBUG, logger="providers.apilayer"):
+        quotes = await provider.fetch(pairs)
+    assert set(quotes) == set(to_rub("USD", "EUR", "THB", "AED", "ZAR"))
+    assert quotes[Pair("THB", "RUB")].close == Decimal(1) / Decimal("0.3724")
+    # All six, then halves: AED,EUR,THB passes, so USD,XYZ,ZAR holds the culprit and is
+    # split without being asked: USD passes, so XYZ,ZAR is split: XYZ fails, ZAR is asked.
+    assert asked(upstream) == [
+        "AED,EUR,THB,USD,XYZ,ZAR",
+        "AED,EUR,THB",
+        "USD",
+        "XYZ",
+        "ZAR",
+    ]
+    assert provider.requests_sent == 5
+    assert provider.rejected_codes == {"XYZ"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "fx: APILayer rejects the currency code(s) XYZ (invalid_currency_codes); "
+        "pairs needing them are left out for 86400 s"
+    ]
+
+
+async def test_rejected_codes_are_remembered(
+    make: Make, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream.respond(PATH, like_apilayer())
+    provider = make()
+    pairs = to_rub("USD", "EUR", "XYZ")
+    await provider.fetch(pairs)
+    first = len(upstream.calls(PATH))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="providers.apilayer"):
+        quotes = await provider.fetch(pairs)
+    assert set(quotes) == set(to_rub("USD", "EUR"))
+    assert asked(upstream)[first:] == ["EUR,USD"]  # one request, without XYZ
+    assert caplog.records == []  # said once, when found
+
+
+async def test_rejected_codes_are_forgotten_after_a_while(
+    make: Make, upstream: FakeUpstream
+) -> None:
+    upstream.respond(PATH, like_apilayer())
+    provider = make(forget_rejected_after_seconds=0.05)
+    await provider.fetch(to_rub("USD", "XYZ"))
+    assert provider.rejected_codes == {"XYZ"}
+    await asyncio.sleep(0.1)
+    assert provider.rejected_codes == frozenset()
+    upstream.respond(PATH, like_apilayer({**KNOWN, "XYZ": "2"}))  # now APILayer knows it
+    quotes = await provider.fetch(to_rub("USD", "XYZ"))
+    assert set(quotes) == set(to_rub("USD", "XYZ"))
+
+
+async def test_two_rejected_codes_are_both_found(make: Make, upstream: FakeUpstream) -> None:
+    upstream.respond(PATH, like_apilayer())
+    provider = make()
+    quotes = await provider.fetch(to_rub("AAA", "USD", "EUR", "ZZZ"))
+    assert set(quotes) == set(to_rub("USD", "EUR"))
+    assert provider.rejected_codes == {"AAA", "ZZZ"}
+    # AAA,EUR,USD,ZZZ; AAA,EUR fails -> AAA fails, EUR asked; USD,ZZZ asked -> USD, ZZZ
+    assert provider.requests_sent == len(upstream.calls(PATH)) <= 6
+
+
+async def test_every_code_rejected_is_a_response_error_and_not_remembered(
+    make: Make, upstream: FakeUpstream
+) -> None:
+    upstream.serve(PATH, Reply(200, INVALID_CODES))  # whatever is asked
+    provider = make()
+    with pytest.raises(ProviderResponseError, match="invalid_currency_codes") as info:
+        await provider.fetch(to_rub("USD", "EUR"))
+    assert "USD/RUB" in str(info.value) and "EUR/RUB" in str(info.value)
+    assert provider.requests_sent == 3  # both, then each (the second cannot be skipped)
+    assert provider.rejected_codes == frozenset()  # a vendor fault more likely: ask again
+    with pytest.raises(ProviderResponseError):
+        await provider.fetch(to_rub("USD", "EUR"))
+    assert provider.requests_sent == 6
+
+
+async def test_only_remembered_codes_left_raises_without_a_request(
+    make: Make, upstream: FakeUpstream
+) -> None:
+    upstream.respond(PATH, like_apilayer())
+    provider = make()
+    await provider.fetch(to_rub("USD", "XYZ"))
+    sent = provider.requests_sent
+    with pytest.raises(ProviderResponseError, match="XYZ/RUB: APILayer rejected XYZ"):
+        await provider.fetch(to_rub("XYZ"))
+    assert provider.requests_sent == sent
+
+
+async def test_a_failure_while_bisecting_fails_the_fetch_and_remembers_nothing(
+    make: Make, upstream: FakeUpstream
+) -> None:
+    upstream.serve(
+        PATH, Reply(200, INVALID_CODES), Reply(429, recorded("apilayer_error_429.json"))
+    )
+    provider = make()
+    with pytest.raises(ProviderRateLimitedError):
+        await provider.fetch(to_rub("USD", "XYZ"))
+    assert provider.rejected_codes == frozenset()
+    assert provider.requests_sent == 2

@@ -1,12 +1,20 @@
 """The contract every network provider passes, run over each one against recorded bodies.
 
 A provider joins by adding a :class:`Case`: where it lives on the fake upstream, a recorded
-success body and what it must yield, and the recorded error bodies of its vendor.
+success body and what it must yield, where a price sits in a recorded body (bad variants
+are derived there), and the recorded error bodies of its vendor.
+
+The partial-result rule, the same for every provider: a requested pair that the answer
+does not list, or whose price is unusable (see ``providers.http.usable_price``), is left
+out of the result with a WARNING naming the pair (and the value, cut short); the other
+pairs are served. Only when no requested pair can be served does ``fetch`` raise
+``ProviderResponseError``, naming the pairs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,7 +24,14 @@ import pytest
 from fake_upstream import HTML_502, FakeUpstream, Reply, recorded, unused_port
 
 from providers.apilayer import ApiLayerProvider
-from providers.base import PRICE_FIELDS, BaseProvider, Pair, Quote, RatesProviderProtocol
+from providers.base import (
+    PRICE_FIELDS,
+    BaseProvider,
+    Pair,
+    Quote,
+    RatesProviderProtocol,
+    RequestCountingProtocol,
+)
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -27,6 +42,37 @@ from providers.errors import (
 from providers.rapira import RapiraProvider
 
 NAME = "desk_feed"  # a configured name that differs from the kind: quotes carry this one
+
+Plugin = type[RapiraProvider] | type[ApiLayerProvider]
+
+
+def _replace_once(body: bytes, old: bytes, new: bytes) -> bytes:
+    assert body.count(old) == 1, old
+    return body.replace(old, new)
+
+
+@dataclass(frozen=True)
+class PriceSlot:
+    """Where ``pair``'s price sits in a recorded body that also serves ``other``.
+
+    Bad-price variants are derived from the recorded text in code, never by editing it.
+
+    Attributes:
+        body: a recorded success body serving both pairs.
+        pair: the pair whose price is replaced.
+        other: a pair the same body serves from another price, left untouched.
+        text: the price as it stands in ``body``, e.g. ``b'"close": 94.76'``.
+        template: the same with the number as ``%s``, e.g. ``b'"close": %s'``.
+    """
+
+    body: bytes
+    pair: Pair
+    other: Pair
+    text: bytes
+    template: bytes
+
+    def with_price(self, raw: bytes) -> bytes:
+        return _replace_once(self.body, self.text, self.template % raw)
 
 
 @dataclass(frozen=True)
@@ -42,13 +88,13 @@ class Case:
         ok_body: a recorded success body.
         pair: a pair ``ok_body`` serves, with its exact close, and bid and ask as text.
         missing: a pair ``ok_body`` does not serve either way round.
-        zero_body: ``ok_body`` with the rate behind ``pair`` set to 0.
+        slot: where a price sits, for the derived bad-price bodies.
         error_bodies: the vendor's recorded bodies for HTTP statuses (else an empty body).
         in_body_errors: recorded 200 bodies that are errors, and what they become.
     """
 
     kind: str
-    cls: type[RapiraProvider] | type[ApiLayerProvider]
+    cls: Plugin
     mount: str
     path: str
     api_key: str | None
@@ -58,18 +104,14 @@ class Case:
     bid: str | None
     ask: str | None
     missing: Pair
-    zero_body: bytes
+    slot: PriceSlot
     error_bodies: dict[int, bytes] = field(default_factory=dict)
     in_body_errors: list[tuple[bytes, type[ProviderError]]] = field(default_factory=list)
 
 
-def _replace_once(body: bytes, old: bytes, new: bytes) -> bytes:
-    assert body.count(old) == 1, old
-    return body.replace(old, new)
-
-
 RAPIRA_OK = recorded("rapira_market_rates_composed.json")
 APILAYER_OK = recorded("apilayer_latest_captured_fixer.json")
+APILAYER_DOC = recorded("apilayer_latest.json")  # base USD: EUR 0.813399, GBP 0.72007, ...
 
 CASES = [
     Case(
@@ -84,8 +126,9 @@ CASES = [
         bid="94.6",
         ask="94.8",
         missing=Pair("EUR", "RUB"),
-        # Derived from the recorded body: only the USDT/RUB close changed.
-        zero_body=_replace_once(RAPIRA_OK, b'"close": 94.76', b'"close": 0'),
+        slot=PriceSlot(
+            RAPIRA_OK, Pair("USDT", "RUB"), Pair("BTC", "USDT"), b'"close": 94.76', b'"close": %s'
+        ),
         # Rapira's own error bodies are not recorded: the statuses come with an empty body.
         in_body_errors=[
             # Derived from the recorded envelope: only "code" changed from 0.
@@ -109,8 +152,9 @@ CASES = [
         bid=None,
         ask=None,
         missing=Pair("GBP", "USD"),
-        # Derived from the recorded body: only the EUR rate changed.
-        zero_body=_replace_once(APILAYER_OK, b'"EUR": 0.95987', b'"EUR": 0'),
+        slot=PriceSlot(
+            APILAYER_DOC, Pair("EUR", "USD"), Pair("GBP", "USD"), b'"EUR": 0.813399', b'"EUR": %s'
+        ),
         error_bodies={
             401: recorded("apilayer_error_401_invalid_key.json"),
             403: recorded("apilayer_error_403_not_subscribed.json"),
@@ -305,16 +349,95 @@ async def test_in_body_errors_map(h: Harness) -> None:
         assert type(info.value) is expected
 
 
-async def test_missing_symbol_names_the_pair(h: Harness) -> None:
+# -- partial results --------------------------------------------------------------------------
+
+
+async def test_unlisted_pair_is_left_out_with_a_warning(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h.serve(Reply(200, h.case.ok_body))
+    with caplog.at_level(logging.WARNING, logger="providers"):
+        quotes = await h.provider().fetch([h.case.pair, h.case.missing])
+    assert list(quotes) == [h.case.pair]
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(h.case.missing) in warning.getMessage()
+    assert NAME in warning.getMessage()
+
+
+async def test_nothing_servable_is_a_response_error_naming_the_pair(h: Harness) -> None:
     h.serve(Reply(200, h.case.ok_body))
     with pytest.raises(ProviderResponseError, match=str(h.case.missing)):
-        await h.provider().fetch([h.case.pair, h.case.missing])
+        await h.provider().fetch([h.case.missing])
 
 
-async def test_zero_rate_is_a_response_error(h: Harness) -> None:
-    h.serve(Reply(200, h.case.zero_body))
-    with pytest.raises(ProviderResponseError, match=str(h.case.pair)):
-        await h.provider().fetch([h.case.pair])
+async def test_the_slot_body_serves_both_pairs(h: Harness) -> None:
+    slot = h.case.slot
+    h.serve(Reply(200, slot.body))
+    quotes = await h.provider().fetch([slot.pair, slot.other])
+    assert set(quotes) == {slot.pair, slot.other}
+
+
+# Raw JSON texts a price must not be taken from. The in-range 400-digit number fails on
+# its digit count alone; the others on sign, finiteness, type or range.
+BAD_PRICES = [
+    pytest.param(b"1e999999999", "1E+999999999", id="1e999999999"),
+    pytest.param(b"1E+70", "1E+70", id="1E+70"),
+    pytest.param(b"-1", "-1", id="negative"),
+    pytest.param(b"0", "0", id="zero"),
+    pytest.param(b"NaN", "NaN", id="nan"),
+    pytest.param(b"Infinity", "Infinity", id="infinity"),
+    pytest.param(b'"85.3"', "'85.3'", id="string"),
+    pytest.param(b"1e-30", "1E-30", id="1e-30"),
+    pytest.param(b"85." + b"3" * 398, "85.33333", id="400-digits"),
+    pytest.param(b"null", "missing", id="null"),
+]
+
+
+@pytest.mark.parametrize(("raw", "shown"), BAD_PRICES)
+async def test_an_unusable_price_costs_only_its_own_pair(
+    h: Harness, caplog: pytest.LogCaptureFixture, raw: bytes, shown: str
+) -> None:
+    slot = h.case.slot
+    h.serve(Reply(200, slot.with_price(raw)))
+    with caplog.at_level(logging.WARNING, logger="providers"):
+        quotes = await h.provider().fetch([slot.pair, slot.other])
+    assert list(quotes) == [slot.other]
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    text = warning.getMessage()
+    assert str(slot.pair) in text
+    assert shown in text
+    assert len(text) < 200  # the 400 digits are cut short
+
+
+@pytest.mark.parametrize(("raw", "shown"), BAD_PRICES)
+async def test_an_unusable_price_alone_is_a_response_error(
+    h: Harness, raw: bytes, shown: str
+) -> None:
+    slot = h.case.slot
+    h.serve(Reply(200, slot.with_price(raw)))
+    with pytest.raises(ProviderResponseError, match=str(slot.pair)) as info:
+        await h.provider().fetch([slot.pair])
+    assert len(str(info.value)) < 300
+
+
+# -- request counting -------------------------------------------------------------------------
+
+
+async def test_every_attempt_is_counted(h: Harness) -> None:
+    h.serve(Reply(503), Reply(503), Reply(200, h.case.ok_body))
+    provider = h.provider(timeout=2.0, retries=2)
+    assert isinstance(provider, RequestCountingProtocol)
+    assert provider.requests_sent == 0
+    await provider.fetch([h.case.pair])
+    assert provider.requests_sent == h.calls == 3
+
+
+async def test_an_attempt_that_times_out_is_counted(h: Harness) -> None:
+    h.serve(Reply(200, h.case.ok_body, delay=2))
+    provider = h.provider(timeout=0.3)
+    with pytest.raises(ProviderUnavailableError):
+        await provider.fetch([h.case.pair])
+    assert provider.requests_sent == 1
 
 
 # -- retries ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from fake_upstream import HTML_502, FakeUpstream, Reply, unused_port
 
-from providers.base import ProviderConfig
+from providers.base import ProviderConfig, RequestCountingProtocol
 from providers.errors import (
     ProviderAuthError,
     ProviderConfigError,
@@ -25,11 +25,15 @@ from providers.errors import (
     ProviderUnavailableError,
 )
 from providers.http import (
+    MAX_PRICE,
+    MIN_PRICE,
     BaseHttpProvider,
     create_http_session,
+    describe_value,
+    epoch_seconds,
     get_json,
     parse_json,
-    positive_decimal,
+    usable_price,
 )
 
 PATH = "/v1/rates"
@@ -195,21 +199,68 @@ def test_parse_json_never_makes_floats() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
+    ("text", "usable"),
     [
-        (Decimal("94.76"), Decimal("94.76")),
-        (Decimal(0), None),
-        (Decimal(-1), None),
-        (Decimal("NaN"), None),
-        (Decimal("sNaN"), None),
-        (Decimal("Infinity"), None),
-        ("94.76", None),
-        (True, None),
-        (None, None),
+        ("94.76", True),
+        ("0.00565419", True),
+        ("1e-9", True),  # MIN_PRICE itself
+        ("1e9", True),  # MAX_PRICE itself
+        ("60253", True),
+        ("79.21000000000001", True),  # a float printed in full: 16 digits
+        ("12345678901234567890", False),  # 20 digits, but above the range
+        ("1.2345678901234567890", True),  # 20 digits
+        ("1.23456789012345678901", False),  # 21 digits
+        ("1e999999999", False),
+        ("1E+70", False),
+        ("-1", False),
+        ("0", False),
+        ("NaN", False),
+        ("Infinity", False),
+        ("1e-30", False),
+        ("9.99e-10", False),
+        ("1000000001", False),
+        ("1" + "0" * 399, False),  # 400 digits, out of range
+        ("85." + "3" * 398, False),  # 400 digits, in range
     ],
 )
-def test_positive_decimal(value: object, expected: Decimal | None) -> None:
-    assert positive_decimal(value) == expected
+def test_usable_price_bounds(text: str, usable: bool) -> None:
+    # As the body parser makes JSON numbers (not Decimal(text) directly).
+    value = parse_json(text)
+    assert isinstance(value, Decimal)
+    assert usable_price(value) == (value if usable else None)
+    assert (Decimal("1e-9"), Decimal("1e9")) == (MIN_PRICE, MAX_PRICE)
+
+
+@pytest.mark.parametrize("value", ["85.3", True, None, 85, [Decimal(1)], Decimal("sNaN")])
+def test_usable_price_refuses_non_decimals(value: object) -> None:
+    assert usable_price(value) is None
+
+
+def test_describe_value_is_short() -> None:
+    assert describe_value(Decimal("1E+70")) == "1E+70"
+    assert describe_value("85.3") == "'85.3'"
+    assert describe_value(None) == "missing"
+    long = describe_value(parse_json("85." + "3" * 398))
+    assert long.startswith("85.333") and "(401 chars)" in long and len(long) < 40
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1655175736", 1655175736.0),
+        ("1655175736.5", 1655175736.5),
+        ("1655175736000", None),  # milliseconds
+        ("0", None),
+        ("-5", None),
+        ("1e999", None),
+        ("NaN", None),
+        ('"1655175736"', None),
+        ("true", None),
+        ("null", None),
+    ],
+)
+def test_epoch_seconds(text: str, expected: float | None) -> None:
+    assert epoch_seconds(parse_json(text)) == expected
 
 
 async def test_secret_echoed_by_the_server_is_masked(
@@ -222,6 +273,68 @@ async def test_secret_echoed_by_the_server_is_masked(
         await call(http_session, upstream.url + PATH)
     assert SECRET not in str(info.value)
     assert "Invalid key ***" in info.value.message
+
+
+async def test_coingecko_style_status_message_is_the_detail(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    # The envelope shape of coingecko_error_429.json; the vendor test lives in test_coingecko.
+    body = b'{"status":{"error_code":400,"error_message":"invalid vs_currency"}}'
+    upstream.serve(PATH, Reply(400, body))
+    with pytest.raises(ProviderResponseError, match="HTTP 400: invalid vs_currency"):
+        await call(http_session, upstream.url + PATH)
+
+
+# -- request counting -------------------------------------------------------------------------
+
+
+async def test_on_request_is_called_before_every_attempt(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    upstream.serve(PATH, Reply(503), Reply(503), Reply(200, OK))
+    seen: list[int] = []
+
+    def on_request() -> None:
+        seen.append(len(upstream.calls(PATH)))  # called before the server saw the attempt
+
+    await get_json(
+        http_session,
+        "fake",
+        upstream.url + PATH,
+        timeout_seconds=2.0,
+        retries=2,
+        on_request=on_request,
+    )
+    assert seen == [0, 1, 2]
+
+
+async def test_requests_sent_counts_retries_and_timeouts(
+    upstream: FakeUpstream, http_session: aiohttp.ClientSession
+) -> None:
+    config = ProviderConfig(kind="probe", base_url=upstream.url, retries=2)
+    probe = _Probe("probe", config, session=http_session)
+    assert isinstance(probe, RequestCountingProtocol)
+    upstream.serve(PATH, Reply(503), Reply(503), Reply(200, OK))
+    await probe.ping()
+    assert probe.requests_sent == 3  # two retries after 503
+    upstream.serve(PATH, Reply(200, OK, delay=2))
+    config = ProviderConfig(kind="probe", base_url=upstream.url, timeout_seconds=0.3, retries=0)
+    slow = _Probe("slow", config, session=http_session)
+    with pytest.raises(ProviderUnavailableError):
+        await slow.ping()
+    assert slow.requests_sent == 1
+
+
+async def test_connection_refused_attempts_are_counted(
+    http_session: aiohttp.ClientSession,
+) -> None:
+    config = ProviderConfig(
+        kind="probe", base_url=f"http://127.0.0.1:{unused_port()}", timeout_seconds=1, retries=2
+    )
+    probe = _Probe("probe", config, session=http_session)
+    with pytest.raises(ProviderUnavailableError):
+        await probe.ping()
+    assert probe.requests_sent == 3
 
 
 # -- retries ----------------------------------------------------------------------------------

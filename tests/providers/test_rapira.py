@@ -1,7 +1,9 @@
-"""Rapira specifics: optional key, the inverted side names, crossed books, inverse pairs."""
+"""Rapira specifics: optional key, the inverted side names, crossed books, inverse pairs,
+partial answers and the ``isWorking`` flag."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
@@ -163,5 +165,68 @@ async def test_items_without_symbol_are_skipped(make: Make, upstream: FakeUpstre
     upstream.serve(PATH, Reply(200, body))
     quotes = await make().fetch([USDT_RUB])
     assert quotes[USDT_RUB].close == Decimal("94.76")
-    with pytest.raises(ProviderResponseError, match="no market BTC/USDT"):
+    with pytest.raises(ProviderResponseError, match="BTC/USDT: no market"):
         await make().fetch([Pair("BTC", "USDT")])
+
+
+async def test_a_pair_without_close_is_left_out_the_others_served(
+    make: Make, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream.serve(PATH, Reply(200, ENVELOPE))  # BTC/USDT has no close
+    with caplog.at_level(logging.WARNING, logger="providers.rapira"):
+        quotes = await make().fetch([Pair("BTC", "USDT"), USDT_RUB, Pair("USDT", "BTC")])
+    assert list(quotes) == [USDT_RUB]
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "rapira_main: BTC/USDT left out: close is missing (missing)",
+        "rapira_main: USDT/BTC left out: listed as BTC/USDT, close is missing (missing)",
+    ]
+
+
+async def test_an_unusable_ask_is_logged(
+    make: Make, upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream.serve(PATH, Reply(200, derive(b'"askPrice": 94.8', b'"askPrice": 1E+70')))
+    with caplog.at_level(logging.WARNING, logger="providers.rapira"):
+        quote = (await make().fetch([USDT_RUB]))[USDT_RUB]
+    assert quote.ask is None and quote.close == Decimal("94.76")
+    assert "USDT/RUB askPrice 1E+70 is not a usable price" in caplog.text
+
+
+# -- isWorking --------------------------------------------------------------------------------
+
+
+async def test_is_working_1_is_live(make: Make, upstream: FakeUpstream) -> None:
+    upstream.serve(PATH, Reply(200, ENVELOPE))  # recorded with "isWorking": 1
+    quote = (await make().fetch([USDT_RUB]))[USDT_RUB]
+    assert quote.stale is False
+    assert quote.as_of is None  # Rapira publishes no timestamp
+
+
+async def test_no_envelope_is_live(make: Make, upstream: FakeUpstream) -> None:
+    upstream.serve(PATH, Reply(200, VERBATIM))  # no isWorking at all
+    assert (await make().fetch([USDT_RUB]))[USDT_RUB].stale is False
+
+
+@pytest.mark.parametrize("flag", [b"0", b"false"])
+async def test_is_working_0_marks_every_quote_stale(
+    make: Make, upstream: FakeUpstream, flag: bytes
+) -> None:
+    # Derived from the recorded envelope: only isWorking changed from 1.
+    body = derive(b'"isWorking": 1', b'"isWorking": ' + flag, ENVELOPE)
+    upstream.serve(PATH, Reply(200, body))
+    rub_usdt = Pair("RUB", "USDT")
+    quotes = await make().fetch([USDT_RUB, rub_usdt])
+    assert quotes[USDT_RUB].stale is True
+    assert quotes[rub_usdt].stale is True  # the inverse keeps the flag
+    assert quotes[USDT_RUB].close == Decimal("80.11")  # still quoted, as published
+
+
+@pytest.mark.parametrize("flag", [b"null", b'"yes"', b"2"])
+async def test_other_is_working_values_read_as_live(
+    make: Make, upstream: FakeUpstream, flag: bytes
+) -> None:
+    # Derived from the recorded envelope: only isWorking changed from 1.
+    body = derive(b'"isWorking": 1', b'"isWorking": ' + flag, ENVELOPE)
+    upstream.serve(PATH, Reply(200, body))
+    assert (await make().fetch([USDT_RUB]))[USDT_RUB].stale is False

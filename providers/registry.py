@@ -28,6 +28,7 @@ BUILTIN: Mapping[str, str] = {
     "static": "providers.static:StaticProvider",
     "rapira": "providers.rapira:RapiraProvider",
     "apilayer": "providers.apilayer:ApiLayerProvider",
+    "cbr": "providers.cbr:CbrProvider",
 }
 
 

@@ -32,6 +32,7 @@ from providers.base import (
     RatesProviderProtocol,
     RequestCountingProtocol,
 )
+from providers.cbr import CbrProvider
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -43,7 +44,7 @@ from providers.rapira import RapiraProvider
 
 NAME = "desk_feed"  # a configured name that differs from the kind: quotes carry this one
 
-Plugin = type[RapiraProvider] | type[ApiLayerProvider]
+Plugin = type[RapiraProvider] | type[ApiLayerProvider] | type[CbrProvider]
 
 
 def _replace_once(body: bytes, old: bytes, new: bytes) -> bytes:
@@ -112,6 +113,7 @@ class Case:
 RAPIRA_OK = recorded("rapira_market_rates_composed.json")
 APILAYER_OK = recorded("apilayer_latest_captured_fixer.json")
 APILAYER_DOC = recorded("apilayer_latest.json")  # base USD: EUR 0.813399, GBP 0.72007, ...
+CBR_OK = recorded("cbr_daily.json")
 
 CASES = [
     Case(
@@ -167,6 +169,24 @@ CASES = [
             (recorded("apilayer_error_101_invalid_access_key.json"), ProviderAuthError),
         ],
     ),
+    Case(
+        kind="cbr",
+        cls=CbrProvider,
+        mount="",
+        path="/daily_json.js",
+        api_key=None,
+        ok_body=CBR_OK,
+        # THB: Nominal 10, Value 23.8852 -> 2.38852 RUB per baht, exact.
+        pair=Pair("THB", "RUB"),
+        close=Decimal("2.38852"),
+        bid=None,
+        ask=None,
+        missing=Pair("USDT", "RUB"),
+        slot=PriceSlot(
+            CBR_OK, Pair("THB", "RUB"), Pair("USD", "RUB"), b'"Value": 23.8852,', b'"Value": %s,'
+        ),
+        # The mirror's error bodies are not recorded: the statuses come with an empty body.
+    ),
 ]
 
 
@@ -184,7 +204,7 @@ class Harness:
 
     def provider(
         self, *, timeout: float = 0.3, retries: int = 0, base_url: str | None = None
-    ) -> RapiraProvider | ApiLayerProvider:
+    ) -> RapiraProvider | ApiLayerProvider | CbrProvider:
         config = self.case.cls.config_model.model_validate(
             {
                 "kind": self.case.kind,

@@ -29,6 +29,7 @@ BUILTIN: Mapping[str, str] = {
     "rapira": "providers.rapira:RapiraProvider",
     "apilayer": "providers.apilayer:ApiLayerProvider",
     "cbr": "providers.cbr:CbrProvider",
+    "coingecko": "providers.coingecko:CoinGeckoProvider",
 }
 
 

@@ -33,6 +33,7 @@ from providers.base import (
     RequestCountingProtocol,
 )
 from providers.cbr import CbrProvider
+from providers.coingecko import CoinGeckoProvider
 from providers.errors import (
     ProviderAuthError,
     ProviderError,
@@ -44,7 +45,9 @@ from providers.rapira import RapiraProvider
 
 NAME = "desk_feed"  # a configured name that differs from the kind: quotes carry this one
 
-Plugin = type[RapiraProvider] | type[ApiLayerProvider] | type[CbrProvider]
+Plugin = (
+    type[RapiraProvider] | type[ApiLayerProvider] | type[CbrProvider] | type[CoinGeckoProvider]
+)
 
 
 def _replace_once(body: bytes, old: bytes, new: bytes) -> bytes:
@@ -114,6 +117,7 @@ RAPIRA_OK = recorded("rapira_market_rates_composed.json")
 APILAYER_OK = recorded("apilayer_latest_captured_fixer.json")
 APILAYER_DOC = recorded("apilayer_latest.json")  # base USD: EUR 0.813399, GBP 0.72007, ...
 CBR_OK = recorded("cbr_daily.json")
+COINGECKO_OK = recorded("coingecko_simple_price.json")
 
 CASES = [
     Case(
@@ -187,6 +191,27 @@ CASES = [
         ),
         # The mirror's error bodies are not recorded: the statuses come with an empty body.
     ),
+    Case(
+        kind="coingecko",
+        cls=CoinGeckoProvider,
+        mount="/api/v3",
+        path="/api/v3/simple/price",
+        api_key=None,
+        ok_body=COINGECKO_OK,
+        pair=Pair("USDT", "RUB"),
+        close=Decimal("79.21"),
+        bid=None,
+        ask=None,
+        missing=Pair("BTC", "RUB"),  # bitcoin is a default coin; the recorded answer lacks it
+        slot=PriceSlot(
+            COINGECKO_OK,
+            Pair("USDT", "RUB"),
+            Pair("TON", "RUB"),
+            b'"tether":{"rub":79.21}',
+            b'"tether":{"rub":%s}',
+        ),
+        error_bodies={429: recorded("coingecko_error_429.json")},
+    ),
 ]
 
 
@@ -204,7 +229,7 @@ class Harness:
 
     def provider(
         self, *, timeout: float = 0.3, retries: int = 0, base_url: str | None = None
-    ) -> RapiraProvider | ApiLayerProvider | CbrProvider:
+    ) -> RapiraProvider | ApiLayerProvider | CbrProvider | CoinGeckoProvider:
         config = self.case.cls.config_model.model_validate(
             {
                 "kind": self.case.kind,

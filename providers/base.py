@@ -185,7 +185,8 @@ class RatesProviderProtocol(Protocol):
 
 
 class BaseProvider:
-    """Convenience base for plugins: stores the name and config, declares capabilities.
+    """Convenience base for plugins: stores the name and config, declares capabilities,
+    and shapes a partial fetch result (:meth:`finish_fetch`).
 
     Class attributes:
         config_model: the pydantic model validating this plugin's config block.

@@ -91,12 +91,44 @@ class RoutingRule(_Model):
 
 
 class RoutingConfig(_Model):
+    """Which provider quotes which pair, and how rates are shown.
+
+    ``rate_decimals`` and ``min_significant`` are display minimums; every rate gets more
+    decimals where ``max_rounding_percent`` needs them (see :mod:`engine.rates.quote`).
+    """
+
     pivot: CurrencyCode = "RUB"
     rules: list[RoutingRule] = Field(min_length=1)
     price_order: list[CurrencyCode] = Field(default_factory=list)
     rate_decimals: int = Field(default=2, ge=0, le=8)
     min_significant: int = Field(default=4, ge=1, le=12)
     rounding: RoundingMode = "ROUND_HALF_UP"
+    # Not gt=0 here: engine.config.semantic says in plain words why 0 cannot be met.
+    max_rounding_percent: Decimal = Field(
+        default=Decimal("0.015"),
+        allow_inf_nan=False,
+        description="rounding a shown rate towards the desk adds at most this many "
+        "percentage points to the typed margin",
+    )
+
+    def bound_places(self, rate: Decimal) -> int:
+        """Fewest decimals at which one unit of the last place of ``rate`` is at most
+        ``max_rounding_percent`` percent of ``rate`` (may be negative for large rates).
+
+        Raises:
+            ValueError: ``rate`` or ``max_rounding_percent`` is not positive.
+        """
+        if rate <= 0 or self.max_rounding_percent <= 0:
+            raise ValueError(
+                f"a rate and max_rounding_percent must be positive, got {rate} and "
+                f"{self.max_rounding_percent}"
+            )
+        with decimal.localcontext() as ctx:
+            # Rounding down here can cost one decimal more than needed, never one too few.
+            ctx.prec, ctx.rounding = 60, decimal.ROUND_FLOOR
+            tolerance = rate * self.max_rounding_percent / 100
+        # 10 ** tolerance.adjusted() <= tolerance < 10 ** (tolerance.adjusted() + 1)
+        return -tolerance.adjusted()
 
 
 class CacheConfig(_Model):

@@ -6,8 +6,9 @@ Every check appends to one list, so a person sees all problems of an edit at onc
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
-from engine.config.models import AppConfig
+from engine.config.models import AppConfig, RoutingConfig
 from engine.config.source import SourceMap, did_you_mean
 from engine.errors import Problem
 from engine.rates.routing import NoRouteError, resolve, routed_pairs
@@ -123,6 +124,7 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
 
     if not problems:
         problems += _check_routes(config, smap)
+    problems += _check_rounding(routing, smap)
     table = routed_pairs(routing.rules)
     for i, text in enumerate(config.preload.pairs):
         pair = Pair.parse(text)
@@ -154,3 +156,38 @@ def _check_routes(config: AppConfig, smap: SourceMap) -> Iterable[Problem]:
                 resolve(config, give, get)
             except NoRouteError as exc:
                 yield smap.problem(("directions", give, j), f"{give} → {get}: {exc}")
+
+
+# The bound must be met for market rates down to _SMALLEST_RATE (1 IDR is about 0.0057 RUB:
+# this leaves a factor of thousands) within _MAX_BOUND_PLACES decimals: a rate with more is
+# no longer read, only copied, and 12 is also the most significant digits min_significant
+# may ask for.
+_SMALLEST_RATE = Decimal("0.000001")
+_MAX_BOUND_PLACES = 12
+
+
+def _check_rounding(routing: RoutingConfig, smap: SourceMap) -> Iterable[Problem]:
+    """``max_rounding_percent`` is a bound a shown rate can meet.
+
+    ``rate_decimals`` and ``min_significant`` are only display minimums (the bound adds
+    decimals where they fall short), so no value of theirs can break it.
+    """
+    loc = ("routing", "max_rounding_percent")
+    bound = routing.max_rounding_percent
+    if bound <= 0:
+        yield smap.problem(
+            loc,
+            f"{bound} cannot be met: a rate shown with a fixed number of decimals is rounded, "
+            "and rounding it towards the desk adds a little to the typed margin; set a "
+            "positive number of percentage points, e.g. 0.015 (the default)",
+        )
+        return
+    places = routing.bound_places(_SMALLEST_RATE)
+    if places > _MAX_BOUND_PLACES:
+        least = Decimal(100) * Decimal(1).scaleb(-_MAX_BOUND_PLACES) / _SMALLEST_RATE
+        yield smap.problem(
+            loc,
+            f"{bound} is too small: a market rate of {_SMALLEST_RATE} would need {places} "
+            f"decimals to stay within it, and a rate is shown with at most "
+            f"{_MAX_BOUND_PLACES}; set at least {least.normalize():f} (the default is 0.015)",
+        )

@@ -7,14 +7,25 @@ favours the desk:
   ``final = market × (1 + m/100)``, ``result = amount ÷ final``;
 * the client gives the asset: ``final = market × (1 − m/100)``, ``result = amount × final``.
 
+The margin charged is the margin typed. The client is charged
+``shown_final / market − 1`` (buying) or ``1 − shown_final / market`` (selling), and that is
+never below the typed margin and less than ``routing.max_rounding_percent`` (0.015)
+percentage points above it, at any rate magnitude. Flooring the result adds at most one
+unit of its last digit on top, which is negligible once the result is large.
+
 Rounding rules (the desk is never disadvantaged by rounding):
 
-* every displayed rate keeps at least ``routing.min_significant`` significant digits and at
-  least ``routing.rate_decimals`` decimals (``0.005654`` stays ``0.005654``, ``2.6850`` is
-  ``2.685``, ``85.30`` is ``85.30``);
-* the displayed market rate (``base_rate``) uses ``routing.rounding``; it is informative only;
+* a rate is shown with the most decimals of: ``routing.rate_decimals``, enough for
+  ``routing.min_significant`` significant digits, and enough that one unit of the last
+  place is at most ``max_rounding_percent`` percent of the market rate
+  (:meth:`~engine.config.models.RoutingConfig.bound_places`): 85.30 RUB keeps 2 decimals,
+  31.769 THB gets 3, 3.8441 AED 4, 0.0056540 RUB per IDR 7;
+* the market rate (``base_rate``) and the final rate of one quote are shown with the same
+  number of decimals, so the card reads consistently; the market rate is informative
+  only and uses ``routing.rounding``;
 * the final rate is computed from the full-precision market rate and rounded *towards the
-  desk*: up when the client buys the asset, down when the client sells it;
+  desk*: up when the client buys the asset, down when the client sells it; one unit of its
+  last place is the most it moves, hence the bound above;
 * the result is computed from the final rate *as displayed* and always rounded down to the
   receiving currency's decimals, so a calculator reproduces it and the client never gets
   a fraction more than the shown rate gives;
@@ -47,9 +58,11 @@ class QuoteResult:
         get: currency the client receives.
         display: pair the rates are shown for ("1 ASSET = rate PRICE").
         client_buys_asset: the client gives ``display.quote``.
-        base_rate: market rate, rounded for display with ``routing.rounding``.
+        base_rate: market rate, rounded for display with ``routing.rounding`` at the
+            final rate's decimals.
         margin: margin in percent.
-        final_rate: the rate the deal is made at, rounded for display towards the desk.
+        final_rate: the rate the deal is made at, rounded for display towards the desk,
+            with enough decimals that it charges at most ``max_rounding_percent`` more.
         amount: amount given, at the giving currency's decimals.
         result: amount received, at the receiving currency's decimals.
     """
@@ -65,23 +78,37 @@ class QuoteResult:
     result: Decimal
 
 
-def rate_places(rate: Decimal, routing: RoutingConfig) -> int:
-    """Decimals to show ``rate`` with: ≥ ``rate_decimals`` and ≥ ``min_significant`` digits."""
-    if rate <= 0:
-        raise ValueError(f"a rate must be positive, got {rate}")
+def _display_places(rate: Decimal, routing: RoutingConfig) -> int:
+    """Decimals for ≥ ``rate_decimals`` and ≥ ``min_significant`` significant digits."""
     return max(routing.rate_decimals, routing.min_significant - 1 - rate.adjusted())
 
 
+def rate_places(rate: Decimal, routing: RoutingConfig) -> int:
+    """Decimals to show market rate ``rate`` with: the display minimums, and enough that
+    rounding moves a rate derived from it by at most ``max_rounding_percent`` of it.
+
+    Raises:
+        ValueError: ``rate`` or ``routing.max_rounding_percent`` is not positive.
+    """
+    if rate <= 0:
+        raise ValueError(f"a rate must be positive, got {rate}")
+    return max(_display_places(rate, routing), routing.bound_places(rate))
+
+
+def _quantize(rate: Decimal, places: int, rounding: str) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        return rate.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+
+
 def round_rate(rate: Decimal, routing: RoutingConfig, rounding: str | None = None) -> Decimal:
-    """``rate`` rounded for display (``routing.rounding`` unless ``rounding`` is given).
+    """Market rate ``rate`` rounded for display (``routing.rounding`` unless ``rounding``
+    is given) at :func:`rate_places`, as ``/rates`` and the quote card show it.
 
     Raises:
         ValueError: ``rate`` is not positive.
     """
-    places = rate_places(rate, routing)
-    with localcontext() as ctx:
-        ctx.prec = _PREC
-        return rate.quantize(Decimal(1).scaleb(-places), rounding=rounding or routing.rounding)
+    return _quantize(rate, rate_places(rate, routing), rounding or routing.rounding)
 
 
 def compute_quote(
@@ -109,7 +136,11 @@ def compute_quote(
         if given <= 0:
             raise ValueError(f"amount must be positive, got {amount}")
         factor = 1 + margin_percent / _HUNDRED if buys else 1 - margin_percent / _HUNDRED
-        final = round_rate(market_rate * factor, routing, ROUND_CEILING if buys else ROUND_FLOOR)
+        exact = market_rate * factor
+        # The bound is relative to the market rate, so its places come from it; the
+        # final rate's own magnitude only matters for min_significant (large margins).
+        places = max(rate_places(market_rate, routing), _display_places(exact, routing))
+        final = _quantize(exact, places, ROUND_CEILING if buys else ROUND_FLOOR)
         # Directed context rounding keeps the quotient below the true value, so the floor
         # below is the exact floor of amount ÷ final.
         ctx.rounding = ROUND_FLOOR
@@ -120,7 +151,7 @@ def compute_quote(
         get=route.get,
         display=route.display,
         client_buys_asset=buys,
-        base_rate=round_rate(market_rate, routing),
+        base_rate=_quantize(market_rate, places, routing.rounding),
         margin=margin_percent,
         final_rate=final,
         amount=given,

@@ -73,8 +73,8 @@ async def test_rates_lists_the_configured_pairs_with_their_source(
 
     assert "rapira" in line(r"1 USDT = 85,30 RUB")
     assert "apilayer" in line(r"1 USD = 81,50 RUB")  # 1 / 0.01227 = 81.4996
-    assert "apilayer" in line(r"1 IDR = 0,005654 RUB")
-    assert "apilayer" in line(r"1 THB = 2,685 RUB")  # 1 / 0.3724 = 2.68528
+    assert "apilayer" in line(r"1 IDR = 0,0056542 RUB")
+    assert "apilayer" in line(r"1 THB = 2,6853 RUB")  # 1 / 0.3724 = 2.68528
     assert admin.refusals() == []
 
 

@@ -2,8 +2,10 @@
 
 Fake rates (see fake_providers.py): Rapira USDT/RUB close 85.30; APILayer base RUB:
 THB 0.3724, IDR 176.86, USD 0.01227. Quote rules (README, engine/rates/quote.py): the final
-rate is rounded toward the desk (up when the client buys the asset, down when it sells),
-the result is computed from the displayed final rate and rounded down.
+rate is rounded toward the desk (up when the client buys the asset, down when it sells)
+with enough decimals that one unit of the last one is ≤ 0.015 % of the market rate (both
+rates of a card share them), the result is computed from the displayed final rate and
+rounded down.
 """
 
 from __future__ import annotations
@@ -37,30 +39,32 @@ async def test_rub_to_usdt(tg: FakeTelegram, bot: BotProcess) -> None:
 async def test_usdt_to_thb_crosses_through_rub_with_a_preset_margin(
     tg: FakeTelegram, bot: BotProcess
 ) -> None:
-    # USDT/THB = 85.30 / (1 / 0.3724) = 31.76572 → shown 31.77. The client sells USDT:
-    # final = 31.76572 × 0.985 = 31.2892342 → down → 31.28; 100 × 31.28 = 3128.00 THB.
+    # USDT/THB = 85.30 / (1 / 0.3724) = 31.76572; 0.001 is 0.0031 % of it, 0.01 would be
+    # 0.031 %: 3 decimals, shown 31.766. The client sells USDT: final = 31.76572 × 0.985
+    # = 31.2892342 → down → 31.289; 100 × 31.289 = 3128.90 THB.
     admin = Person(tg, ADMINS[2])
     card = await admin.quote("USDT", "THB", margin="", amount="100", margin_button=r"^1,5 %$")
-    assert "Курс биржи: 1 USDT = 31,77 THB" in card.norm
+    assert "Курс биржи: 1 USDT = 31,766 THB" in card.norm
     assert "Наценка: 1,5 %" in card.norm
-    assert "Курс для клиента: 1 USDT = 31,28 THB" in card.norm
+    assert "Курс для клиента: 1 USDT = 31,289 THB" in card.norm
     assert "Клиент отдаёт: 100,00 USDT" in card.norm
-    assert "Клиент получает: 3 128,00 THB" in card.norm
+    assert "Клиент получает: 3 128,90 THB" in card.norm
     assert "Источник: rapira + apilayer" in card.norm
     await admin.all_clicks_answered()
     assert admin.refusals() == []
 
 
 async def test_rub_to_idr_in_english(tg: FakeTelegram, bot: BotProcess) -> None:
-    # IDR/RUB = 1 / 176.86 = 0.0056541897… → shown 0.005654 (four significant digits).
-    # The client buys IDR: final = 0.0056541897 × 1.02 = 0.0057672735 → up → 0.005768;
-    # 10000 / 0.005768 = 1733703.19 → down (IDR has no decimals) → 1,733,703 IDR.
+    # IDR/RUB = 1 / 176.86 = 0.0056541897… → 7 decimals (0.0000001 is 0.0018 % of it),
+    # shown 0.0056542. The client buys IDR: final = 0.0056541897 × 1.02 = 0.0057672735
+    # → up → 0.0057673; 10000 / 0.0057673 = 1733913.61 → down (IDR has no decimals)
+    # → 1,733,913 IDR.
     admin = Person(tg, ADMINS[3], language="en")
     card = await admin.quote("RUB", "IDR", margin="2", amount="10000")
-    assert "Market rate: 1 IDR = 0.005654 RUB" in card.norm
-    assert "Client rate: 1 IDR = 0.005768 RUB" in card.norm
+    assert "Market rate: 1 IDR = 0.0056542 RUB" in card.norm
+    assert "Client rate: 1 IDR = 0.0057673 RUB" in card.norm
     assert "Client gives: 10,000.00 RUB" in card.norm
-    assert "Client gets: 1,733,703 IDR" in card.norm
+    assert "Client gets: 1,733,913 IDR" in card.norm
     assert re.search(r"Source: apilayer, rate fetched (just now|\d+ \w+ ago)\.$", card.norm), (
         card.norm
     )

@@ -55,8 +55,8 @@ async def test_rates_lists_each_pair_with_source_and_age(session) -> None:
     await s.client.send("/rates")
     text = s.bot.sent()[0].text
     assert "💵 1 USDT = <b>85.30 RUB</b> <i>static, just now</i>" in text
-    assert "🇮🇩 1 IDR = <b>0.005654 RUB</b>" in text
-    assert "💵 1 USDT = <b>31.77 THB</b>" in text
+    assert "🇮🇩 1 IDR = <b>0.0056540 RUB</b>" in text
+    assert "💵 1 USDT = <b>31.769 THB</b>" in text
     assert text.count("1 USDT = <b>85.30 RUB</b>") == 1
 
 

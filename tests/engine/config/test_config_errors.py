@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,40 @@ def test_fractions_load_as_exact_decimals(project: Path) -> None:
 
     static = load_config().providers["static"]
     assert static.rates["IDR/RUB"].close == Decimal("0.005654")  # type: ignore[attr-defined]
+
+
+def test_display_minimums_alone_pass_check(project: Path, edit) -> None:
+    # they used to turn "Margin: 2 %" into 4.79 %; now max_rounding_percent adds decimals
+    edit("config.yaml", "  rate_decimals: 2\n  min_significant: 4\n",
+         "  rate_decimals: 0\n  min_significant: 1\n")
+    assert load_config().routing.max_rounding_percent == Decimal("0.015")
+
+
+@pytest.mark.parametrize("bound", ["0", "-0.5"])
+def test_max_rounding_percent_must_be_positive(project: Path, edit, pos, bound: str) -> None:
+    edit("config.yaml", "max_rounding_percent: 0.015", f"max_rounding_percent: {bound}")
+    assert problems() == [
+        f"config.yaml:{pos('config.yaml', f'max_rounding_percent: {bound}', at=bound)}: "
+        f"routing.max_rounding_percent: {bound} cannot be met: a rate shown with a fixed "
+        "number of decimals is rounded, and rounding it towards the desk adds a little to the "
+        "typed margin; set a positive number of percentage points, e.g. 0.015 (the default)"]
+
+
+def test_max_rounding_percent_too_small(project: Path, edit, pos) -> None:
+    edit("config.yaml", "max_rounding_percent: 0.015", "max_rounding_percent: 0.00001")
+    assert problems() == [
+        f"config.yaml:{pos('config.yaml', '0.00001')}: routing.max_rounding_percent: 0.00001 "
+        "is too small: a market rate of 0.000001 would need 13 decimals to stay within it, "
+        "and a rate is shown with at most 12; set at least 0.0001 (the default is 0.015)"]
+
+
+def test_smallest_max_rounding_percent_passes(project: Path, edit) -> None:
+    edit("config.yaml", "max_rounding_percent: 0.015", "max_rounding_percent: 0.0001")
+    assert load_config().routing.max_rounding_percent == Decimal("0.0001")
+
+
+def test_max_rounding_percent_not_a_number(project: Path, edit, pos) -> None:
+    edit("config.yaml", "max_rounding_percent: 0.015", "max_rounding_percent: .nan")
+    assert problems() == [
+        f"config.yaml:{pos('config.yaml', '.nan')}: routing.max_rounding_percent: "
+        "Input should be a finite number"]

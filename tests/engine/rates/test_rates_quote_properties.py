@@ -1,24 +1,34 @@
-"""Properties of the quote math, checked against exact rational arithmetic."""
+"""Properties of the quote math, checked against exact rational arithmetic.
+
+The margin charged is the margin typed: for every direction of the shipped config, every
+market rate from 1e-6 to 1e6 and every amount large enough that the result's last digit
+does not matter, the desk never charges less than typed and rounding adds less than
+``routing.max_rounding_percent`` percentage points.
+"""
 
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from functools import cache
+from pathlib import Path
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from engine.config import load_config
 from engine.config.models import ROUNDING_MODES, AppConfig
-from engine.rates.quote import compute_quote, round_rate
-from engine.rates.routing import Route
+from engine.rates.quote import QuoteResult, compute_quote, round_rate
+from engine.rates.routing import Route, resolve
 from providers.base import Pair, ProviderConfig
+
+SHIPPED = Path(__file__).resolve().parents[3] / "config.yaml"
 
 
 @cache
 def config(give_places: int, get_places: int, rate_decimals: int, min_sig: int,
-           rounding: str) -> AppConfig:
+           rounding: str, bound: str = "0.015") -> AppConfig:
     currency = {"kind": "fiat", "name": {"en": "x"}, "min_amount": "0.00000001"}
     return AppConfig.model_validate({
         "currencies": [{**currency, "code": "GIVE", "decimals": give_places},
@@ -26,7 +36,7 @@ def config(give_places: int, get_places: int, rate_decimals: int, min_sig: int,
         "directions": {"GIVE": ["GET"]},
         "routing": {"rules": [{"pairs": ["GET/GIVE"], "provider": "p"}],
                     "rate_decimals": rate_decimals, "min_significant": min_sig,
-                    "rounding": rounding},
+                    "rounding": rounding, "max_rounding_percent": bound},
         "providers": {"p": ProviderConfig(kind="static")},
     })
 
@@ -35,6 +45,7 @@ configs = st.builds(
     config,
     st.sampled_from([0, 2, 8]), st.sampled_from([0, 2, 8]), st.sampled_from([0, 2, 4]),
     st.sampled_from([1, 4, 8]), st.sampled_from(ROUNDING_MODES),
+    st.sampled_from(["0.0001", "0.015", "1"]),
 )
 # Market rates from 1e-9 to 1e7 at up to 12 significant digits (full precision legs).
 rates = st.builds(lambda m, e: Decimal(m).scaleb(e),
@@ -95,6 +106,9 @@ def test_displayed_numbers_are_self_consistent(
         assert exact <= final < exact + unit
     else:
         assert exact - unit < final <= exact
+    assert places_of(q.base_rate) == places_of(q.final_rate)
+    over = abs(final - exact) / Fraction(market)
+    assert over < Fraction(cfg.routing.max_rounding_percent) / 100
 
 
 @given(configs, tiny_rates, margins, st.booleans())
@@ -111,8 +125,112 @@ def test_tiny_rates_keep_min_significant_digits(
 def test_displayed_rates_keep_rate_decimals_and_significant_digits(
     cfg: AppConfig, market: Decimal
 ) -> None:
-    shown = round_rate(market, cfg.routing)
-    assert places_of(shown) >= cfg.routing.rate_decimals
-    assert significant(shown) >= cfg.routing.min_significant
+    routing = cfg.routing
+    shown = round_rate(market, routing)
+    places = places_of(shown)
+    assert places >= routing.rate_decimals
+    assert significant(shown) >= routing.min_significant
     # rounded (any configured mode), not otherwise changed: < 1 unit of the last place shown
-    assert abs(Fraction(shown) - Fraction(market)) < Fraction(1, 10 ** places_of(shown))
+    unit = Fraction(1, 10**places)
+    assert abs(Fraction(shown) - Fraction(market)) < unit
+    # one unit of the last place is within the bound, and no place more than needed
+    tolerance = Fraction(market) * Fraction(routing.max_rounding_percent) / 100
+    assert unit <= tolerance
+    minimums = max(routing.rate_decimals, routing.min_significant - 1 - market.adjusted())
+    assert places == minimums or 10 * unit > tolerance
+
+
+# --- every direction of the shipped config.yaml -----------------------------------------
+
+
+@cache
+def shipped() -> AppConfig:
+    return load_config(SHIPPED)
+
+
+def shipped_routes() -> list[Route]:
+    cfg = shipped()
+    return [resolve(cfg, give, get) for give, gets in cfg.directions.items() for get in gets]
+
+
+def _log_uniform(k: int) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 34
+        return Decimal(10) ** Decimal(k).scaleb(-9)
+
+
+def _edge(k: int) -> Decimal:
+    # market × 0.015 % lands on a power of ten: the bound's decimals change right here
+    with localcontext() as ctx:
+        ctx.prec = 34
+        return Decimal(1).scaleb(k) / Decimal("0.00015")
+
+
+# 1e-6 … 1e6: log-uniform at 34 digits, as typed (few digits), and next to the edges
+market_rates = st.one_of(
+    st.integers(-6 * 10**9, 6 * 10**9).map(_log_uniform),
+    st.builds(lambda m, e: Decimal(m).scaleb(e), st.integers(1, 99_999), st.integers(-10, 6)
+              ).filter(lambda r: Decimal("1e-6") <= r <= Decimal("1e6")),
+    st.builds(lambda k, ulp: _edge(k) + Decimal(ulp).scaleb(_edge(k).adjusted() - 33),
+              st.integers(-9, 1), st.integers(-1, 1)),
+)
+typed_margins = st.decimals(min_value=0, max_value=Decimal("99.99"), places=2)
+# how many units of its last digit the result is: large enough that flooring it is noise
+result_units = st.integers(10**7, 10**13)
+
+
+def charged(q: QuoteResult, market: Decimal, rate: Fraction) -> Fraction:
+    """The margin (a fraction, not percent) a deal at ``rate`` charges against ``market``."""
+    ratio = rate / Fraction(market)
+    return ratio - 1 if q.client_buys_asset else 1 - ratio
+
+
+def quote_for(route: Route, market: Decimal, margin: Decimal, units: int) -> QuoteResult:
+    cfg = shipped()
+    unit = Decimal(1).scaleb(-cfg.currency(route.get).decimals)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        target = units * unit
+        amount = target * market if route.client_buys_asset else target / market
+    amount = max(amount, Decimal(1).scaleb(-cfg.currency(route.give).decimals))
+    return compute_quote(route, market, margin, amount, config=cfg)
+
+
+@given(st.sampled_from(shipped_routes()), market_rates, typed_margins, result_units)
+def test_shipped_directions_charge_the_typed_margin(
+    route: Route, market: Decimal, margin: Decimal, units: int
+) -> None:
+    cfg = shipped()
+    q = quote_for(route, market, margin, units)
+    unit = Fraction(1, 10 ** cfg.currency(route.get).decimals)
+    given_, got = Fraction(q.amount), Fraction(q.result)
+    assume(got >= 10**6 * unit)
+    typed = Fraction(margin) / 100
+    bound = Fraction(cfg.routing.max_rounding_percent) / 100
+    # the shown final rate: never below the typed margin, less than the bound above it
+    by_rate = charged(q, market, Fraction(q.final_rate))
+    assert typed <= by_rate < typed + bound
+    # the deal itself (result floored): the desk never loses, and flooring adds at most one
+    # unit of the result's last digit, here under a millionth of it
+    effective = given_ / got if q.client_buys_asset else got / given_
+    paid = charged(q, market, effective)
+    assert paid >= typed
+    flooring = (Fraction(q.final_rate) / Fraction(market) * unit / got if q.client_buys_asset
+                else unit / (given_ * Fraction(market)))
+    assert paid < typed + bound + flooring
+    assert flooring < Fraction(2, 10**6)
+
+
+@given(st.sampled_from(shipped_routes()), market_rates, typed_margins, result_units)
+def test_shipped_results_are_reproducible_from_the_shown_rate(
+    route: Route, market: Decimal, margin: Decimal, units: int
+) -> None:
+    cfg = shipped()
+    q = quote_for(route, market, margin, units)
+    shown = Fraction(Decimal(str(q.final_rate)))  # what the card says, read back
+    raw = Fraction(q.amount) / shown if q.client_buys_asset else Fraction(q.amount) * shown
+    assert Fraction(q.result) == floor_to(raw, cfg.currency(route.get).decimals)
+    # the card reads consistently: both rates with the same decimals, the display minimums
+    places = places_of(q.final_rate)
+    assert places_of(q.base_rate) == places >= cfg.routing.rate_decimals
+    assert significant(q.final_rate) >= cfg.routing.min_significant

@@ -22,6 +22,11 @@ COPY config.yaml ./
 COPY flows ./flows
 COPY templates ./templates
 RUN crypto-helper check
+# Rates and the metered providers' monthly request counts survive restarts here (mount a
+# volume to keep them across deploys; with REDIS_URL they live in Redis instead).
+ENV DATA_DIR=/app/data
+RUN mkdir -p /app/data && chown bot /app/data
+VOLUME /app/data
 USER bot
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \

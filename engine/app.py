@@ -14,8 +14,11 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -55,12 +58,14 @@ from engine.flow.builder import FlowDialog, build_dialog
 from engine.health import setup_health_routes
 from engine.logs import setup_logging
 from engine.metrics import BotMetrics
+from engine.rates.budget import Budgets, FileLedger, budget_policy
+from engine.rates.cache import FileQuoteStore
 from engine.rates.offline import create_offline_rates
 from engine.rates.preloader import Preloader
-from engine.rates.redis_store import create_redis_rates_backend
+from engine.rates.redis_store import RedisRatesBackend, create_redis_rates_backend
 from engine.rates.service import RateService
 from engine.settings import Settings, SettingsError, load_settings
-from providers.base import RatesProviderProtocol
+from providers.base import QuotaReportingProtocol, RatesProviderProtocol
 from providers.http import create_http_session
 from providers.registry import ProviderRegistry, create_registry
 
@@ -137,6 +142,48 @@ def create_providers(
         key = env.get(block.api_key_env) if block.api_key_env else None
         providers[name] = plugin(name, block, session=session, api_key=key or None)
     return providers
+
+
+def create_rate_service(
+    config: AppConfig,
+    providers: Mapping[str, RatesProviderProtocol],
+    *,
+    data_dir: Path,
+    backend: RedisRatesBackend | None = None,
+) -> RateService:
+    """The live rate service.
+
+    Alone, its cache and the metered providers' monthly counts are kept in ``data_dir``
+    (``rates.json``, ``budget.json``), so a restart neither loses the rates nor spends the
+    budget again. With ``backend`` (replicas sharing Redis) both live in Redis, entries
+    are stamped with the Redis server's clock, and one replica at a time fetches.
+    Breakers and the guard always run on this process's monotonic clock.
+    """
+    policies = {
+        name: policy
+        for name, block in config.providers.items()
+        if (policy := budget_policy(block, config.budget)) is not None
+    }
+    vendor = {
+        name: partial(getattr, provider, "quota")
+        for name, provider in providers.items()
+        if isinstance(provider, QuotaReportingProtocol)
+    }
+    if backend is not None:
+        budgets = Budgets(policies, backend.ledger, backend.clock, vendor)
+        return RateService(
+            config,
+            providers,
+            backend.clock,
+            store=backend.store,
+            fetch_lock=backend.fetch_lock,
+            timer=time.monotonic,
+            wall=backend.clock,
+            budgets=budgets,
+        )
+    store = FileQuoteStore(data_dir / "rates.json", config.cache.max_size)
+    budgets = Budgets(policies, FileLedger(data_dir / "budget.json"), time.time, vendor)
+    return RateService(config, providers, store=store, budgets=budgets)
 
 
 def create_bot_session(telegram_api_url: str | None) -> AiohttpSession:
@@ -229,19 +276,11 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
         rates = create_offline_rates(config)
     else:
         providers = create_providers(config, http, os.environ, create_registry())
-        if redis_url is None:
-            rates = RateService(config, providers)
-            preloader = Preloader(rates, config)
-        else:  # replicas share the rate cache, one upstream call per window, one preloader
+        if redis_url is not None:
             backend = create_redis_rates_backend(redis_url, config)
-            rates = RateService(
-                config,
-                providers,
-                backend.clock,
-                store=backend.store,
-                fetch_lock=backend.fetch_lock,
-            )
-            preloader = Preloader(rates, config, clock=backend.clock, leader=backend.leader)
+            await backend.clock.sync()
+        rates = create_rate_service(config, providers, data_dir=settings.data_dir, backend=backend)
+        preloader = Preloader(rates, config, leader=backend.leader if backend else None)
     bot = create_bot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

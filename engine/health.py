@@ -9,7 +9,7 @@ Readiness, decided from the cache and the counters only (a probe never calls a p
 * a provider is **available** when its circuit is not open (half-open lets the next call
   through) and at least one call to it has succeeded since start;
 * a direction is **servable** when its rate is cached and usable (fresh, or stale within
-  ``cache.max_stale_seconds``), or when every provider on its route is available;
+  its limit) from some provider of each leg, or when each leg has an available provider;
 * ``/health/ready`` answers **200** when the storage answers its ping and at least one
   direction is servable, else **503**.
 
@@ -31,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from engine.metrics import BotMetrics, RatesMetricsSourceProtocol
 from engine.rates.breaker import BreakerState
+from engine.rates.budget import Budgets, BudgetStatus
 from engine.rates.metrics import RatesMetrics
 from engine.rates.routing import Route
 from engine.rates.service import DirectionRate
@@ -45,6 +46,9 @@ class RatesStatusProtocol(RatesMetricsSourceProtocol, Protocol):
     """What health needs from :class:`~engine.rates.service.RateService`."""
 
     def route(self, give: str, get: str) -> Route: ...
+
+    @property
+    def budgets(self) -> Budgets | None: ...
 
     async def cached_snapshot(self) -> Sequence[DirectionRate]:
         """Every direction's rate from the cache alone: no upstream call, no refresh."""
@@ -81,6 +85,8 @@ class Readiness:
     providers: tuple[ProviderHealth, ...]
     directions: tuple[DirectionHealth, ...]
     cache_error: str | None = None  # the cache could not be read (a shared store is down)
+    budgets: tuple[BudgetStatus, ...] = ()
+    guard: dict[str, Any] | None = None
 
     @property
     def ready(self) -> bool:
@@ -102,7 +108,48 @@ class Readiness:
             "storage": {"reachable": self.storage},
             "providers": [_provider_json(p) for p in self.providers],
             "directions": [_direction_json(d) for d in self.directions],
+            "budgets": [_budget_json(b) for b in self.budgets],
+            "guard": self.guard or {"held": [], "disagreements": []},
         }
+
+
+def _budget_json(b: BudgetStatus) -> dict[str, Any]:
+    return {
+        "provider": b.provider,
+        "month": b.month,
+        "budget": b.budget,
+        "target": b.target,
+        "used": b.used,
+        "left": b.left,
+        "vendor_remaining": b.vendor_remaining,
+        "projected_exhaustion": (
+            b.projected_exhaustion.isoformat() if b.projected_exhaustion else None
+        ),
+    }
+
+
+def _guard_json(metrics: RatesMetrics) -> dict[str, Any]:
+    return {
+        "held": [
+            {
+                "provider": h.provider,
+                "pair": str(h.pair),
+                "accepted": str(h.accepted),
+                "held": str(h.candidate.close),
+                "jump_percent": str(round(h.jump_percent, 2)),
+            }
+            for h in metrics.holds
+        ],
+        "disagreements": [
+            {
+                "pair": str(g.pair),
+                g.first: str(g.first_close),
+                g.second: str(g.second_close),
+                "percent": str(round(g.percent, 2)),
+            }
+            for g in metrics.disagreements
+        ],
+    }
 
 
 def _provider_json(p: ProviderHealth) -> dict[str, Any]:
@@ -167,7 +214,7 @@ def assess_readiness(
     directions = []
     for item in snapshot:
         rate = item.rate
-        route_providers = {leg.provider for leg in route(item.give, item.get).legs}
+        legs = route(item.give, item.get).legs
         directions.append(
             DirectionHealth(
                 give=item.give,
@@ -177,7 +224,7 @@ def assess_readiness(
                 age_seconds=rate.age_seconds if rate else None,
                 stale=rate.stale if rate else None,
                 sources=rate.sources if rate else (),
-                servable=rate is not None or route_providers <= available,
+                servable=rate is not None or all(available & set(leg.providers) for leg in legs),
             )
         )
     return Readiness(storage, tuple(provider_health), tuple(directions))
@@ -212,7 +259,14 @@ class _HealthRoutes:
 
     async def check(self) -> Readiness:
         storage = await self._ping()
+        budgets: tuple[BudgetStatus, ...] = ()
+        if self._rates.budgets is not None:
+            try:
+                budgets = tuple(await self._rates.budgets.status())
+            except Exception as exc:  # a ledger read failing is no reason to crash a probe
+                logger.warning("health: reading the budget ledger failed: %r", exc)
         metrics = self._rates.metrics()
+        guard = _guard_json(metrics)
         try:
             snapshot = await self._rates.cached_snapshot()
         except Exception as exc:  # a shared store (Redis) down: not ready, not a crash
@@ -220,10 +274,11 @@ class _HealthRoutes:
             unread = assess_readiness(
                 metrics, (), self._rates.route, storage=storage, providers=self._providers
             )
-            return replace(unread, cache_error=type(exc).__name__)
-        return assess_readiness(
+            return replace(unread, cache_error=type(exc).__name__, budgets=budgets, guard=guard)
+        readiness = assess_readiness(
             metrics, snapshot, self._rates.route, storage=storage, providers=self._providers
         )
+        return replace(readiness, budgets=budgets, guard=guard)
 
     async def _ping(self) -> bool:
         try:

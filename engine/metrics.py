@@ -18,6 +18,13 @@ Families (``crypto_helper_`` prefix; counters end in ``_total`` on the wire)::
     breaker_state{provider}                 0 closed, 1 half-open, 2 open
     quota_remaining{provider, period}       period: month | day; only once reported
     quota_limit{provider, period}
+    budget_requests_used{provider}          metered providers: this month, retries included
+    budget_requests_left{provider}          what the pacing may still spend this month
+    budget_exhaustion_timestamp_seconds{provider}  projected, at this month's pace; absent
+                                            while the budget lasts the month
+    price_jumps_held_total{provider}        prices held by the jump guard
+    prices_held{provider, pair}             1 while a jump awaits confirmation
+    sources_disagreeing{pair, first, second}  percent apart, while beyond the limit
 """
 
 from __future__ import annotations
@@ -92,6 +99,7 @@ class RatesCollector(Collector):
         yield from _cache_families(m)
         yield from _upstream_families(m)
         yield from _quota_families(self._providers)
+        yield from _guard_families(m)
 
 
 def _cache_families(m: RatesMetrics) -> Iterator[Metric]:
@@ -155,6 +163,52 @@ def _quota_families(providers: Mapping[str, object]) -> Iterator[Metric]:
             if value is not None:
                 family.add_metric([name, period], value)
     yield from (remaining, limit)
+
+
+def _guard_families(m: RatesMetrics) -> Iterator[Metric]:
+    used = GaugeMetricFamily(
+        f"{PREFIX}_budget_requests_used",
+        "Requests to a metered provider this month (retries included; the vendor's "
+        "count when higher).",
+        labels=["provider"],
+    )
+    left = GaugeMetricFamily(
+        f"{PREFIX}_budget_requests_left",
+        "Requests the pacing may still spend this month.",
+        labels=["provider"],
+    )
+    exhaustion = GaugeMetricFamily(
+        f"{PREFIX}_budget_exhaustion_timestamp_seconds",
+        "When the monthly budget would be used up at this month's pace (absent: it lasts).",
+        labels=["provider"],
+    )
+    for status in m.budgets:
+        used.add_metric([status.provider], status.used)
+        left.add_metric([status.provider], status.left)
+        if status.projected_exhaustion is not None:
+            exhaustion.add_metric([status.provider], status.projected_exhaustion.timestamp())
+    held_total = CounterMetricFamily(
+        f"{PREFIX}_price_jumps_held",
+        "Prices held by the jump guard until confirmed.",
+        labels=["provider"],
+    )
+    for name, count in m.held_total.items():
+        held_total.add_metric([name], count)
+    held = GaugeMetricFamily(
+        f"{PREFIX}_prices_held",
+        "1 while a provider's price jump awaits confirmation.",
+        labels=["provider", "pair"],
+    )
+    for hold in m.holds:
+        held.add_metric([hold.provider, str(hold.pair)], 1)
+    apart = GaugeMetricFamily(
+        f"{PREFIX}_sources_disagreeing",
+        "Percent between two sources of a pair, while beyond guard.max_disagreement_percent.",
+        labels=["pair", "first", "second"],
+    )
+    for gap in m.disagreements:
+        apart.add_metric([str(gap.pair), gap.first, gap.second], float(gap.percent))
+    yield from (used, left, exhaustion, held_total, held, apart)
 
 
 class BotMetrics:

@@ -26,7 +26,15 @@ from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
 from engine.flow.context import ERROR_KEY, input_limits, window_context
 from engine.flow.options import option_codes
 from engine.flow.schema import FlowConfig
-from engine.messages import BOT_TEMPLATES, HELP, RATES, base_context, help_context, rates_context
+from engine.messages import (
+    BOT_TEMPLATES,
+    HELP,
+    RATES,
+    base_context,
+    help_context,
+    rates_context,
+    rates_warnings_sample,
+)
 from engine.render import TEMPLATE_SUFFIX, Renderer
 from engine.texts import REQUIRED_STRINGS
 
@@ -188,20 +196,27 @@ class _Previewer:
         rows = await self.services["rates"].snapshot()
         for name in BOT_TEMPLATES:
             for locale in self.renderer.locales:
+                cases = [("message", base_context(self.config, locale))]
                 if name == HELP:
-                    context = help_context(self.config, locale)
+                    cases = [("message", help_context(self.config, locale))]
                 elif name == RATES:
                     context = rates_context(self.config, locale, rows)
-                else:
-                    context = base_context(self.config, locale)
-                try:
-                    text = self.renderer.window(locale, name, context)
-                except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
-                    self.result.problems.append(
-                        self._render_problem(exc, locale, name, name, "message")
-                    )
-                    continue
-                self.result.screens.append(Screen("bot", name, locale, "message", text, (), name))
+                    cases = [("message", context), ("warnings", rates_warnings_sample(context))]
+                for case, context in cases:
+                    try:
+                        text = self.renderer.window(locale, name, context)
+                    except (
+                        TemplateError,
+                        ArithmeticError,
+                        TypeError,
+                        ValueError,
+                        KeyError,
+                    ) as exc:
+                        self.result.problems.append(
+                            self._render_problem(exc, locale, name, name, case)
+                        )
+                        continue
+                    self.result.screens.append(Screen("bot", name, locale, case, text, (), name))
 
 
 async def preview_all(defs: Definitions, services: Mapping[str, Any]) -> PreviewResult:

@@ -7,6 +7,7 @@ never show them. A missing or malformed value is reported as one line naming the
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
         default=None, alias="WEBHOOK_URL", pattern=r"^https?://[^\s/]+(/[^\s]*)?$"
     )
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    data_dir: Path = Field(default=Path("data"), alias="DATA_DIR")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

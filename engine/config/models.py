@@ -83,11 +83,33 @@ class SidePrice(_Model):
 
 
 class RoutingRule(_Model):
-    """``pairs`` are served by ``provider`` using ``price``."""
+    """``pairs`` are served by ``provider`` using ``price``.
+
+    ``provider`` is one name or an ordered list of fallbacks (``[apilayer, cbr]``): when
+    the first cannot serve a pair (an error, an open circuit, its budget spent, nothing
+    usable cached), the next one is asked.
+    """
 
     pairs: list[PairText] = Field(min_length=1)
-    provider: str
+    provider: str | list[str] = Field(
+        description="provider name, or an ordered list of fallbacks: [apilayer, cbr]"
+    )
     price: PriceField | SidePrice = "close"
+
+    @field_validator("provider")
+    @classmethod
+    def _some_provider(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("name at least one provider")
+        if len(set(names)) != len(names):
+            raise ValueError("each provider may be listed once")
+        return value
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The providers in fallback order."""
+        return (self.provider,) if isinstance(self.provider, str) else tuple(self.provider)
 
 
 class RoutingConfig(_Model):
@@ -144,6 +166,54 @@ class BreakerConfig(_Model):
     open_seconds: float = Field(default=30, gt=0, le=3600)
 
 
+class GuardConfig(_Model):
+    """What keeps an absurd or unconfirmed price off the cards."""
+
+    max_jump_percent: Decimal = Field(
+        default=Decimal(10),
+        gt=0,
+        le=1000,
+        description="a new price this far from the last accepted one for its pair is held",
+    )
+    confirm_after_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="a held price is accepted once it has persisted this long "
+        "(or as soon as another source confirms it)",
+    )
+    max_disagreement_percent: Decimal = Field(
+        default=Decimal(3),
+        gt=0,
+        le=1000,
+        description="two sources of one pair further apart than this are logged and "
+        "shown on /rates",
+    )
+
+
+class BudgetConfig(_Model):
+    """How metered providers (those with ``monthly_budget``) spend their plan."""
+
+    use_percent: Decimal = Field(
+        default=Decimal(90),
+        gt=0,
+        le=100,
+        description="pacing spends at most this share of monthly_budget, retries included",
+    )
+    burst: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="requests that may be spent ahead of the even pace (retries after "
+        "a failure, a start-up)",
+    )
+    stop_below_remaining: int = Field(
+        default=3,
+        ge=0,
+        description="no more calls once the vendor reports this few requests left this month",
+    )
+
+
 class PreloadConfig(_Model):
     enabled: bool = True
     interval_seconds: float = Field(default=60, ge=1)
@@ -184,6 +254,8 @@ class AppConfig(_Model):
     cache: CacheConfig = CacheConfig()
     breaker: BreakerConfig = BreakerConfig()
     preload: PreloadConfig = PreloadConfig()
+    guard: GuardConfig = GuardConfig()
+    budget: BudgetConfig = BudgetConfig()
     bot: BotConfig = BotConfig()
     storage: StorageConfig = StorageConfig()
     server: ServerConfig = ServerConfig()

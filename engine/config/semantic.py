@@ -93,32 +93,36 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
                             f"{did_you_mean(code, codes)}",
                         )
                     )
-        provider = config.providers.get(rule.provider)
-        if provider is None:
-            add(
-                smap.problem(
-                    (*rloc, "provider"),
-                    f"{rule.provider!r} is not a configured provider"
-                    f"{did_you_mean(rule.provider, config.providers)}",
-                )
+        for k, name in enumerate(rule.providers):
+            ploc = (
+                (*rloc, "provider") if isinstance(rule.provider, str) else (*rloc, "provider", k)
             )
-            continue
-        if provider.kind in registry:
-            fields = registry.get(provider.kind).price_fields
-            wanted = (
-                [rule.price]
-                if isinstance(rule.price, str)
-                else [rule.price.client_buys, rule.price.client_sells]
-            )
-            for field in wanted:
-                if field not in fields:
-                    add(
-                        smap.problem(
-                            (*rloc, "price"),
-                            f"provider {rule.provider!r} ({provider.kind}) has no "
-                            f"{field!r} price; it offers {sorted(fields)}",
-                        )
+            provider = config.providers.get(name)
+            if provider is None:
+                add(
+                    smap.problem(
+                        ploc,
+                        f"{name!r} is not a configured provider"
+                        f"{did_you_mean(name, config.providers)}",
                     )
+                )
+                continue
+            if provider.kind in registry:
+                fields = registry.get(provider.kind).price_fields
+                wanted = (
+                    [rule.price]
+                    if isinstance(rule.price, str)
+                    else [rule.price.client_buys, rule.price.client_sells]
+                )
+                for field in dict.fromkeys(wanted):
+                    if field not in fields:
+                        add(
+                            smap.problem(
+                                (*rloc, "price"),
+                                f"provider {name!r} ({provider.kind}) has no "
+                                f"{field!r} price; it offers {sorted(fields)}",
+                            )
+                        )
     for i, code in enumerate(routing.price_order):
         unknown_currency(code, ("routing", "price_order", i))
 

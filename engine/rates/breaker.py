@@ -7,6 +7,11 @@
   for ``open_seconds``.
 * **half-open**: one trial call passes (others fail immediately while it runs); success
   closes the circuit, failure opens it again.
+
+Only a :class:`~providers.errors.ProviderError` is a failure of the vendor. Anything else a
+call raises (a plugin's ``TypeError``) passes through without counting: the vendor is not
+down because our code is wrong. Timers use the monotonic clock given (never the wall
+clock, which may be stepped).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from providers.errors import ProviderRateLimitedError, ProviderUnavailableError
+from providers.errors import ProviderError, ProviderRateLimitedError, ProviderUnavailableError
 
 logger = logging.getLogger("engine.rates")
 
@@ -86,7 +91,7 @@ class CircuitBreaker:
         trial = self._admit()
         try:
             result = await fn()
-        except Exception as exc:
+        except ProviderError as exc:
             self._on_failure(exc, trial)
             raise
         finally:

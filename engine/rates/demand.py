@@ -37,7 +37,8 @@ def provider_demand(routes: Iterable[Route]) -> dict[str, tuple[Pair, ...]]:
     table: dict[str, set[Pair]] = {}
     for route in routes:
         for leg in route.legs:
-            table.setdefault(leg.provider, set()).add(leg.pair)
+            for name in leg.providers:
+                table.setdefault(name, set()).add(leg.pair)
     return {name: tuple(sorted(pairs)) for name, pairs in table.items()}
 
 
@@ -56,8 +57,10 @@ def preload_providers(
             legs = resolve(config, pair.base, pair.quote).legs
         except NoRouteError:
             legs = ()
-        used = [leg for leg in legs if leg.pair in demand.get(leg.provider, ())]
+        used = [leg for leg in legs if any(leg.pair in demand.get(n, ()) for n in leg.providers)]
         if not used:
             logger.warning("preload pair %s is not used by any direction; not preloaded", pair)
-        names.update(dict.fromkeys(leg.provider for leg in used))
+        # Fallbacks are kept warm too: switching to one is then instant, and two sources
+        # of a pair can be compared (disagreement, jump confirmation).
+        names.update(dict.fromkeys(name for leg in used for name in leg.providers))
     return tuple(names)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.rates.breaker import BreakerState
+from engine.rates.budget import BudgetStatus
 from engine.rates.cache import CacheStats
+from engine.rates.guard import Disagreement, Hold
 
 
 @dataclass(slots=True)
@@ -25,3 +27,7 @@ class RatesMetrics:
     cache: CacheStats
     upstream: Mapping[str, UpstreamStats]
     breakers: Mapping[str, BreakerState]
+    held_total: Mapping[str, int] = field(default_factory=dict)  # jumps held, per provider
+    holds: tuple[Hold, ...] = ()  # held now
+    disagreements: tuple[Disagreement, ...] = ()  # pairs whose sources disagree now
+    budgets: tuple[BudgetStatus, ...] = ()  # metered providers, as last read

@@ -2,7 +2,10 @@
 
 Each provider serving a preloaded pair that some direction uses gets its own schedule:
 ``preload.interval_seconds`` stretched to the provider's ``monthly_budget`` (see
-:mod:`.budget`), so a 100-request plan is called at most every 7.2 h. A failed refresh is
+:mod:`.budget`), so a 100-request plan is called about every 8.3 h. A provider is refreshed
+once its rates are that old, whoever fetched them: an on-demand fetch, a peer replica, or
+this process before a restart (rates kept in ``DATA_DIR`` or Redis). Fallback providers of
+a rule are kept warm too. A failed refresh is
 logged (WARNING, with the cause) and retried with exponential backoff from
 ``interval_seconds``, capped at the provider's interval; it never stops the loop.
 
@@ -20,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from engine.config.models import AppConfig
-from engine.rates.budget import stretch
+from engine.rates.budget import BudgetExhaustedError, stretch
 from engine.rates.demand import preload_providers
 from engine.rates.lock import LeaderLockProtocol
 from engine.rates.service import RateService
@@ -35,7 +38,8 @@ class Preloader:
     Args:
         service: the rate service whose cache is warmed.
         config: ``preload`` and the provider configs (``monthly_budget``) are read.
-        clock: monotonic seconds (the service's clock).
+        clock: monotonic seconds (never the wall clock: a clock step must not make it
+            refetch early or stall).
         sleep: ``asyncio.sleep`` or a test double.
         leader: elects the one replica that refreshes (see :mod:`.lock`); None: this one.
     """
@@ -53,7 +57,7 @@ class Preloader:
         self._enabled = config.preload.enabled
         self._base = config.preload.interval_seconds
         self.intervals: Mapping[str, float] = {
-            name: stretch(self._base, config.providers.get(name))
+            name: stretch(self._base, config.providers.get(name), config.budget)
             for name in preload_providers(config, service.demand)
         }
         self._clock = clock
@@ -108,13 +112,20 @@ class Preloader:
     async def _refresh(self, name: str, now: float) -> None:
         interval = self.intervals[name]
         try:
-            # Skip when an on-demand fetch has just refreshed it: the budget counts calls.
-            await self._service.refresh(name, if_older_than=interval / 2)
+            # Not before the rates are `interval` old, whoever fetched them (an on-demand
+            # fetch, a peer replica, or this process before a restart): a metered
+            # provider's budget counts every call.
+            age = await self._service.provider_age(name)
+            if age is None or age >= interval:
+                await self._service.refresh(name, if_older_than=interval)
+                age = 0.0
         except Exception as exc:
             failures = self._failures[name] = self._failures.get(name, 0) + 1
             retry = min(self._base * 2 ** min(failures - 1, 20), interval)
             self._due[name] = now + retry
-            if isinstance(exc, ProviderError):
+            if isinstance(exc, BudgetExhaustedError):
+                logger.debug("rates: preload of %s: %s; retry in %.0f s", name, exc, retry)
+            elif isinstance(exc, ProviderError):
                 logger.warning(
                     "rates: preload of %s failed: %s; retry in %.0f s", name, exc, retry
                 )
@@ -122,4 +133,4 @@ class Preloader:
                 logger.exception("rates: preload of %s crashed; retry in %.0f s", name, retry)
             return
         self._failures.pop(name, None)
-        self._due[name] = now + interval
+        self._due[name] = now + max(interval - age, 1.0)

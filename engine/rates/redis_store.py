@@ -22,7 +22,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -30,32 +29,24 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from engine.config.models import AppConfig
-from engine.rates.budget import stretch
-from engine.rates.cache import CacheEntry, CacheKey, MemoryQuoteStore
+from engine.rates.budget import RedisLedger, stretch
+from engine.rates.cache import (
+    CacheEntry,
+    CacheKey,
+    MemoryQuoteStore,
+    entry_from_json,
+    entry_to_json,
+)
 from engine.rates.lock import RedisFetchLock, RedisHealth, RedisLeaderLock
-from providers.base import Pair, Quote
 
 logger = logging.getLogger("engine.rates")
 
-FORMAT_VERSION = 1
-ENTRY_MARGIN_SECONDS = 60.0  # keys outlive their usefulness a little: clocks differ
+ENTRY_MARGIN_SECONDS = 60.0  # keys outlive their usefulness a little
 
 
 def encode_entry(entry: CacheEntry) -> bytes:
     """The JSON of ``entry``; Decimals as strings."""
-    quote = entry.quote
-    return json.dumps(
-        {
-            "v": FORMAT_VERSION,
-            "pair": f"{quote.pair.base}/{quote.pair.quote}",
-            "close": str(quote.close),
-            "bid": None if quote.bid is None else str(quote.bid),
-            "ask": None if quote.ask is None else str(quote.ask),
-            "source": quote.source,
-            "fetched_at": entry.fetched_at,
-        },
-        separators=(",", ":"),
-    ).encode()
+    return json.dumps(entry_to_json(entry), separators=(",", ":")).encode()
 
 
 def decode_entry(raw: bytes | str) -> CacheEntry:
@@ -66,40 +57,48 @@ def decode_entry(raw: bytes | str) -> CacheEntry:
     """
     try:
         data = json.loads(raw)
-        if data["v"] != FORMAT_VERSION:
-            raise ValueError(f"format version {data['v']!r}, expected {FORMAT_VERSION}")
-        base, quote = data["pair"].split("/")
-        fetched_at = data["fetched_at"]
-        if isinstance(fetched_at, bool) or not isinstance(fetched_at, int | float):
-            raise ValueError(f"fetched_at {fetched_at!r} is not a number")
-        source = data["source"]
-        if not isinstance(source, str):
-            raise ValueError(f"source {source!r} is not a string")
-        bid, ask = data["bid"], data["ask"]
-        return CacheEntry(
-            Quote(
-                Pair(base, quote),
-                _decimal(data["close"]),
-                bid=None if bid is None else _decimal(bid),
-                ask=None if ask is None else _decimal(ask),
-                source=source,
-            ),
-            float(fetched_at),
-        )
-    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise ValueError(f"not a cache entry: {exc!r}") from exc
+    return entry_from_json(data)
 
 
-def _decimal(text: object) -> Decimal:
-    if not isinstance(text, str):  # a JSON number would have passed through a float
-        raise ValueError(f"price {text!r} is not a string")
-    try:
-        value = Decimal(text)
-    except ArithmeticError as exc:
-        raise ValueError(f"price {text!r} is not a number") from exc
-    if not value.is_finite():
-        raise ValueError(f"price {text!r} is not finite")
-    return value
+class RedisClock:
+    """Wall-clock seconds as the Redis server tells them: one clock for every replica.
+
+    Entry times are compared across replicas, whose own clocks may differ by minutes; the
+    Redis server's ``TIME`` is the one they share. :meth:`sync` reads it and keeps the
+    offset to this process's monotonic clock, so :meth:`__call__` is cheap, never blocks,
+    and does not jump when the local wall clock is stepped. Before the first sync (or
+    while Redis does not answer) it is the local wall clock.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._redis = redis
+        self._monotonic = monotonic
+        self._offset = wall() - monotonic()
+        self.synced = False
+
+    def __call__(self) -> float:
+        return self._monotonic() + self._offset
+
+    async def sync(self) -> bool:
+        """Align with the Redis server's clock; False (and unchanged) when it fails."""
+        try:
+            before = self._monotonic()
+            seconds, micros = await self._redis.time()
+            after = self._monotonic()
+        except RedisError as exc:
+            logger.debug("rates: Redis TIME failed: %s", exc)
+            return False
+        self._offset = seconds + micros / 1e6 - (before + after) / 2
+        self.synced = True
+        return True
 
 
 class RedisQuoteStore:
@@ -112,7 +111,7 @@ class RedisQuoteStore:
 
     ``evictions`` counts the local LRU's evictions: Redis keys only expire.
 
-    Use it with a wall clock (``time.time``): ``fetched_at`` is compared across processes.
+    Use it with a :class:`RedisClock`: ``fetched_at`` is compared across processes.
 
     Args:
         redis: the shared client.
@@ -197,7 +196,9 @@ class RedisRatesBackend:
         store: for ``RateService(store=...)``.
         fetch_lock: for ``RateService(fetch_lock=...)``.
         leader: for ``Preloader(leader=...)``.
-        clock: the clock the service and preloader must use with this store (wall time).
+        ledger: the metered providers' monthly request counts, shared by the replicas.
+        clock: the clock entries are stamped with (the Redis server's); timers (breakers,
+            the preloader) stay on this process's monotonic clock.
     """
 
     def __init__(
@@ -206,12 +207,14 @@ class RedisRatesBackend:
         store: RedisQuoteStore,
         fetch_lock: RedisFetchLock,
         leader: RedisLeaderLock,
+        ledger: RedisLedger,
     ) -> None:
         self.redis = redis
+        self.ledger = ledger
         self.store = store
         self.fetch_lock = fetch_lock
         self.leader = leader
-        self.clock: Callable[[], float] = time.time
+        self.clock = RedisClock(redis)
 
     async def ping(self) -> bool:
         """Whether Redis answers now (for readiness); never raises."""
@@ -237,7 +240,8 @@ def create_redis_rates_backend(
     """The Redis client, store and locks for ``config``; no connection is made yet.
 
     TTLs follow the config: entries live as long as the longest provider TTL (stretched to
-    its ``monthly_budget``) plus ``cache.max_stale_seconds``; a fetch lock a provider's
+    its ``monthly_budget``) plus ``cache.max_stale_seconds`` (or its
+    ``max_data_age_seconds``, if longer); a fetch lock a provider's
     ``timeout_seconds`` (which bounds the whole call, retries included) plus 1 s; the
     preloader lease three ``preload.interval_seconds`` plus the longest provider timeout.
 
@@ -260,8 +264,15 @@ def create_redis_rates_backend(
     health = RedisHealth(cooldown_seconds)
     providers = config.providers
     ttl = max(
-        (stretch(config.cache.ttl_seconds, cfg) for cfg in providers.values()),
-        default=config.cache.ttl_seconds,
+        (
+            max(
+                stretch(config.cache.ttl_seconds, cfg, config.budget)
+                + config.cache.max_stale_seconds,
+                cfg.max_data_age_seconds or 0.0,
+            )
+            for cfg in providers.values()
+        ),
+        default=config.cache.ttl_seconds + config.cache.max_stale_seconds,
     )
     timeouts = {name: cfg.timeout_seconds for name, cfg in providers.items()}
     longest = max(timeouts.values(), default=10.0)
@@ -269,7 +280,7 @@ def create_redis_rates_backend(
         client,
         prefix=f"{prefix}rates:",
         max_size=config.cache.max_size,
-        entry_ttl_seconds=ttl + config.cache.max_stale_seconds + ENTRY_MARGIN_SECONDS,
+        entry_ttl_seconds=ttl + ENTRY_MARGIN_SECONDS,
         health=health,
     )
     fetch_lock = RedisFetchLock(
@@ -285,4 +296,4 @@ def create_redis_rates_backend(
         ttl_seconds=3 * config.preload.interval_seconds + longest,
         health=health,
     )
-    return RedisRatesBackend(client, store, fetch_lock, leader)
+    return RedisRatesBackend(client, store, fetch_lock, leader, RedisLedger(client, prefix))

@@ -1,4 +1,4 @@
-"""Routing: which provider quotes a direction, and how the displayed pair is formed.
+"""Routing: which providers quote a direction, and how the displayed pair is formed.
 
 A *direction* is what the admin picks: the client gives ``give`` and gets ``get``. It is
 shown as one *display pair* ``ASSET/PRICE`` ("1 USDT = 85.30 RUB"), whose price currency is
@@ -6,7 +6,8 @@ the one listed first in ``routing.price_order``. The display pair's rate is eith
 routed pair (used as is, or inverted) or two legs through the pivot:
 ``ASSET/PRICE = (ASSET/PIVOT) ÷ (PRICE/PIVOT)``.
 
-Each leg also knows which side of that leg's book the client is on, so a rule can price
+Each leg lists its providers in fallback order (``provider: [apilayer, cbr]``), and knows
+which side of that leg's book the client is on, so a rule can price
 client purchases at ``ask`` and client sales at ``bid``.
 """
 
@@ -31,16 +32,21 @@ class Leg:
     """One routed pair fetched from one provider.
 
     Attributes:
-        pair: the pair as the provider serves it (as written in the rule).
-        provider: configured provider name.
+        pair: the pair as the providers serve it (as written in the rule).
+        providers: configured provider names in fallback order (the rule's ``provider``).
         field: the price field to read from its quote.
         invert: the route needs ``1 / rate`` of this pair.
     """
 
     pair: Pair
-    provider: str
+    providers: tuple[str, ...]
     field: PriceField
     invert: bool
+
+    @property
+    def provider(self) -> str:
+        """The first choice."""
+        return self.providers[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,7 @@ def _leg(table: dict[Pair, RoutingRule], want: Pair, give: str, get: str) -> Leg
             continue
         side = _side_for_leg(pair, give, get)
         field = rule.price if isinstance(rule.price, str) else getattr(rule.price, side)
-        return Leg(pair, rule.provider, field, invert)
+        return Leg(pair, rule.providers, field, invert)
     return None
 
 

@@ -37,6 +37,8 @@ SCRUBBED = (
     "ADMIN_IDS",
     "API_LAYER_KEY",
     "RAPIRA_API_KEY",
+    "COINGECKO_DEMO_API_KEY",
+    "DATA_DIR",
     "TELEGRAM_API_URL",
     "REDIS_URL",
     "PORT",
@@ -60,6 +62,8 @@ def write_project(
         "base_url: https://api.apilayer.com/exchangerates_data": (
             f"base_url: {providers.apilayer_url}"
         ),
+        "base_url: https://www.cbr-xml-daily.ru": f"base_url: {providers.cbr_url}",
+        "base_url: https://api.coingecko.com/api/v3": f"base_url: {providers.coingecko_url}",
         **(edits or {}),
     }
     for old, new in replacements.items():

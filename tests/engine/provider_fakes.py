@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
+from engine.config.models import AppConfig
 from providers.base import Pair, Quote
 from providers.errors import ProviderError
 
@@ -26,3 +27,11 @@ class Provider:
 
     async def close(self) -> None:
         return None
+
+
+def single_source(config: AppConfig) -> AppConfig:
+    """``config`` with each routing rule's first provider only (no fallbacks)."""
+    rules = [rule.model_copy(update={"provider": rule.providers[0]}) for rule in config.routing.rules]
+    return config.model_copy(
+        update={"routing": config.routing.model_copy(update={"rules": rules})}
+    )

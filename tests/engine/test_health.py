@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
-from provider_fakes import Provider
+from provider_fakes import Provider, single_source
 
 from engine.definitions import load_definitions
 from engine.health import RatesStatusProtocol, create_health_app, setup_health_routes
@@ -27,13 +27,17 @@ from providers.base import QuotaInfo
 from providers.errors import ProviderUnavailableError
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = load_definitions(ROOT / "config.yaml").config
+# The shipped config without fallbacks: these tests are about health, not fallbacks
+# (tests/engine/rates/test_rates_fallback.py).
+CONFIG = single_source(load_definitions(ROOT / "config.yaml").config)
 TTL = CONFIG.cache.ttl_seconds
 MAX_STALE = CONFIG.cache.max_stale_seconds
 
 
 class DownCache:
     """A service whose cache cannot be read (Redis down), otherwise the real one."""
+
+    budgets = None
 
     def __init__(self, service: RateService) -> None:
         self.service = service

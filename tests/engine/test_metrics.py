@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from provider_fakes import Provider
+from provider_fakes import Provider, single_source
 
 from engine.definitions import load_definitions
 from engine.metrics import BotMetrics, split_state
@@ -22,7 +22,7 @@ from providers.base import QuotaInfo
 from providers.errors import ProviderUnavailableError
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = load_definitions(ROOT / "config.yaml").config
+CONFIG = single_source(load_definitions(ROOT / "config.yaml").config)  # no fallbacks
 
 
 def samples(metrics: BotMetrics) -> dict[str, list[Sample]]:
@@ -125,7 +125,7 @@ async def test_rates_counters_are_read_from_the_service_at_scrape_time() -> None
     await service.refresh("rapira")  # joins that refresh
     rapira.error = ProviderUnavailableError("rapira", "down (test)")
     now[0] += CONFIG.cache.ttl_seconds + CONFIG.cache.max_stale_seconds + 1
-    with pytest.raises(RatesUnavailableError, match="nothing cached"):
+    with pytest.raises(RatesUnavailableError, match="nothing usable cached"):
         await service.get_rate("RUB", "USDT")  # expired: miss, fetch fails, circuit opens
 
     m = service.metrics()

@@ -109,10 +109,23 @@ def test_missing_locale_name(project: Path, edit, pos) -> None:
 
 
 def test_unknown_provider_in_rule(project: Path, edit, pos) -> None:
-    edit("config.yaml", "      provider: apilayer\n", "      provider: apilayr\n")
+    edit("config.yaml", "      provider: [apilayer, cbr]\n", "      provider: [apilayr, cbr]\n")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'apilayr')}: routing.rules[1].provider: 'apilayr' is not a configured "
+        f"config.yaml:{pos('config.yaml', 'apilayr')}: routing.rules[1].provider[0]: 'apilayr' is not a configured "
         "provider; did you mean 'apilayer'?"]
+
+
+def test_unknown_single_provider_in_rule(project: Path, edit, pos) -> None:
+    edit("config.yaml", "      provider: [apilayer, cbr]\n", "      provider: cbrr\n")
+    assert problems() == [
+        f"config.yaml:{pos('config.yaml', 'cbrr')}: routing.rules[1].provider: 'cbrr' is not a configured "
+        "provider; did you mean 'cbr'?"]
+
+
+def test_a_provider_listed_twice_in_a_rule(project: Path, edit, pos) -> None:
+    edit("config.yaml", "      provider: [apilayer, cbr]\n", "      provider: [cbr, cbr]\n")
+    assert problems() == [
+        f"config.yaml:{pos('config.yaml', '[cbr, cbr]')}: routing.rules[1].provider: each provider may be listed once"]
 
 
 def test_unknown_provider_plugin(project: Path, edit, pos) -> None:
@@ -130,11 +143,12 @@ def test_provider_plugin_fields_are_validated(project: Path, edit, pos) -> None:
 
 
 def test_price_field_the_provider_lacks(project: Path, edit, pos) -> None:
-    edit("config.yaml", "      provider: apilayer\n      price: close\n",
-         "      provider: apilayer\n      price: ask\n")
-    assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'price: ask', 'ask')}: routing.rules[1].price: provider 'apilayer' (apilayer) has no "
-        "'ask' price; it offers ['close']"]
+    edit("config.yaml", "      provider: [apilayer, cbr]\n      price: close\n",
+         "      provider: [apilayer, cbr]\n      price: ask\n")
+    at = pos('config.yaml', 'price: ask', 'ask')
+    assert problems() == [  # each provider of the rule, fallbacks too
+        f"config.yaml:{at}: routing.rules[1].price: provider 'apilayer' (apilayer) has no 'ask' price; it offers ['close']",
+        f"config.yaml:{at}: routing.rules[1].price: provider 'cbr' (cbr) has no 'ask' price; it offers ['close']"]
 
 
 def test_direction_without_route(project: Path, edit, pos) -> None:
@@ -173,7 +187,7 @@ def test_missing_flow_file(project: Path, edit, pos) -> None:
 
 def test_all_problems_reported_at_once(project: Path, edit) -> None:
     edit("config.yaml", "  RUB: [USDT, USD,", "  RUB: [USDX, USD,")
-    edit("config.yaml", "      provider: apilayer\n", "      provider: apilayr\n")
+    edit("config.yaml", "      provider: [apilayer, cbr]\n", "      provider: [apilayr, cbr]\n")
     edit("config.yaml", "  default_locale: ru\n", "  default_locale: de\n")
     assert len(problems()) == 3
 

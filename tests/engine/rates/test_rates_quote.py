@@ -121,14 +121,14 @@ def test_display_rate_direct_cross_and_inverted(config: AppConfig) -> None:
     cross = display_rate(resolve(config, "USDT", "THB"), quotes)
     assert str(cross) == "31.76908752327746741154562383612663"  # 34 digits, not 28
     inverted = Route("RUB", "USDT", Pair("RUB", "USDT"), False,
-                     (Leg(USDT_RUB, "rapira", "close", invert=True),))
+                     (Leg(USDT_RUB, ("rapira",), "close", invert=True),))
     assert display_rate(inverted, quotes) * Decimal("85.30") == pytest.approx(Decimal(1))
 
 
 def test_display_rate_reads_the_legs_field() -> None:
-    route = Route("RUB", "USDT", USDT_RUB, True, (Leg(USDT_RUB, "rapira", "ask", False),))
+    route = Route("RUB", "USDT", USDT_RUB, True, (Leg(USDT_RUB, ("rapira",), "ask", False),))
     assert display_rate(route, RAPIRA) == Decimal("85.40")
-    mid = Route("RUB", "USDT", USDT_RUB, True, (Leg(USDT_RUB, "rapira", "mid", False),))
+    mid = Route("RUB", "USDT", USDT_RUB, True, (Leg(USDT_RUB, ("rapira",), "mid", False),))
     assert display_rate(mid, RAPIRA) == Decimal("85.30")
 
 
@@ -138,7 +138,7 @@ def test_display_rate_reads_the_legs_field() -> None:
     ({USDT_RUB: Quote(USDT_RUB, Decimal("85.30"), ask=Decimal(0))}, "no usable ask price"),
 ])
 def test_display_rate_refuses_unusable_quotes(quotes: dict[Pair, Quote], message: str) -> None:
-    route = Route("RUB", "USDT", USDT_RUB, True, (Leg(USDT_RUB, "rapira", "ask", False),))
+    route = Route("RUB", "USDT", USDT_RUB, True, (Leg(USDT_RUB, ("rapira",), "ask", False),))
     with pytest.raises(RatesUnavailableError, match=message):
         display_rate(route, quotes)
 

@@ -309,8 +309,9 @@ async def test_the_leader_wakes_up_in_time_to_renew(redis: Redis, clock: FakeClo
     service, apilayer = replica(redis, config, clock, RedisFetchLock(redis))
     plain = Preloader(service, config, clock=clock)
     led = Preloader(service, config, clock=clock, leader=RedisLeaderLock(redis, ttl_seconds=180))
-    assert led.intervals == {"apilayer": 25_920}  # due every 7.2 h
-    assert await plain.run_once() == 25_920
+    paced = 30 * 86_400 / 87  # 90 % of 100, less a burst of 3: due every 8.3 h
+    assert led.intervals == {"apilayer": paced}
+    assert await plain.run_once() == paced
     assert await led.run_once() == 60  # but the lease (180 s) must be renewed before
     assert apilayer.calls == [(Pair("EUR", "RUB"),)]
     await service.close()

@@ -65,8 +65,8 @@ async def test_entries_are_json_with_decimal_strings_under_readable_keys(redis: 
     await store(redis).put_many(ENTRIES)
     raw = await redis.get("crypto_helper:rates:rapira:USDT/RUB")
     assert json.loads(raw) == {
-        "v": 1, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",
-        "source": "rapira", "fetched_at": 1718000001.0,
+        "v": 2, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",
+        "source": "rapira", "fetched_at": 1718000001.0, "as_of": None, "stale": False,
     }
     assert sorted(await redis.keys()) == [
         b"crypto_helper:rates:apilayer:IDR/RUB", b"crypto_helper:rates:rapira:USDT/RUB",
@@ -81,13 +81,15 @@ async def test_every_key_expires(redis: Redis) -> None:
 
 
 async def test_factory_keys_outlive_the_longest_provider_ttl(redis: Redis) -> None:
-    # apilayer at 100 requests a month: fresh for 7.2 h, then 900 s stale, plus 60 s margin
+    # apilayer at 100 requests a month: fresh for 8.3 h (30 days / 87), then 900 s stale,
+    # plus 60 s margin
     backend = create_redis_rates_backend(REDIS_URL, make_config(budget=100))
     try:
         assert await backend.ping()
         await backend.store.put_many(ENTRIES)
         ttl = await redis.pttl("crypto_helper:rates:apilayer:IDR/RUB")
-        assert (25_920 + 900 + 60 - 1) * 1000 < ttl <= (25_920 + 900 + 60) * 1000
+        longest = 30 * 86_400 / 87 + 900 + 60
+        assert (longest - 1) * 1000 < ttl <= longest * 1000
     finally:
         await backend.close()
 
@@ -112,7 +114,7 @@ async def test_local_copy_is_bounded(redis: Redis) -> None:
 
 @pytest.mark.parametrize(("raw", "reason"), [
     (b"not json", "not a cache entry"),
-    (b'{"v": 2}', "format version 2, expected 1"),
+    (b'{"v": 3}', "format version 3, expected 2"),
     (b'{"v":1,"pair":"IDR/RUB","close":0.005654,"bid":null,"ask":null,"source":"","fetched_at":1}',
      "price 0.005654 is not a string"),
     (b'{"v":1,"pair":"IDR/RUB","close":"NaN","bid":null,"ask":null,"source":"","fetched_at":1}',

@@ -66,6 +66,7 @@ async def compute_quote(ctx: ActionContext) -> None:
         "sources": list(rate.sources),
         "age_seconds": round(rate.age_seconds),
         "stale": rate.stale,
+        "held": bool(rate.held),  # a newer price awaits confirmation: this is the last good one
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.config.models import AppConfig
 from engine.flow.context import currencies_context
+from engine.rates.quote import round_rate
 from engine.rates.service import DirectionRate
 
 HELP, RATES, REFUSED, FAILURE = "help", "rates", "refused", "failure"
@@ -42,6 +43,10 @@ def rates_context(config: AppConfig, locale: str, rows: Iterable[DirectionRate])
     """/rates: each displayed pair once (RUB→USDT and USDT→RUB share USDT/RUB), market rate,
     source and age; ``rate`` is None when the pair is unavailable. ``held`` lists prices the
     jump guard holds back, ``disagreements`` sources of one pair that disagree."""
+
+    def shown(rate: Decimal) -> Decimal:
+        return round_rate(rate, config.routing)
+
     pairs: dict[str, dict[str, Any]] = {}
     held: dict[tuple[str, str], dict[str, Any]] = {}
     gaps: dict[str, dict[str, Any]] = {}
@@ -51,8 +56,8 @@ def rates_context(config: AppConfig, locale: str, rows: Iterable[DirectionRate])
                 "provider": hold.provider,
                 "asset": hold.pair.base,
                 "price": hold.pair.quote,
-                "accepted": hold.accepted,
-                "held": hold.candidate.close,
+                "accepted": shown(hold.accepted),
+                "held": shown(hold.candidate.close),
                 "jump_percent": round(hold.jump_percent, 1),
             }
         for gap in row.rate.disagreements if row.rate else ():
@@ -60,9 +65,9 @@ def rates_context(config: AppConfig, locale: str, rows: Iterable[DirectionRate])
                 "asset": gap.pair.base,
                 "price": gap.pair.quote,
                 "first": gap.first,
-                "first_rate": gap.first_close,
+                "first_rate": shown(gap.first_close),
                 "second": gap.second,
-                "second_rate": gap.second_close,
+                "second_rate": shown(gap.second_close),
                 "percent": round(gap.percent, 1),
             }
         key = str(row.display)
@@ -97,7 +102,7 @@ def rates_warnings_sample(context: dict[str, Any]) -> dict[str, Any]:
         **pair,
         "provider": source,
         "accepted": rate,
-        "held": rate * Decimal("1.5"),
+        "held": (rate * Decimal("1.5")).quantize(rate),
         "jump_percent": Decimal("50.0"),
     }
     gap = {
@@ -105,7 +110,7 @@ def rates_warnings_sample(context: dict[str, Any]) -> dict[str, Any]:
         "first": source,
         "first_rate": rate,
         "second": "fallback",
-        "second_rate": rate * Decimal("1.04"),
+        "second_rate": (rate * Decimal("1.04")).quantize(rate),
         "percent": Decimal("4.0"),
     }
     return {**context, "held": [held], "disagreements": [gap]}

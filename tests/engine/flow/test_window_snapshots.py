@@ -5,12 +5,20 @@ Review a snapshot diff like code: ``pytest --snapshot-update`` rewrites them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from decimal import Decimal
+
 import pytest
-from flow_helpers import to_amount, walk_to
+from flow_helpers import FlakyProvider, to_amount, walk_to
 from test_dialog import DIRECTIONS
 from test_dialog_failures import flaky_service
 
+from engine.messages import RATES, rates_context
+from engine.rates.service import RateService
 from engine.texts import REQUIRED_STRINGS
+from providers.base import Pair, Quote
+from providers.static import StaticProvider
 
 LOCALES = ["ru", "en"]
 SAMPLE_AMOUNT = {"RUB": "150000", "USDT": "2500.5"}
@@ -78,3 +86,35 @@ async def test_rates_unavailable_window(make_chat, definitions, snapshot, locale
     await to_amount(chat, "USDT", "THB")
     await chat.send("100")
     assert chat.transcript[-1] == snapshot
+
+
+class JumpingProvider(FlakyProvider):
+    """The static rates, with one pair's price scaled on demand (a jump)."""
+
+    def __init__(self, inner: StaticProvider) -> None:
+        super().__init__(inner)
+        self.scale: dict[Pair, Decimal] = {}
+
+    async def fetch(self, pairs: Sequence[Pair]) -> Mapping[Pair, Quote]:
+        quotes = dict(await super().fetch(pairs))
+        for pair, factor in self.scale.items():
+            if pair in quotes:
+                quotes[pair] = replace(quotes[pair], close=quotes[pair].close * factor)
+        return quotes
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_held_jump_windows(make_chat, definitions, snapshot, locale: str) -> None:
+    """The result card and /rates while a 50 % jump awaits confirmation."""
+    config = definitions.config
+    provider = JumpingProvider(StaticProvider("static", config.providers["static"]))
+    rates = RateService(config.offline(), {"static": provider})
+    chat = make_chat(language=locale, rates=rates)
+    await rates.refresh("static")
+    provider.scale[Pair("USDT", "RUB")] = Decimal("1.5")
+    await rates.refresh("static")
+    await to_amount(chat, "RUB", "USDT", margin="1.5")
+    await chat.send("150000")
+    rows = await rates.snapshot()
+    listing = definitions.renderer.window(locale, RATES, rates_context(config, locale, rows))
+    assert "\n\n────────\n\n".join([chat.transcript[-1], listing]) == snapshot

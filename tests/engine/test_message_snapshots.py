@@ -1,0 +1,39 @@
+"""The bot's own messages (/help, /rates with and without warnings, refusal, failure) in
+every locale, as ``check`` and ``preview`` render them from the offline rates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.definitions import load_definitions
+from engine.messages import BOT_TEMPLATES
+from engine.preview import Screen, preview_all
+from engine.rates.offline import create_offline_rates
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def screens() -> dict[tuple[str, str, str], Screen]:
+    defs = load_definitions(ROOT / "config.yaml")
+    rates = create_offline_rates(defs.config)
+    result = await preview_all(defs, {"rates": rates})
+    await rates.close()
+    assert result.problems == []
+    return {(s.step, s.locale, s.case): s for s in result.screens if s.flow == "bot"}
+
+
+def test_every_bot_message_is_rendered_in_every_locale(
+    screens: dict[tuple[str, str, str], Screen]
+) -> None:
+    assert {(name, locale) for name, locale, _ in screens} == {
+        (name, locale) for name in BOT_TEMPLATES for locale in ("ru", "en")
+    }
+    assert ("rates", "en", "warnings") in screens
+
+
+def test_bot_messages(screens: dict[tuple[str, str, str], Screen], snapshot) -> None:
+    rendered = {f"{name} {locale} {case}": s.text for (name, locale, case), s in sorted(screens.items())}
+    assert rendered == snapshot

@@ -272,6 +272,7 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
     redis_url = redis_url_of(config, settings)
     backend = None
     preloader = None
+    clock_task: asyncio.Task[None] | None = None
     if offline:
         rates = create_offline_rates(config)
     else:
@@ -279,6 +280,7 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
         if redis_url is not None:
             backend = create_redis_rates_backend(redis_url, config)
             await backend.clock.sync()
+            clock_task = asyncio.create_task(backend.keep_clock(), name="redis clock")
         rates = create_rate_service(config, providers, data_dir=settings.data_dir, backend=backend)
         preloader = Preloader(rates, config, leader=backend.leader if backend else None)
     bot = create_bot(settings)
@@ -354,6 +356,10 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
             if preloader is not None:
                 await preloader.stop()  # gives up the Redis leadership, so before backend.close
             await rates.close()
+            if clock_task is not None:
+                clock_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await clock_task
             if backend is not None:
                 await backend.close()
             for provider in providers.values():

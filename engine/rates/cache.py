@@ -328,8 +328,14 @@ class FileQuoteStore(MemoryQuoteStore):
         write_atomically(self.path, json.dumps(items, indent=1))
 
 
+_REFUSED: set[Path] = set()  # files whose last write failed: warned once, not per write
+
+
 def write_atomically(path: Path, text: str) -> bool:
-    """Replace ``path`` with ``text`` in one rename; False (logged) when the disk refuses."""
+    """Replace ``path`` with ``text`` in one rename; False when the disk refuses.
+
+    The first refusal is a WARNING; repeats are DEBUG until a write succeeds again.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -337,8 +343,13 @@ def write_atomically(path: Path, text: str) -> bool:
             out.write(text)
         os.replace(tmp, path)
     except OSError as exc:
-        logger.warning("rates: cannot write %s (kept in memory only): %s", path, exc)
+        log = logger.debug if path in _REFUSED else logger.warning
+        log("rates: cannot write %s (kept in memory only): %s", path, exc)
+        _REFUSED.add(path)
         with contextlib.suppress(OSError, UnboundLocalError):
             os.unlink(tmp)
         return False
+    if path in _REFUSED:
+        _REFUSED.discard(path)
+        logger.info("rates: %s written again", path)
     return True

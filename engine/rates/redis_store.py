@@ -2,10 +2,12 @@
 
 An entry is one key, ``{prefix}{provider}:{BASE}/{QUOTE}``, holding JSON with every
 Decimal as its string (``"85.30"`` stays ``Decimal("85.30")``, exponent included; never a
-float) and the fetch time in wall-clock seconds::
+float), the fetch time on the Redis server's clock (:class:`RedisClock`), and what the
+vendor said of its data (format 2; format 1, without ``as_of`` and ``stale``, is still
+read)::
 
-    {"v": 1, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",
-     "source": "rapira", "fetched_at": 1718000000.25}
+    {"v": 2, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",
+     "source": "rapira", "fetched_at": 1718000000.25, "as_of": null, "stale": false}
 
 Every key expires ``entry_ttl_seconds`` after it is written (longer than any provider's
 TTL plus ``max_stale_seconds``, after which an entry is useless anyway), so Redis holds at
@@ -18,6 +20,7 @@ were alone (its own cache, its own upstream calls) instead of calling upstream p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -223,6 +226,13 @@ class RedisRatesBackend:
         except RedisError as exc:
             logger.debug("rates: Redis ping failed: %s: %s", type(exc).__name__, exc)
             return False
+
+    async def keep_clock(self, *, every: float = 600.0, retry: float = 30.0) -> None:
+        """Re-align :attr:`clock` with Redis now and then (until cancelled): at start
+        Redis may not have answered, and a monotonic clock drifts a little."""
+        while True:
+            synced = await self.clock.sync()
+            await asyncio.sleep(every if synced else retry)
 
     async def close(self) -> None:
         """Close the client's connections."""

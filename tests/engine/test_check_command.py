@@ -99,12 +99,12 @@ def test_missing_template_suggests(project: Path, edit, pos,
 
 def test_template_syntax_error(project: Path, edit, pos,
                                capsys: pytest.CaptureFixture[str]) -> None:
-    edit("templates/en/result.j2", "{% if quote.stale %}", "{% if quote.stale %")
+    edit("templates/en/result.j2", "{% if quote.held %}", "{% if quote.held %")
     code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [
-        f"templates/en/result.j2:{pos('templates/en/result.j2', '⚠').split(':')[0]}:1: "
-        "template syntax error: unexpected char '⚠' at 593",
+        f"templates/en/result.j2:{pos('templates/en/result.j2', '⚠️ The source').split(':')[0]}:1: "
+        "template syntax error: unexpected char '⚠' at 592",
         "1 problem(s) found.",
     ]
 

@@ -94,3 +94,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 ("fake Telegram transcript", launch.tg.transcript(last_calls=40))
             )
     return report
+
+
+@pytest.fixture
+def fresh_tg() -> Iterator[FakeTelegram]:
+    """A fake Telegram for one test alone."""
+    yield from _fake_telegram()
+
+
+@pytest.fixture
+def fresh_upstreams() -> Iterator[FakeProviders]:
+    """Fake providers for one test alone (to be set up before its bot starts)."""
+    yield from _fake_providers()

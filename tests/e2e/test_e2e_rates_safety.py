@@ -9,7 +9,6 @@ interval), so the guard's five minutes are four seconds.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,17 +29,13 @@ ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) .*$", re.MULTILINE)
 
 
 @pytest.fixture
-def upstreams() -> Iterator[FakeProviders]:
-    fake = FakeProviders().start()
-    yield fake
-    fake.stop()
+def tg(fresh_tg: FakeTelegram) -> FakeTelegram:
+    return fresh_tg
 
 
 @pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    fake = FakeTelegram().start()
-    yield fake
-    fake.stop()
+def upstreams(fresh_upstreams: FakeProviders) -> FakeProviders:
+    return fresh_upstreams
 
 
 @pytest.fixture
@@ -185,4 +180,3 @@ async def test_a_restart_inside_the_budget_interval_does_not_fetch_again(
     assert (budget["provider"], budget["used"], budget["budget"]) == ("apilayer", before, 100)
     assert budget["left"] == 90 - before
     assert_clean(second)
-    await asyncio.sleep(0)

@@ -50,10 +50,10 @@ from engine.bot.retry import RetryAfterMiddleware
 from engine.bot.session import JsonBodySession
 from engine.bot.storage import CompactMemoryStorage
 from engine.bot.warmup import freeze_heap, pin_response_models
+from engine.check import validate
 from engine.config.loader import config_path
 from engine.config.models import AppConfig
-from engine.definitions import Definitions, load_definitions
-from engine.errors import ConfigError
+from engine.definitions import Definitions
 from engine.flow.builder import FlowDialog, build_dialog
 from engine.health import setup_health_routes
 from engine.logs import setup_logging
@@ -372,12 +372,19 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
 def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
     """``crypto-helper run``: exit 2 with a one-line reason on a configuration mistake."""
     load_dotenv(override=False)  # .env feeds the API keys named in config.yaml too
-    try:
-        defs = load_definitions(config_path(config_arg))
-    except ConfigError as exc:
-        for problem in exc.problems:
+    # Exactly what `crypto-helper check` validates, with the same messages: a bot that
+    # starts can send everything its definitions hold.
+    found = validate(str(config_path(config_arg)))
+    if found.definitions is None or found.problems:
+        for problem in found.problems:
             print(problem, file=sys.stderr)
+        print(
+            f"{len(found.problems)} problem(s) found; fix them (crypto-helper check) "
+            "and start again.",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
+    defs = found.definitions
     try:
         settings = load_settings(mode=defs.config.bot.mode)
     except SettingsError as exc:

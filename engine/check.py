@@ -85,22 +85,43 @@ def preview_screens(config_path: str | None = None) -> tuple[list[Problem], list
     return result.problems, result.screens
 
 
-def run_check(config_path: str | None = None) -> CheckReport:
-    """Load, validate and render; never raises for a user's mistake."""
+@dataclass(frozen=True)
+class Validation:
+    """What :func:`validate` found: the definitions (None when they cannot be loaded),
+    every problem, the rendered screens and how long it took."""
+
+    definitions: Definitions | None
+    problems: list[Problem]
+    screens: list[Screen]
+    seconds: float
+
+
+def validate(config_path: str | None = None) -> Validation:
+    """Load, validate and render everything; the one validation of ``check`` and ``run``.
+
+    Never raises for a user's mistake: every problem comes back, sorted, once each.
+    """
     started = time.perf_counter()
     try:
         defs = load_definitions(config_path)
     except ConfigError as exc:
-        return CheckReport(exc.problems, "")
+        return Validation(None, sorted(set(exc.problems)), [], time.perf_counter() - started)
     result = asyncio.run(_preview(defs))
     problems = result.problems + screen_problems(defs, result.screens)
-    elapsed = time.perf_counter() - started
-    config = defs.config
+    return Validation(defs, sorted(set(problems)), result.screens, time.perf_counter() - started)
+
+
+def run_check(config_path: str | None = None) -> CheckReport:
+    """Load, validate and render; never raises for a user's mistake."""
+    found = validate(config_path)
+    if found.definitions is None or found.problems:
+        return CheckReport(found.problems, "")
+    config = found.definitions.config
     directions = sum(len(v) for v in config.directions.values())
-    steps = sum(len(f.steps) for f in defs.flows)
+    steps = sum(len(f.steps) for f in found.definitions.flows)
     summary = (
         f"OK: {len(config.currencies)} currencies, {directions} directions, "
-        f"{len(defs.flows)} flow(s) with {steps} steps, {len(config.locales)} locales, "
-        f"{len(result.screens)} windows rendered in {elapsed:.2f} s"
+        f"{len(found.definitions.flows)} flow(s) with {steps} steps, {len(config.locales)} "
+        f"locales, {len(found.screens)} windows rendered in {found.seconds:.2f} s"
     )
-    return CheckReport(sorted(set(problems)), summary)
+    return CheckReport(found.problems, summary)

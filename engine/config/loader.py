@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.config.models import AppConfig
 from engine.config.semantic import check_config
-from engine.config.source import SourceMap, did_you_mean, format_loc, load_yaml
+from engine.config.source import SourceMap, did_you_mean, load_yaml
 from engine.errors import ConfigError, Problem
 from providers.base import ProviderConfig
 from providers.registry import ProviderRegistry, create_registry
@@ -52,7 +52,7 @@ def pydantic_problems(
             line, col = smap.position(loc[:-1])
             problems.append(
                 Problem(
-                    smap.file, line, col, format_loc(loc), f"required key {loc[-1]!r} is missing"
+                    smap.file, line, col, smap.label(loc), f"required key {loc[-1]!r} is missing"
                 )
             )
             continue

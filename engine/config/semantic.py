@@ -61,7 +61,8 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
             add(
                 smap.problem(
                     ("currencies", i, "code"),
-                    f"{cur.code!r} is already defined at currencies[{seen[cur.code]}]",
+                    f"{cur.code!r} is already defined on line "
+                    f"{smap.position(('currencies', seen[cur.code]))[0]}; each code once",
                 )
             )
         seen.setdefault(cur.code, i)

@@ -62,12 +62,20 @@ def _friendly(reason: str) -> str:
     return reason
 
 
-def format_loc(loc: Sequence[str | int]) -> str:
-    """``('currencies', 3, 'code')`` → ``currencies[3].code``."""
+# A list entry that is a mapping with one of these keys is named by its value
+# (``currencies[USD]``, ``bot.commands[rates]``); other entries are counted from 1.
+NAME_KEYS = ("code", "command", "id")
+
+
+def format_loc(loc: Sequence[str | int], names: dict[Loc, str] | None = None) -> str:
+    """``('currencies', 3, 'code')`` → ``currencies[USD].code`` when ``names`` knows the
+    fourth currency's code, else ``currencies[4].code`` (entries counted from 1, as a
+    person counts them)."""
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
-            out += f"[{part}]"
+            name = (names or {}).get(tuple(loc[: i + 1]))
+            out += f"[{name}]" if name else f"[{part + 1}]"
         else:
             out += f".{part}" if out else str(part)
     return out
@@ -86,6 +94,11 @@ class SourceMap:
     file: str
     values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    names: dict[Loc, str] = field(default_factory=dict)  # list entries named by their code
+
+    def label(self, loc: Sequence[str | int]) -> str:
+        """``loc`` as a person reads it (see :func:`format_loc`)."""
+        return format_loc(loc, self.names)
 
     def position(self, loc: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
         """Where ``loc`` is; falls back to the nearest ancestor that exists."""
@@ -100,7 +113,7 @@ class SourceMap:
 
     def problem(self, loc: Sequence[str | int], message: str, *, key: bool = False) -> Problem:
         line, col = self.position(loc, key=key)
-        return Problem(self.file, line, col, format_loc(loc), message)
+        return Problem(self.file, line, col, self.label(loc), message)
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -121,7 +134,7 @@ def _walk(node: yaml.Node, loc: Loc, smap: SourceMap, problems: list[Problem]) -
                         smap.file,
                         line,
                         col,
-                        format_loc(child),
+                        smap.label(child),
                         f"duplicate key (first defined on line {seen[key]})",
                     )
                 )
@@ -130,7 +143,24 @@ def _walk(node: yaml.Node, loc: Loc, smap: SourceMap, problems: list[Problem]) -
             _walk(value_node, child, smap, problems)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
+            name = _entry_name(item)
+            if name is not None:
+                smap.names[(*loc, index)] = name
             _walk(item, (*loc, index), smap, problems)
+
+
+def _entry_name(node: yaml.Node) -> str | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key_node, value_node in node.value:
+        if (
+            isinstance(key_node, yaml.ScalarNode)
+            and key_node.value in NAME_KEYS
+            and isinstance(value_node, yaml.ScalarNode)
+            and value_node.value.strip()
+        ):
+            return str(value_node.value).strip()[:20]
+    return None
 
 
 def display_path(path: Path, base: Path | None = None) -> str:

@@ -41,7 +41,7 @@ def test_broken_config(tmp_path: Path) -> None:
     done = run(tmp_path, {"BOT_TOKEN": TOKEN}, "--config", str(config))
     assert done.returncode == 2
     line, summary = done.stderr.splitlines()  # what `check` says, and what to do
-    assert line.endswith("currencies[1].kind: 'crypt' is not one of 'fiat', 'crypto'; "
+    assert line.endswith("currencies[USDT].kind: 'crypt' is not one of 'fiat', 'crypto'; "
                          "did you mean 'crypto'?")
     assert summary == "1 problem(s) found; fix them (crypto-helper check) and start again."
     assert "Traceback" not in done.stderr

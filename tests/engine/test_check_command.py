@@ -48,7 +48,7 @@ def test_config_errors_exit_2_without_traceback(project: Path, edit, pos,
     assert code == 2
     assert out == ""
     assert err == (
-        f"config.yaml:{pos('config.yaml', 'USDX')}: directions.RUB[0]: 'USDX' is not a configured currency; "
+        f"config.yaml:{pos('config.yaml', 'USDX')}: directions.RUB[1]: 'USDX' is not a configured currency; "
         "did you mean 'USD'?\n1 problem(s) found.\n")
 
 
@@ -76,8 +76,8 @@ def test_flow_reference_errors(project: Path, edit, pos,
         "did you mean 'margin'?",
         f"flows/exchange.yaml:{pos(FLOW, 'margin:')}: steps.margin: no step leads here (not start, next, back, "
         "on_error or on_cancel of any step)",
-        f"flows/exchange.yaml:{pos(FLOW, '0.555')}: steps.margin.presets[0]: 0.555 has more than 2 decimals",
-        f"flows/exchange.yaml:{pos(FLOW, 'compute_qoute')}: steps.amount.actions[0]: 'compute_qoute' is not a known "
+        f"flows/exchange.yaml:{pos(FLOW, '0.555')}: steps.margin.presets[1]: 0.555 has more than 2 decimals",
+        f"flows/exchange.yaml:{pos(FLOW, 'compute_qoute')}: steps.amount.actions[1]: 'compute_qoute' is not a known "
         "action; did you mean 'compute_quote'?",
         "4 problem(s) found.",
     ]

@@ -56,7 +56,7 @@ def test_unknown_key_suggests_the_known_one(project: Path, edit, pos) -> None:
 def test_wrong_literal_suggests(project: Path, edit, pos) -> None:
     edit("config.yaml", "    kind: crypto\n", "    kind: cryptos\n")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'cryptos')}: currencies[1].kind: 'cryptos' is not one of 'fiat', 'crypto'; "
+        f"config.yaml:{pos('config.yaml', 'cryptos')}: currencies[USDT].kind: 'cryptos' is not one of 'fiat', 'crypto'; "
         "did you mean 'crypto'?"]
 
 
@@ -68,20 +68,20 @@ def test_out_of_range_number(project: Path, edit, pos) -> None:
 def test_missing_required_key(project: Path, edit, pos) -> None:
     edit("config.yaml", "    kind: crypto\n", "")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'code: USDT')}: currencies[1].kind: required key 'kind' is missing"]
+        f"config.yaml:{pos('config.yaml', 'code: USDT')}: currencies[USDT].kind: required key 'kind' is missing"]
 
 
 def test_min_amount_above_max(project: Path, edit, pos) -> None:
     edit("config.yaml", '    min_amount: "1000"\n', '    min_amount: "30000000000"\n')
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'code: IDR')}: currencies[7]: min_amount (30000000000) must be less than "
+        f"config.yaml:{pos('config.yaml', 'code: IDR')}: currencies[IDR]: min_amount (30000000000) must be less than "
         "max_amount (20000000000)"]
 
 
 def test_unknown_currency_in_directions(project: Path, edit, pos) -> None:
     edit("config.yaml", "  RUB: [USDT, USD,", "  RUB: [USDX, USD,")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'USDX')}: directions.RUB[0]: 'USDX' is not a configured currency; "
+        f"config.yaml:{pos('config.yaml', 'USDX')}: directions.RUB[1]: 'USDX' is not a configured currency; "
         "did you mean 'USD'?"]
 
 
@@ -89,9 +89,9 @@ def test_direction_to_itself_and_twice(project: Path, edit, pos) -> None:
     edit("config.yaml", "  USDT: [RUB, USD,", "  USDT: [USDT, RUB, RUB, USD,")
     line = pos("config.yaml", "USDT: [USDT").split(":")[0]
     assert problems() == [
-        f"config.yaml:{line}:10: directions.USDT[0]: a currency cannot be exchanged for itself "
+        f"config.yaml:{line}:10: directions.USDT[1]: a currency cannot be exchanged for itself "
         "(USDT)",
-        f"config.yaml:{line}:21: directions.USDT[2]: 'RUB' is listed twice for USDT",
+        f"config.yaml:{line}:21: directions.USDT[3]: 'RUB' is listed twice for USDT",
     ]
 
 
@@ -99,33 +99,34 @@ def test_duplicate_currency_code(project: Path, edit, pos) -> None:
     edit("config.yaml", "\n# Which currency the client gives",
          "  - {code: USD, kind: fiat, name: {ru: Доллар, en: Dollar}}\n"
          "\n# Which currency the client gives")
+    first = pos("config.yaml", "- code: USD\n").split(":")[0]
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'USD, kind: fiat')}: currencies[8].code: 'USD' is already defined at currencies[2]"]
+        f"config.yaml:{pos('config.yaml', 'USD, kind: fiat')}: currencies[USD].code: 'USD' is already defined on line {first}; each code once"]
 
 
 def test_missing_locale_name(project: Path, edit, pos) -> None:
     edit("config.yaml", "name: {ru: Евро, en: Euro}", "name: {ru: Евро}")
-    assert problems() == [f"config.yaml:{pos('config.yaml', '{ru: Евро}')}: currencies[3].name: missing the 'en' text"]
+    assert problems() == [f"config.yaml:{pos('config.yaml', '{ru: Евро}')}: currencies[EUR].name: missing the 'en' text"]
 
 
 def test_unknown_provider_in_rule(project: Path, edit, pos) -> None:
     edit("config.yaml", "      provider: [apilayer, cbr]\n", "      provider: [apilayr, cbr]\n")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'apilayr')}: routing.rules[1].provider[0]: 'apilayr' is not a configured "
+        f"config.yaml:{pos('config.yaml', 'apilayr')}: routing.rules[2].provider[1]: 'apilayr' is not a configured "
         "provider; did you mean 'apilayer'?"]
 
 
 def test_unknown_single_provider_in_rule(project: Path, edit, pos) -> None:
     edit("config.yaml", "      provider: [apilayer, cbr]\n", "      provider: cbrr\n")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'cbrr')}: routing.rules[1].provider: 'cbrr' is not a configured "
+        f"config.yaml:{pos('config.yaml', 'cbrr')}: routing.rules[2].provider: 'cbrr' is not a configured "
         "provider; did you mean 'cbr'?"]
 
 
 def test_a_provider_listed_twice_in_a_rule(project: Path, edit, pos) -> None:
     edit("config.yaml", "      provider: [apilayer, cbr]\n", "      provider: [cbr, cbr]\n")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', '[cbr, cbr]')}: routing.rules[1].provider: each provider may be listed once"]
+        f"config.yaml:{pos('config.yaml', '[cbr, cbr]')}: routing.rules[2].provider: each provider may be listed once"]
 
 
 def test_unknown_provider_plugin(project: Path, edit, pos) -> None:
@@ -147,8 +148,8 @@ def test_price_field_the_provider_lacks(project: Path, edit, pos) -> None:
          "      provider: [apilayer, cbr]\n      price: ask\n")
     at = pos('config.yaml', 'price: ask', 'ask')
     assert problems() == [  # each provider of the rule, fallbacks too
-        f"config.yaml:{at}: routing.rules[1].price: provider 'apilayer' (apilayer) has no 'ask' price; it offers ['close']",
-        f"config.yaml:{at}: routing.rules[1].price: provider 'cbr' (cbr) has no 'ask' price; it offers ['close']"]
+        f"config.yaml:{at}: routing.rules[2].price: provider 'apilayer' (apilayer) has no 'ask' price; it offers ['close']",
+        f"config.yaml:{at}: routing.rules[2].price: provider 'cbr' (cbr) has no 'ask' price; it offers ['close']"]
 
 
 def test_direction_without_route(project: Path, edit, pos) -> None:
@@ -159,9 +160,9 @@ def test_direction_without_route(project: Path, edit, pos) -> None:
     rub = pos("config.yaml", "ZAR, IDR]\n  USDT").split(":")[0]
     usdt = pos("config.yaml", "USDT: [RUB").split(":")[0]
     assert problems() == [
-        f"config.yaml:{rub}:40: directions.RUB[6]: RUB → IDR: no routing rule serves IDR/RUB "
+        f"config.yaml:{rub}:40: directions.RUB[7]: RUB → IDR: no routing rule serves IDR/RUB "
         "directly or through RUB",
-        f"config.yaml:{usdt}:40: directions.USDT[6]: USDT → IDR: no routing rule serves USDT/IDR "
+        f"config.yaml:{usdt}:40: directions.USDT[7]: USDT → IDR: no routing rule serves USDT/IDR "
         "directly or through RUB",
     ]
 
@@ -169,7 +170,7 @@ def test_direction_without_route(project: Path, edit, pos) -> None:
 def test_preload_pair_not_routed(project: Path, edit, pos) -> None:
     edit("config.yaml", "  pairs: [USDT/RUB, USD/RUB,", "  pairs: [USDT/RUR, USD/RUB,")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'USDT/RUR')}: preload.pairs[0]: USDT/RUR is not served by any routing rule; "
+        f"config.yaml:{pos('config.yaml', 'USDT/RUR')}: preload.pairs[1]: USDT/RUR is not served by any routing rule; "
         "did you mean 'USDT/RUB'?"]
 
 
@@ -182,7 +183,7 @@ def test_default_locale_not_listed(project: Path, edit, pos) -> None:
 def test_missing_flow_file(project: Path, edit, pos) -> None:
     edit("config.yaml", "  - flows/exchange.yaml\n", "  - flows/exchnage.yaml\n")
     assert problems() == [
-        f"config.yaml:{pos('config.yaml', 'flows/exchnage')}: flows[0]: flow file not found: {project}/flows/exchnage.yaml"]
+        f"config.yaml:{pos('config.yaml', 'flows/exchnage')}: flows[1]: flow file not found: {project}/flows/exchnage.yaml"]
 
 
 def test_all_problems_reported_at_once(project: Path, edit) -> None:

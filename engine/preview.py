@@ -9,6 +9,7 @@ The keyboard layout mirrors :mod:`engine.flow.builder`; a test keeps the two in 
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,10 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError
+from jinja2 import TemplateError, UndefinedError
 
 from engine.config.models import AppConfig
-from engine.config.source import display_path
+from engine.config.source import did_you_mean, display_path
 from engine.definitions import Definitions
 from engine.errors import Problem
 from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
@@ -121,12 +122,13 @@ class _Previewer:
     def render(self, flow: FlowConfig, step_id: str, data: Mapping[str, Any], case: str) -> None:
         for locale in self.renderer.locales:
             template = flow.template_of(step_id)
+            context: Mapping[str, Any] = {}
             try:
                 context = window_context(flow, step_id, self.config, data, locale, self.renderer)
                 text = self.renderer.window(locale, template, context)
                 keyboard = self.keyboard(flow, step_id, data, locale)
             except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
-                problem = self._render_problem(exc, locale, template, step_id, case)
+                problem = self._render_problem(exc, locale, template, step_id, case, context)
                 key = (problem.file, problem.line, type(exc).__name__, str(exc))
                 if key not in self._reported:  # one report per mistake, not per direction
                     self._reported.add(key)
@@ -138,21 +140,25 @@ class _Previewer:
         self._first.setdefault(step_id, dict(data))
 
     def _render_problem(
-        self, exc: Exception, locale: str, template: str, step_id: str, case: str
+        self,
+        exc: Exception,
+        locale: str,
+        template: str,
+        step_id: str,
+        case: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        message: bool = False,
     ) -> Problem:
         path = self.config.templates_dir / locale / f"{template}{TEMPLATE_SUFFIX}"
         line = 1
         for frame in traceback.extract_tb(exc.__traceback__):
             if frame.filename.endswith(TEMPLATE_SUFFIX):
                 path, line = Path(frame.filename), frame.lineno or 1
-        message = getattr(exc, "message", None) or str(exc)
-        return Problem(
-            display_path(path),
-            line,
-            1,
-            "",
-            f"rendering step {step_id!r} ({case}): {type(exc).__name__}: {message}",
-        )
+        source_line = _line_of(path, line)
+        reason = plain_render_error(exc, context or {}, source_line)
+        where = f"message {template!r}" if message else f"step {step_id!r}"
+        return Problem(display_path(path), line, 1, "", f"{where} ({case}): {reason}")
 
     async def walk(self, flow: FlowConfig, step_id: str, data: dict[str, Any], case: str) -> None:
         step = flow.steps[step_id]
@@ -213,7 +219,9 @@ class _Previewer:
                         KeyError,
                     ) as exc:
                         self.result.problems.append(
-                            self._render_problem(exc, locale, name, name, case)
+                            self._render_problem(
+                                exc, locale, name, name, case, context, message=True
+                            )
                         )
                         continue
                     self.result.screens.append(Screen("bot", name, locale, case, text, (), name))
@@ -226,3 +234,47 @@ async def preview_all(defs: Definitions, services: Mapping[str, Any]) -> Preview
         await previewer.run(flow)
     await previewer.messages()
     return previewer.result
+
+
+def _line_of(path: Path, line: int) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+_UNDEFINED = re.compile(r"^'([^']+)' is undefined$")
+_NO_ATTRIBUTE = re.compile(r"has no attribute '([^']+)'$")
+
+
+def plain_render_error(exc: Exception, context: Mapping[str, Any], source_line: str) -> str:
+    """Why a template could not be rendered, said without Jinja's internals.
+
+    ``'quot' is undefined`` → "quot is not a variable here; did you mean quote?";
+    ``'dict object' has no attribute 'resul'`` → "quote has no resul here; did you mean
+    result?" (the variable is read off the template line).
+    """
+    text = getattr(exc, "message", None) or str(exc)
+    if isinstance(exc, UndefinedError):
+        undefined = _UNDEFINED.match(text)
+        if undefined:
+            name = undefined.group(1)
+            known = [k for k in context if not k.startswith("_")]
+            return f"{name} is not a variable here{did_you_mean(name, known)}"
+        missing = _NO_ATTRIBUTE.search(text)
+        if missing:
+            attribute = missing.group(1)
+            owner = re.search(rf"([A-Za-z_][\w.]*)\.{re.escape(attribute)}\b", source_line)
+            path = owner.group(1) if owner else "this value"
+            value: Any = context
+            for part in path.split(".") if owner else ():
+                value = value.get(part) if isinstance(value, Mapping) else None
+            if value is None and owner:
+                return f"{path} has no value here, so {path}.{attribute} cannot be shown"
+            keys = list(value) if isinstance(value, Mapping) else []
+            return f"{path} has no {attribute} here{did_you_mean(attribute, keys)}"
+        return text
+    if isinstance(exc, ArithmeticError | ValueError | TypeError):
+        return f"a value could not be formatted ({type(exc).__name__}: {text})"
+    return text

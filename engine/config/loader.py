@@ -56,7 +56,7 @@ def pydantic_problems(
                 )
             )
             continue
-        msg = msg.removeprefix("Value error, ")
+        msg = plain_message(err).removeprefix("Value error, ")
         if kind == "literal_error":
             choices = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
             msg = (
@@ -65,6 +65,70 @@ def pydantic_problems(
             )
         problems.append(smap.problem(loc, msg))
     return problems
+
+
+# What each pattern of the models means, said the way the person editing the file reads it.
+PATTERN_MEANINGS: Mapping[str, str] = {
+    r"^[A-Z][A-Z0-9]{1,9}$": "a currency code is 2–10 capital letters or digits, starting "
+    "with a letter, like USDT",
+    r"^[a-z]{2,3}$": "a locale is 2–3 small letters, like ru or en",
+    r"^[a-z0-9_]{1,32}$": "a command is 1–32 small letters, digits or _, like rates",
+    r"^/[A-Za-z0-9/_-]*$": "a path starts with / and has letters, digits, / _ -, like "
+    "/telegram/webhook",
+    r"^[a-z][a-z0-9_]{0,31}$": "an id is 1–32 small letters, digits or _, starting with a "
+    "letter, like amount",
+}
+
+_TYPE_MEANINGS: Mapping[str, str] = {
+    "int_parsing": "must be a whole number, like 2",
+    "int_type": "must be a whole number, like 2",
+    "int_from_float": "must be a whole number, like 2 (no fraction)",
+    "decimal_parsing": "must be a number, like 1.5",
+    "decimal_type": "must be a number, like 1.5",
+    "float_parsing": "must be a number, like 1.5",
+    "float_type": "must be a number, like 1.5",
+    "finite_number": "must be a plain number (not infinity or NaN)",
+    "string_type": "must be text (put it in quotes if it looks like a number)",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list, like [A, B] or lines starting with '- '",
+    "dict_type": "must be a mapping: 'key: value' lines, indented below it",
+    "model_type": "must be a mapping: 'key: value' lines, indented below it",
+    "model_attributes_type": "must be a mapping: 'key: value' lines, indented below it",
+    "none_required": "must be left empty",
+    "path_type": "must be a file or folder path",
+}
+
+
+def _number(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def plain_message(err: Any) -> str:
+    """A pydantic error said without regular expressions or pydantic's vocabulary."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return PATTERN_MEANINGS.get(str(ctx.get("pattern")), "has characters that are not allowed")
+    if kind in _TYPE_MEANINGS:
+        return _TYPE_MEANINGS[kind]
+    bounds = {
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"must be {words} {_number(ctx.get(key))} (it is {err.get('input')})"
+    if kind in ("too_short", "too_long"):
+        limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+        if kind == "too_short" and limit in (1, None):
+            return "must not be empty"
+        words = "at least" if kind == "too_short" else "at most"
+        return f"needs {words} {limit} entries"
+    if kind == "decimal_max_places":
+        return f"at most {ctx.get('decimal_places')} decimals"
+    return str(err["msg"])
 
 
 def known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:

@@ -12,6 +12,7 @@ table beside the data. Also here, because a config editor expects them:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -43,23 +44,44 @@ _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 # PyYAML's wording, said the way a person editing the file understands it.
 _YAML_HINTS = (
-    ("expected <block end>", "the indentation does not match the lines above"),
+    ("cannot start any token", "tabs cannot indent YAML; use spaces"),
+    ("expected <block end>", "this line's indentation does not match the lines above"),
+    ("did not find expected key", "this line's indentation does not match the lines above"),
     (
         "mapping values are not allowed",
-        "unexpected ':' (quote the value, or check the indentation)",
+        "a ':' inside a value: put the value in quotes, or check the indentation",
     ),
-    ("cannot start any token", "tabs or a stray character: indent with spaces, quote odd text"),
-    ("could not find expected ':'", "expected 'key: value'"),
-    ("found undefined alias", "'*' starts a YAML alias: quote the value"),
-    ("while scanning a quoted scalar", "a quote is not closed"),
+    ("could not find expected ':'", "expected 'key: value' here: is the ':' missing?"),
+    ("found undefined alias", "'*' starts a YAML alias: put the value in quotes"),
+    ("did not find expected node content", "a value is missing here"),
+    ("expected ',' or ']'", "a list opened with [ is not closed with ]"),
+    ("expected ',' or '}'", "a mapping opened with { is not closed with }"),
+    ("while scanning a quoted scalar", "a quote opened here is never closed"),
+    ("found unknown escape character", "a backslash in double quotes: use single quotes"),
 )
+_OPENING_QUOTE = re.compile(r"""(?:^\s*|:\s+|-\s+|[\[{,]\s*)(["'])""")
 
 
 def _friendly(reason: str) -> str:
     for needle, hint in _YAML_HINTS:
         if needle in reason:
-            return f"{hint} ({reason})"
+            return hint
     return reason
+
+
+def _unclosed_quote(text: str, before_line: int) -> tuple[int, int] | None:
+    """The line and column of a quote that opens a value and is not closed on its line,
+    at or before ``before_line``: PyYAML then reports a confusing error further down."""
+    for number, line in enumerate(text.splitlines()[:before_line], 1):
+        for found in _OPENING_QUOTE.finditer(line):
+            quote, start = found.group(1), found.end(1)
+            rest = line[start:]
+            closed = rest.replace("\\" + quote, "").find(quote) >= 0
+            if quote == "'":
+                closed = rest.replace("''", "").find("'") >= 0
+            if not closed:
+                return number, start
+    return None
 
 
 # A list entry that is a mapping with one of these keys is named by its value
@@ -175,6 +197,38 @@ def display_path(path: Path, base: Path | None = None) -> str:
     return str(path)
 
 
+def not_utf8(name: str, raw: bytes, exc: UnicodeDecodeError) -> Problem:
+    """The problem of a file that is not UTF-8, at the line of its first odd byte."""
+    line = raw[: exc.start].count(b"\n") + 1
+    col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    hint = ""
+    try:
+        raw.decode("cp1251")
+        hint = " (it looks like Windows-1251, as Russian Windows editors save)"
+    except UnicodeDecodeError:
+        pass
+    return Problem(
+        name, line, col, "", f"this file is not UTF-8{hint}: save it as UTF-8 and check again"
+    )
+
+
+def read_text(path: Path, display: str | None = None) -> str:
+    """A text file a person edits, as UTF-8.
+
+    Raises:
+        ConfigError: missing, unreadable, or not UTF-8 (said in plain words).
+    """
+    name = display or display_path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, 1, 1, "", "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([not_utf8(name, path.read_bytes(), exc)]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(name, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
+
+
 def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
     """Parse one YAML file into plain data plus its :class:`SourceMap`.
 
@@ -186,8 +240,10 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([Problem(name, 1, 1, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(name, 1, 1, "", f"cannot read file: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([not_utf8(name, path.read_bytes(), exc)]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(name, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
     smap = SourceMap(name)
     loader = _DecimalLoader(text)
     try:
@@ -202,7 +258,10 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = _friendly(exc.problem or exc.context or "invalid YAML")
+        reason = _friendly(f"{exc.context or ''} {exc.problem or ''}".strip() or "invalid YAML")
+        quote = _unclosed_quote(text, line)
+        if quote is not None:
+            (line, col), reason = quote, "a quote opened here is never closed"
         raise ConfigError([Problem(name, line, col, "", f"YAML syntax error: {reason}")]) from None
     finally:
         loader.dispose()

@@ -5,6 +5,7 @@ Every problem is reported at its file:line:col, all at once.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from jinja2 import Environment, TemplateSyntaxError
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from engine.config.loader import pydantic_problems
 from engine.config.models import AppConfig
-from engine.config.source import SourceMap, did_you_mean, display_path, load_yaml
+from engine.config.source import SourceMap, did_you_mean, display_path, load_yaml, read_text
 from engine.errors import ConfigError, Problem
 from engine.flow.actions import ACTIONS
 from engine.flow.schema import FlowConfig
@@ -193,11 +194,77 @@ def _check_template(
 
 
 def template_syntax_problem(path: Path, env: Environment) -> Problem | None:
-    """The syntax error of the template file ``path``, at its line, or None."""
+    """The syntax error of the template file ``path``, at its line, or None (also a file
+    that cannot be read, or is not UTF-8)."""
     try:
-        env.parse(path.read_text(encoding="utf-8"))
+        source = read_text(path)
+    except ConfigError as exc:
+        return exc.problems[0]
+    try:
+        env.parse(source)
     except TemplateSyntaxError as exc:
-        return Problem(
-            display_path(path), exc.lineno, 1, "", f"template syntax error: {exc.message}"
-        )
+        line, message = plain_syntax_error(exc, source)
+        return Problem(display_path(path), line, 1, "", f"template syntax error: {message}")
     return None
+
+
+_BLOCK = re.compile(r"{%-?\s*(\w+)")
+_ENDS = {"if": "endif", "for": "endfor", "with": "endwith", "raw": "endraw", "macro": "endmacro"}
+_TAGS = (
+    "if",
+    "elif",
+    "else",
+    "endif",
+    "for",
+    "endfor",
+    "set",
+    "include",
+    "with",
+    "endwith",
+    "raw",
+    "endraw",
+    "macro",
+    "endmacro",
+    "filter",
+    "endfilter",
+)
+
+
+def plain_syntax_error(exc: TemplateSyntaxError, source: str) -> tuple[int, str]:
+    """A Jinja syntax error said for a person, and the line it is best shown at."""
+    message = exc.message or "invalid template"
+    lineno = exc.lineno
+    unclosed = re.search(r"looking for the following tags: '(\w+)'", message)
+    if "Unexpected end of template" in message and unclosed:
+        end = unclosed.group(1)
+        opener = next((k for k, v in _ENDS.items() if v == end), end)
+        line = _open_block_line(source, opener) or lineno
+        return line, f"{{% {opener} %}} opened here is never closed: add {{% {end} %}}"
+    unknown = re.search(r"Encountered unknown tag '(\w+)'", message)
+    if unknown:
+        tag = unknown.group(1)
+        return lineno, f"{{% {tag} %}} is not a template tag{did_you_mean(tag, _TAGS)}"
+    if "expected 'end of print statement'" in message or "end of print statement" in message:
+        return lineno, "a {{ … }} here is not closed, or has something odd inside"
+    char = re.search(r"unexpected char '(.)'", message)
+    if char:
+        return lineno, (
+            f"a {{{{ … }}}} or {{% … %}} here is not closed, or holds a character that "
+            f"cannot be inside it ({char.group(1)})"
+        )
+    if "unexpected '}'" in message:
+        return lineno, "a } without its {{ or {%"
+    return lineno, message
+
+
+def _open_block_line(source: str, opener: str) -> int | None:
+    """The line of the last ``{% opener %}`` not closed by its end tag."""
+    stack: list[int] = []
+    for match in _BLOCK.finditer(source):
+        word = match.group(1)
+        line = source.count("\n", 0, match.start()) + 1
+        if word == opener:
+            stack.append(line)
+        elif word == _ENDS.get(opener) and stack:
+            stack.pop()
+    return stack[-1] if stack else None

@@ -104,21 +104,35 @@ def test_template_syntax_error(project: Path, edit, pos,
     assert code == 2
     assert err.splitlines() == [
         f"templates/en/result.j2:{pos('templates/en/result.j2', '⚠️ The source').split(':')[0]}:1: "
-        "template syntax error: unexpected char '⚠' at 592",
+        "template syntax error: a {{ … }} or {% … %} here is not closed, or holds a character that cannot be inside it (⚠)",
         "1 problem(s) found.",
+    ]
+
+
+def test_misspelt_variable_names_the_right_one(project: Path, edit, pos,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    edit("templates/en/result.j2", "{{ quote.result|", "{{ quot.result|")
+    edit("templates/en/result.j2", "{{ quote.amount|", "{{ quote.amout|")
+    code, _, err = run_check(capsys)
+    assert code == 2
+    line = pos("templates/en/result.j2", "quot.result").split(":")[0]
+    amount = pos("templates/en/result.j2", "quote.amout").split(":")[0]
+    assert err.splitlines() == [
+        f"templates/en/result.j2:{amount}:1: step 'result' (RUB→USDT): quote has no amout here; did you mean 'amount'?",
+        f"templates/en/result.j2:{line}:1: step 'result' (RUB→USDT): quot is not a variable here; did you mean 'quote'?",
+        "2 problem(s) found.",
     ]
 
 
 def test_undefined_variable_in_template(project: Path, edit, pos,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     edit("templates/ru/result.j2", "Наценка: {{ quote.margin|percent }}",
-         "Наценка: {{ quote.markup|percent }}")
+         "Наценка: {{ quote.markup|percent }}")  # not a key of quote: no "did you mean"
     code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [
         f"templates/ru/result.j2:{pos('templates/ru/result.j2', 'Наценка').split(':')[0]}:1: "
-        "rendering step 'result' (RUB→USDT): UndefinedError: "
-        "'dict object' has no attribute 'markup'",
+        "step 'result' (RUB→USDT): quote has no markup here",
         "1 problem(s) found.",
     ]
 

@@ -109,18 +109,20 @@ def test_template_syntax_error(project: Path, edit, pos,
     ]
 
 
-def test_misspelt_variable_names_the_right_one(project: Path, edit, pos,
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("{{ quote.result|", "{{ quot.result|", "quot is not a variable here; did you mean 'quote'?"),
+    ("{{ quote.amount|", "{{ quote.amout|", "quote has no amout here; did you mean 'amount'?"),
+])
+def test_misspelt_variable_names_the_right_one(project: Path, edit, pos, old: str, new: str,
+                                               message: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    edit("templates/en/result.j2", "{{ quote.result|", "{{ quot.result|")
-    edit("templates/en/result.j2", "{{ quote.amount|", "{{ quote.amout|")
+    edit("templates/en/result.j2", old, new)
     code, _, err = run_check(capsys)
     assert code == 2
-    line = pos("templates/en/result.j2", "quot.result").split(":")[0]
-    amount = pos("templates/en/result.j2", "quote.amout").split(":")[0]
+    line = pos("templates/en/result.j2", new).split(":")[0]
     assert err.splitlines() == [
-        f"templates/en/result.j2:{amount}:1: step 'result' (RUB→USDT): quote has no amout here; did you mean 'amount'?",
-        f"templates/en/result.j2:{line}:1: step 'result' (RUB→USDT): quot is not a variable here; did you mean 'quote'?",
-        "2 problem(s) found.",
+        f"templates/en/result.j2:{line}:1: step 'result' (RUB→USDT): {message}",
+        "1 problem(s) found.",
     ]
 
 

@@ -49,6 +49,7 @@ from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
 from engine.bot.session import JsonBodySession
 from engine.bot.storage import CompactMemoryStorage
+from engine.bot.typed_text import TypedTextMiddleware
 from engine.bot.warmup import freeze_heap, pin_response_models
 from engine.check import validate
 from engine.config.loader import config_path
@@ -115,6 +116,8 @@ def create_dispatcher(
     access = AccessMiddleware(admins, defs.config, defs.renderer)
     dispatcher.message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)
+    # Before setup_dialogs: aiogram-dialog must not read zero-width characters as a button.
+    dispatcher.message.outer_middleware(TypedTextMiddleware())
     flows = [build_dialog(flow, defs.config, defs.renderer) for flow in defs.flows]
     main = flows[0]
     # Commands first (so /cancel is not read as a number), then the flows, then fallbacks.

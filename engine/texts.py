@@ -22,6 +22,8 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
     "errors": (
         "empty",
         "too_long",
+        "hidden_characters",
+        "foreign_digits",
         "not_a_number",
         "ambiguous",
         "negative",

@@ -12,15 +12,39 @@ positive decimal (letters, signs, NaN, Infinity, exponents like ``1e309``, HTML)
 of range, too many decimals, and absurdly long input. Written by hand because the rules are
 the product's ("what people type at an exchange desk"), not a locale's: Babel's
 ``parse_decimal`` accepts exponents and needs the locale guessed first.
+
+Text that looks like one thing and is another (issue 9 §5):
+
+* Characters nobody sees (Unicode's *default ignorable* code points: zero-width spaces and
+  joiners, word joiner, BOM, soft hyphen, variation selectors, tags, musical formatting,
+  Hangul fillers) are removed: ``5`` followed by them is read as the ``5`` that was seen.
+* Direction controls (LRM/RLM/ALM, embeddings, overrides, isolates), the deprecated digit
+  shaping controls and every other format (Cf) character are refused (``hidden_characters``):
+  they can show the digits in another order or shape than the one sent, so removing them
+  could read a number the person did not see.
+* Full-width digits and signs (``１５００，５``, from CJK keyboards) are read as ASCII: they are
+  the same glyphs, only wider. Digits of other scripts (Arabic-Indic ``٣``, Persian ``۳``,
+  Devanagari, superscripts, circled) are refused (``foreign_digits``): ``١٠٥`` looks like
+  ``1.5`` to a reader of Latin digits, and means 105.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 MAX_INPUT_LENGTH = 40
+# Default_Ignorable_Code_Point (Unicode DerivedCoreProperties.txt) less the controls that can
+# reorder or reshape what is shown (U+061C, U+200E/F, U+202A-E, U+2066-F): those are refused.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2065"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+# Full-width ASCII (U+FF01-FF5E) and the ideographic space, as the ASCII they look like.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007'’_]")
 # ASCII digits only: Decimal() alone would also read "٣" or "३" as 3.
 _PLAIN = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -34,8 +58,9 @@ class InputRejectedError(ValueError):
     """Typed text is not acceptable.
 
     Attributes:
-        code: which rule failed: ``empty``, ``too_long``, ``not_a_number``, ``ambiguous``,
-            ``negative``, ``too_small``, ``too_large``, ``too_many_decimals``.
+        code: which rule failed: ``empty``, ``too_long``, ``hidden_characters``,
+            ``foreign_digits``, ``not_a_number``, ``ambiguous``, ``negative``, ``too_small``,
+            ``too_large``, ``too_many_decimals``.
         params: values for the message template (limits as Decimals).
     """
 
@@ -56,13 +81,32 @@ class NumberRule:
     allow_percent: bool = False
 
 
+def strip_invisible(text: str) -> str:
+    """``text`` without the characters nobody sees (direction and other controls kept)."""
+    return _INVISIBLE.sub("", text)
+
+
+def visible_text(text: str) -> str:
+    """``text`` as it was seen: invisible characters removed, full-width forms as ASCII.
+
+    Raises:
+        InputRejectedError: ``hidden_characters`` for a direction or other format control.
+    """
+    seen = strip_invisible(text)
+    if any(unicodedata.category(char) == "Cf" for char in seen):
+        raise InputRejectedError("hidden_characters")
+    return seen.translate(_FULL_WIDTH).strip()
+
+
 def normalize(text: str, *, allow_percent: bool = False) -> str:
     """Text as a canonical ``123.45`` string, or raise :class:`InputRejectedError`."""
-    raw = text.strip()
+    raw = visible_text(text)
     if not raw:
         raise InputRejectedError("empty")
     if len(raw) > MAX_INPUT_LENGTH:
         raise InputRejectedError("too_long", {"max_length": MAX_INPUT_LENGTH})
+    if any(not char.isascii() and char.isdigit() for char in raw):
+        raise InputRejectedError("foreign_digits")
     body = _SPACES.sub("", raw)
     if allow_percent and body.endswith("%"):
         body = body[:-1]
@@ -95,7 +139,7 @@ def parse_number(text: str, rule: NumberRule) -> Decimal:
     """
     body = normalize(text, allow_percent=rule.allow_percent)
     if _AMBIGUOUS.fullmatch(body) and _in_range(Decimal(body.replace(".", "")), rule):
-        raise InputRejectedError("ambiguous", {"input": text.strip()})
+        raise InputRejectedError("ambiguous", {"input": visible_text(text)})
     try:
         value = Decimal(body)
     except InvalidOperation:  # pragma: no cover - _PLAIN only admits valid decimals

@@ -45,7 +45,7 @@ def test_trailing_zeros_do_not_count_as_decimals() -> None:
     ("<b>1</b>", MARGIN, "not_a_number"), ("0x10", MARGIN, "not_a_number"),
     ("1.2.3", MARGIN, "not_a_number"), ("1,5,3", MARGIN, "not_a_number"),
     ("2%%", MARGIN, "not_a_number"), ("5%", RUB, "not_a_number"),
-    ("+5", MARGIN, "not_a_number"), ("٣", MARGIN, "not_a_number"),
+    ("+5", MARGIN, "not_a_number"), ("٣", MARGIN, "foreign_digits"),
     ("-1", MARGIN, "negative"), ("-0,5", MARGIN, "negative"),
     ("10.01", MARGIN, "too_large"), ("11", MARGIN, "too_large"),
     ("0.5", RUB, "too_small"), ("100000000.01", RUB, "too_large"),
@@ -70,8 +70,9 @@ def test_any_text_is_a_number_or_a_clear_rejection(text: str) -> None:
     try:
         value = parse_number(text, RUB)
     except InputRejectedError as exc:
-        assert exc.code in {"empty", "too_long", "not_a_number", "ambiguous", "negative",
-                            "too_small", "too_large", "too_many_decimals"}
+        assert exc.code in {"empty", "too_long", "hidden_characters", "foreign_digits",
+                            "not_a_number", "ambiguous", "negative", "too_small", "too_large",
+                            "too_many_decimals"}
     else:
         assert value.is_finite()
         assert RUB.min is not None and RUB.max is not None

@@ -25,7 +25,7 @@ SAMPLE_AMOUNT = {"RUB": "150000", "USDT": "2500.5"}
 ERROR_INPUTS = {
     "empty": "", "too_long": "9" * 41, "not_a_number": "<i>12abc</i>", "ambiguous": "1,000",
     "negative": "-5", "too_small": "0", "too_large": "1000000000000",
-    "too_many_decimals": "1.2345",
+    "too_many_decimals": "1.2345", "hidden_characters": "\u202e0001", "foreign_digits": "١٠٥",
 }
 
 

@@ -53,6 +53,11 @@ def _typo_in_rule(project: Path) -> None:
             return
 
 
+def _rename_zar(project: Path) -> None:
+    path = project / "config.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("ZAR", "ZRA"), encoding="utf-8")
+
+
 def _long_template(project: Path) -> None:
     path = project / "templates/en/help.j2"
     path.write_text(path.read_text(encoding="utf-8") + "x" * 4100, encoding="utf-8")
@@ -76,8 +81,7 @@ MISTAKES = [
             "name: {ru: Евро}"),
     Mistake("the same currency twice", "config.yaml", "  - code: ZAR\n", "  - code: AED\n"),
     Mistake("an unknown provider in a rule", "config.yaml", apply=_typo_in_rule),
-    Mistake("a currency code that is no ISO 4217 code", "config.yaml",
-            "  - code: ZAR\n", "  - code: ZZR\n"),
+    Mistake("a fiat currency code that is no ISO 4217 code", "config.yaml", apply=_rename_zar),
     Mistake("margin max of 100 % or more", "flows/exchange.yaml", "min: 0, max: 10,",
             "min: 0, max: 150,"),
     Mistake("a preset outside min/max", "flows/exchange.yaml",

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiogram import Bot, Dispatcher
@@ -27,6 +31,12 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+)
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
@@ -35,9 +45,10 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiogram_dialog import setup_dialogs
 from aiogram_dialog.api.protocols import MessageManagerProtocol
 from aiohttp import web
-from dotenv import load_dotenv
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, InvalidResponse, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -55,9 +66,10 @@ from engine.check import validate
 from engine.config.loader import config_path
 from engine.config.models import AppConfig
 from engine.definitions import Definitions
+from engine.errors import EngineError
 from engine.flow.builder import FlowDialog, build_dialog
 from engine.health import setup_health_routes
-from engine.logs import setup_logging
+from engine.logs import RedactingFormatter, setup_logging
 from engine.metrics import BotMetrics
 from engine.rates.budget import Budgets, FileLedger, budget_policy
 from engine.rates.cache import FileQuoteStore
@@ -65,7 +77,13 @@ from engine.rates.offline import create_offline_rates
 from engine.rates.preloader import Preloader
 from engine.rates.redis_store import RedisRatesBackend, create_redis_rates_backend
 from engine.rates.service import RateService
-from engine.settings import Settings, SettingsError, load_settings
+from engine.settings import (
+    REDIS_URL_SHAPE,
+    Settings,
+    SettingsError,
+    load_env_file,
+    load_settings,
+)
 from providers.base import QuotaReportingProtocol, RatesProviderProtocol
 from providers.http import create_http_session
 from providers.registry import ProviderRegistry, create_registry
@@ -73,6 +91,8 @@ from providers.registry import ProviderRegistry, create_registry
 log = logging.getLogger("engine.app")
 EXIT_USER_ERROR = 2
 SHUTDOWN_GRACE_SECONDS = 8.0
+# How long start-up waits for Telegram or Redis to answer before it gives up with one line.
+STARTUP_TIMEOUT_SECONDS = 5.0
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Short timeouts (an admin must not wait on a dead Redis) and a quick reconnect-and-retry,
 # so a connection the server closed (a Redis restart) costs one retry, not a failed update.
@@ -238,151 +258,404 @@ def redis_url_of(config: AppConfig, settings: Settings) -> str | None:
     return DEFAULT_REDIS_URL if config.storage.backend == "redis" else None
 
 
+class StartupError(EngineError):
+    """A resource the bot needs is unavailable at start; the message names it and what to do.
+
+    Never holds a secret: messages are built from our words and the resource's host.
+    """
+
+
+def failure_cause(exc: BaseException) -> str:
+    """Why a connection failed, in a few words, from the exception chain.
+
+    Not the exceptions' own text: aiohttp's holds the request URL (with the bot token),
+    redis-py's may hold more than the host.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return "host not found"
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, TimeoutError | RedisTimeoutError):
+            return f"no answer in {STARTUP_TIMEOUT_SECONDS:g} s"
+        if isinstance(seen, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(seen, InvalidResponse):
+            return "it does not answer like Redis"
+        seen = seen.__cause__ or seen.__context__
+    return "connection failed"
+
+
+def redis_where(url: str) -> str:
+    """``host:port`` (or the socket path) of a Redis URL, without its credentials."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+
+
+async def check_redis(redis: Redis, url: str, *, from_env: bool) -> None:
+    """One PING within :data:`STARTUP_TIMEOUT_SECONDS`.
+
+    Raises:
+        StartupError: Redis refused the credentials, or did not answer.
+    """
+    where = redis_where(url)
+    fix = "fix REDIS_URL" if from_env else "set REDIS_URL"
+    try:
+        async with asyncio.timeout(STARTUP_TIMEOUT_SECONDS):
+            await redis.ping()
+    except AuthenticationError as exc:
+        raise StartupError(
+            f"Redis at {where} refused the credentials: put the right user name and "
+            "password in REDIS_URL (redis://user:password@host:port/0)"
+        ) from exc
+    except (RedisError, OSError) as exc:  # TimeoutError is an OSError
+        raise StartupError(
+            f"Redis unreachable at {where} ({failure_cause(exc)}): start Redis or {fix}"
+        ) from exc
+
+
 @contextlib.asynccontextmanager
 async def storage_for(
     config: AppConfig, settings: Settings
 ) -> AsyncIterator[tuple[BaseStorage, BaseEventIsolation]]:
-    """Memory storage, or Redis (``storage.backend: redis`` or ``REDIS_URL``)."""
+    """Memory storage, or Redis (``storage.backend: redis`` or ``REDIS_URL``) that answers.
+
+    Raises:
+        StartupError: a malformed Redis URL, or a Redis that does not answer.
+    """
     url = redis_url_of(config, settings)
-    if url is not None:
-        ttl = config.storage.state_ttl_seconds
+    if url is None:
+        yield CompactMemoryStorage(config.storage.state_ttl_seconds), SimpleEventIsolation()
+        return
+    try:
         storage = RedisStorage.from_url(
             url,
             connection_kwargs=REDIS_CONNECTION,
             key_builder=DefaultKeyBuilder(with_destiny=True),
-            state_ttl=ttl,
-            data_ttl=ttl,
+            state_ttl=config.storage.state_ttl_seconds,
+            data_ttl=config.storage.state_ttl_seconds,
         )
-        isolation = RedisEventIsolation(
-            redis=storage.redis, key_builder=DefaultKeyBuilder(with_destiny=True)
+    except ValueError as exc:  # what Settings does not check (query arguments)
+        raise StartupError(f"REDIS_URL is malformed ({exc}): use {REDIS_URL_SHAPE}") from exc
+    try:
+        await check_redis(storage.redis, url, from_env=settings.redis_url is not None)
+        keys = DefaultKeyBuilder(with_destiny=True)
+        yield storage, RedisEventIsolation(redis=storage.redis, key_builder=keys)
+    finally:
+        await storage.close()
+
+
+def telegram_where(telegram_api_url: str | None) -> str:
+    """The Bot API server's host (and port), without credentials."""
+    if not telegram_api_url:
+        return "api.telegram.org"
+    return urlsplit(telegram_api_url).netloc.rpartition("@")[2]
+
+
+async def check_telegram(bot: Bot, telegram_api_url: str | None) -> None:
+    """``getMe`` within :data:`STARTUP_TIMEOUT_SECONDS`: the token is accepted and the Bot API
+    server answers (the first call otherwise waits aiogram's 60 s, then a traceback).
+
+    Raises:
+        StartupError: Telegram refused the token, did not answer, or is not a Bot API server.
+    """
+    where = telegram_where(telegram_api_url)
+    fix = (
+        "check TELEGRAM_API_URL and that the server runs"
+        if telegram_api_url
+        else "check the network (a firewall or proxy may block it)"
+    )
+    try:
+        await bot.get_me(request_timeout=int(STARTUP_TIMEOUT_SECONDS))
+    except TelegramUnauthorizedError as exc:
+        raise StartupError(
+            "Telegram refused BOT_TOKEN (401 Unauthorized): check the token from @BotFather"
+        ) from exc
+    except TelegramNetworkError as exc:
+        raise StartupError(
+            f"Telegram unreachable at {where} ({failure_cause(exc)}): {fix}"
+        ) from exc
+    except TelegramAPIError as exc:
+        raise StartupError(
+            f"Telegram at {where} refused getMe ({exc.message}): check TELEGRAM_API_URL"
+        ) from exc
+    except ClientDecodeError as exc:
+        raise StartupError(
+            f"{where} does not answer like a Bot API server: check TELEGRAM_API_URL"
+        ) from exc
+
+
+@contextlib.asynccontextmanager
+async def bot_for(settings: Settings) -> AsyncIterator[Bot]:
+    """The Bot, once Telegram accepted its token (see :func:`check_telegram`)."""
+    bot = create_bot(settings)
+    try:
+        await check_telegram(bot, settings.telegram_api_url)
+        yield bot
+    finally:
+        await bot.session.close()
+
+
+@dataclass(frozen=True)
+class RatesParts:
+    """The rate service, its preloader (live rates only) and the providers it calls."""
+
+    rates: RateService
+    preloader: Preloader | None
+    providers: dict[str, RatesProviderProtocol]
+
+
+async def cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@contextlib.asynccontextmanager
+async def rates_for(
+    config: AppConfig, settings: Settings, *, offline: bool
+) -> AsyncIterator[RatesParts]:
+    """Offline rates, or live ones: HTTP session, providers, the Redis rates backend when
+    Redis is used (its clock kept in sync), the rate service and its preloader."""
+    async with contextlib.AsyncExitStack() as stack:
+        if offline:
+            rates = create_offline_rates(config)
+            stack.push_async_callback(rates.close)
+            yield RatesParts(rates, None, {})
+            return
+        http = create_http_session()
+        stack.push_async_callback(http.close)
+        providers = create_providers(config, http, os.environ, create_registry())
+        for provider in providers.values():
+            stack.push_async_callback(provider.close)
+        backend = None
+        redis_url = redis_url_of(config, settings)
+        if redis_url is not None:
+            backend = create_redis_rates_backend(redis_url, config)
+            stack.push_async_callback(backend.close)
+            await backend.clock.sync()
+            clock = asyncio.create_task(backend.keep_clock(), name="redis clock")
+            stack.push_async_callback(cancel, clock)
+        rates = create_rate_service(config, providers, data_dir=settings.data_dir, backend=backend)
+        stack.push_async_callback(rates.close)
+        preloader = Preloader(rates, config, leader=backend.leader if backend else None)
+        # Gives up the Redis leadership, so it stops before the backend closes.
+        stack.push_async_callback(preloader.stop)
+        yield RatesParts(rates, preloader, providers)
+
+
+def create_web_app(
+    defs: Definitions,
+    settings: Settings,
+    *,
+    bot: Bot,
+    app: BotApp,
+    metrics: BotMetrics,
+    storage: BaseStorage,
+    parts: RatesParts,
+) -> web.Application:
+    """Health and metrics routes, and in webhook mode the webhook handler."""
+
+    async def storage_ping() -> bool:
+        if isinstance(storage, RedisStorage):
+            return bool(await storage.redis.ping())
+        return True
+
+    web_app = web.Application()
+    setup_health_routes(
+        web_app,
+        rates=parts.rates,
+        metrics=metrics,
+        storage_ping=storage_ping,
+        providers=parts.providers,
+    )
+    if defs.config.bot.mode == "webhook":
+        assert settings.webhook_secret is not None
+        SimpleRequestHandler(
+            app.dispatcher, bot, secret_token=settings.webhook_secret.get_secret_value()
+        ).register(web_app, path=defs.config.bot.webhook_path)
+    return web_app
+
+
+def listen_problem(exc: OSError, host: str, port: int, source: str) -> str:
+    """One line for a failed ``bind``: what happened and what to do."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} ({source}) is already in use on {host}: stop the other process "
+            "or set PORT to a free port"
         )
-        log.info("storage: redis")
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on port {port} ({source}): set PORT to a port above 1023"
+    return (
+        f"cannot listen on {host}:{port} ({exc.strerror}): check server.host in config.yaml "
+        "and PORT"
+    )
+
+
+@contextlib.asynccontextmanager
+async def web_server(
+    web_app: web.Application, host: str, port: int, source: str
+) -> AsyncIterator[web.AppRunner]:
+    """The health/webhook server listening on ``host:port``; cleaned up on exit.
+
+    Raises:
+        StartupError: the port is taken (or may not be used).
+    """
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    try:
         try:
-            yield storage, isolation
-        finally:
-            await storage.close()
-        return
-    log.info("storage: memory (one process; set REDIS_URL to share state between replicas)")
-    yield CompactMemoryStorage(config.storage.state_ttl_seconds), SimpleEventIsolation()
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise StartupError(listen_problem(exc, host, port, source)) from exc
+        yield runner
+    finally:
+        await runner.cleanup()  # stops taking webhook updates first
+
+
+async def finish_updates(inflight: InFlight) -> None:
+    """Give the updates in progress :data:`SHUTDOWN_GRACE_SECONDS` to finish."""
+    if not await inflight.wait_idle(SHUTDOWN_GRACE_SECONDS):
+        log.warning("stopped with %d update(s) unfinished", inflight.count)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything :func:`build_runtime` acquired; :meth:`aclose` releases it, last first."""
+
+    defs: Definitions
+    settings: Settings
+    bot: Bot
+    app: BotApp
+    parts: RatesParts
+    offline: bool
+    resources: contextlib.AsyncExitStack = field(repr=False)
+
+    async def aclose(self) -> None:
+        """Stop serving HTTP, let updates in progress finish, then close the rest."""
+        await self.resources.aclose()
+
+
+async def build_runtime(
+    defs: Definitions, settings: Settings, *, offline: bool = False
+) -> Runtime:
+    """Acquire, and check, every resource the bot needs, in this order: storage (Redis
+    answers a PING), Telegram (``getMe``: the token is accepted), the rate service with
+    its providers, the dispatcher, the health/webhook server (``PORT`` is free).
+
+    All or nothing: when one fails, everything acquired before it is released, last
+    first. A further resource (a database) is one more ``enter_async_context`` here.
+
+    Raises:
+        StartupError: a resource is unavailable; one line naming it and what to do.
+    """
+    config = defs.config
+    admins = admin_ids(config, settings)
+    async with contextlib.AsyncExitStack() as stack:
+        storage, isolation = await stack.enter_async_context(storage_for(config, settings))
+        bot = await stack.enter_async_context(bot_for(settings))
+        parts = await stack.enter_async_context(rates_for(config, settings, offline=offline))
+        app = create_dispatcher(
+            defs, rates=parts.rates, admins=admins, storage=storage, events_isolation=isolation
+        )
+        # Runs after the server stopped and before the rates and storage close.
+        stack.push_async_callback(finish_updates, app.inflight)
+        metrics = BotMetrics()
+        app.dispatcher["metrics"] = metrics
+        setup_metrics_middleware(app.dispatcher, metrics)
+        web_app = create_web_app(
+            defs, settings, bot=bot, app=app, metrics=metrics, storage=storage, parts=parts
+        )
+        port = settings.port or config.server.port
+        source = "PORT" if settings.port else "server.port"
+        await stack.enter_async_context(web_server(web_app, config.server.host, port, source))
+        # Logged once everything is there, so that a refused start prints its one line only.
+        if isinstance(storage, RedisStorage):
+            log.info("storage: redis")
+        else:
+            log.info(
+                "storage: memory (one process; set REDIS_URL to share state between replicas)"
+            )
+        log.info("health server on port %s", port)
+        return Runtime(defs, settings, bot, app, parts, offline, resources=stack.pop_all())
+
+
+async def run_webhook(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Point Telegram at ``WEBHOOK_URL`` and serve until ``stop``."""
+    config, settings, bot = runtime.defs.config, runtime.settings, runtime.bot
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    url = settings.webhook_url.rstrip("/") + config.bot.webhook_path
+    await bot.set_webhook(url, secret_token=settings.webhook_secret.get_secret_value())
+    await runtime.app.dispatcher.emit_startup(bot=bot)
+    log.info("webhook mode: serving %s", config.bot.webhook_path)
+    await stop.wait()
+    await runtime.app.dispatcher.emit_shutdown(bot=bot)
+
+
+async def run_polling(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Poll until ``stop`` (or until polling ends on its own)."""
+    bot, dispatcher = runtime.bot, runtime.app.dispatcher
+    await bot.delete_webhook(drop_pending_updates=False)
+    polling = asyncio.create_task(
+        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+    )
+    log.info("polling mode (%s rates)", "offline" if runtime.offline else "live")
+    await asyncio.wait(
+        [polling, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+    )
+    if not polling.done():
+        await dispatcher.stop_polling()
+    await polling
+
+
+async def run_runtime(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Register the commands, start preloading, then take updates until ``stop``."""
+    await set_commands(runtime.bot, runtime.defs.config, runtime.defs.renderer.locales)
+    if runtime.offline:
+        await runtime.parts.rates.snapshot()  # static rates: cached at once, so ready is 200
+    if runtime.parts.preloader is not None:
+        runtime.parts.preloader.start()
+    if runtime.defs.config.bot.mode == "webhook":
+        await run_webhook(runtime, stop)
+    else:
+        await run_polling(runtime, stop)
+    log.info("stopping: finishing %d update(s) in progress", runtime.app.inflight.count)
 
 
 async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None:
-    """Run the bot until SIGTERM/SIGINT, then finish in-flight updates and close."""
-    config = defs.config
-    admins = admin_ids(config, settings)
-    http = create_http_session()
-    providers: dict[str, RatesProviderProtocol] = {}
-    redis_url = redis_url_of(config, settings)
-    backend = None
-    preloader = None
-    clock_task: asyncio.Task[None] | None = None
-    if offline:
-        rates = create_offline_rates(config)
-    else:
-        providers = create_providers(config, http, os.environ, create_registry())
-        if redis_url is not None:
-            backend = create_redis_rates_backend(redis_url, config)
-            await backend.clock.sync()
-            clock_task = asyncio.create_task(backend.keep_clock(), name="redis clock")
-        rates = create_rate_service(config, providers, data_dir=settings.data_dir, backend=backend)
-        preloader = Preloader(rates, config, leader=backend.leader if backend else None)
-    bot = create_bot(settings)
+    """Run the bot until SIGTERM/SIGINT, then finish in-flight updates and close.
+
+    Raises:
+        StartupError: from :func:`build_runtime`, with nothing left open.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with storage_for(config, settings) as (storage, isolation):
-        app = create_dispatcher(
-            defs, rates=rates, admins=admins, storage=storage, events_isolation=isolation
-        )
-        metrics = BotMetrics()
-        app.dispatcher["metrics"] = metrics
-        setup_metrics_middleware(app.dispatcher, metrics)
-
-        async def storage_ping() -> bool:
-            if isinstance(storage, RedisStorage):
-                return bool(await storage.redis.ping())
-            return True
-
-        web_app = web.Application()
-        setup_health_routes(
-            web_app, rates=rates, metrics=metrics, storage_ping=storage_ping, providers=providers
-        )
-        port = settings.port or config.server.port
-        webhook = config.bot.mode == "webhook"
-        if webhook:
-            assert settings.webhook_secret is not None and settings.webhook_url is not None
-            SimpleRequestHandler(
-                app.dispatcher, bot, secret_token=settings.webhook_secret.get_secret_value()
-            ).register(web_app, path=config.bot.webhook_path)
-        runner = web.AppRunner(web_app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, config.server.host, port).start()
-        log.info("health server on port %s", port)
+    runtime = await build_runtime(defs, settings, offline=offline)
+    async with contextlib.aclosing(runtime):
         pinned = pin_response_models()  # held for the life of the process
         freeze_heap()
         log.debug("warm-up: %d response models pinned, heap frozen", len(pinned))
-        try:
-            await set_commands(bot, config, defs.renderer.locales)
-            if offline:
-                await rates.snapshot()  # static rates: cached at once, so ready is 200
-            if preloader is not None:
-                preloader.start()
-            if webhook:
-                assert settings.webhook_url is not None and settings.webhook_secret is not None
-                url = settings.webhook_url.rstrip("/") + config.bot.webhook_path
-                await bot.set_webhook(url, secret_token=settings.webhook_secret.get_secret_value())
-                await app.dispatcher.emit_startup(bot=bot)
-                log.info("webhook mode: serving %s", config.bot.webhook_path)
-                await stop.wait()
-                await app.dispatcher.emit_shutdown(bot=bot)
-            else:
-                await bot.delete_webhook(drop_pending_updates=False)
-                polling = asyncio.create_task(
-                    app.dispatcher.start_polling(
-                        bot, handle_signals=False, close_bot_session=False
-                    )
-                )
-                log.info("polling mode (%s rates)", "offline" if offline else "live")
-                await asyncio.wait(
-                    [polling, asyncio.create_task(stop.wait())],
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if not polling.done():
-                    await app.dispatcher.stop_polling()
-                await polling
-            log.info("stopping: finishing %d update(s) in progress", app.inflight.count)
-        finally:
-            await runner.cleanup()  # stop taking webhook updates
-            if not await app.inflight.wait_idle(SHUTDOWN_GRACE_SECONDS):
-                log.warning("stopped with %d update(s) unfinished", app.inflight.count)
-            if preloader is not None:
-                await preloader.stop()  # gives up the Redis leadership, so before backend.close
-            await rates.close()
-            if clock_task is not None:
-                clock_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await clock_task
-            if backend is not None:
-                await backend.close()
-            for provider in providers.values():
-                await provider.close()
-            await http.close()
-            await bot.session.close()
+        await run_runtime(runtime, stop)
     log.info("stopped")
 
 
 def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
-    """``crypto-helper run``: exit 2 with a one-line reason on a configuration mistake."""
-    load_dotenv(override=False)  # .env feeds the API keys named in config.yaml too
+    """``crypto-helper run``: exit 2 with a one-line reason on a configuration mistake or
+    when a resource it needs (Telegram, Redis, the port) is unavailable at start."""
+    load_env_file()  # ./.env feeds the API keys named in config.yaml too
     # Exactly what `crypto-helper check` validates, with the same messages: a bot that
     # starts can send everything its definitions hold.
     found = validate(str(config_path(config_arg)))
-    if found.definitions is None or found.problems:
-        for problem in found.problems:
-            print(problem, file=sys.stderr)
+    for problem in found.problems:  # the warnings too: seen at every start
+        print(problem, file=sys.stderr)
+    if found.definitions is None or found.errors:
         print(
-            f"{len(found.problems)} problem(s) found; fix them (crypto-helper check) "
+            f"{len(found.errors)} problem(s) found; fix them (crypto-helper check) "
             "and start again.",
             file=sys.stderr,
         )
@@ -402,5 +675,9 @@ def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
         os.environ.get(p.api_key_env, "") for p in defs.config.providers.values() if p.api_key_env
     ]
     setup_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
-    asyncio.run(serve(defs, settings, offline=offline))
+    try:
+        asyncio.run(serve(defs, settings, offline=offline))
+    except StartupError as exc:
+        print(RedactingFormatter(secrets).redact(str(exc)), file=sys.stderr)
+        return EXIT_USER_ERROR
     return 0

@@ -8,21 +8,50 @@ seconds); previews run against the offline ``static`` provider.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from jinja2 import TemplateError
 
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, Problem
 from engine.preview import PreviewResult, Screen, preview_all
 from engine.rates.offline import create_offline_rates
-from engine.telegram import MAX_CALLBACK_DATA, callback_data_size, check_html
+from engine.telegram import (
+    MAX_CALLBACK_ANSWER,
+    MAX_CALLBACK_DATA,
+    HtmlProblem,
+    callback_data_size,
+    check_html,
+    check_plain_text,
+)
+from engine.texts import REQUIRED_STRINGS, load_strings
 
 
 @dataclass(frozen=True)
 class CheckReport:
-    problems: list[Problem]
+    problems: list[Problem]  # errors: check fails
     summary: str
+    warnings: tuple[Problem, ...] = ()
+
+
+def _html_problem(defs: Definitions, screen: Screen, html: HtmlProblem) -> Problem:
+    """Report ``html`` where the template (or a ``_partial.j2`` of its locale) writes it."""
+    where = f"step {screen.step!r} ({screen.case}): {html.message}"
+    folder = defs.config.templates_dir / screen.locale
+    shown = f"{defs.config.templates_dir.name}/{screen.locale}"
+    if html.fragment is None:
+        return Problem(f"{shown}/{screen.template}.j2", 1, 1, "", where)
+    for path in [folder / f"{screen.template}.j2", *sorted(folder.glob("_*.j2"))]:
+        source = path.read_text(encoding="utf-8") if path.is_file() else ""
+        at = source.find(html.fragment)
+        if at != -1:
+            line, col = source.count("\n", 0, at) + 1, at - source.rfind("\n", 0, at)
+            return Problem(f"{shown}/{path.name}", line, col, "", where)
+    where += " (from a value inserted into the template)"
+    return Problem(f"{shown}/{screen.template}.j2", 1, 1, "", where)
 
 
 def screen_problems(defs: Definitions, screens: Iterable[Screen]) -> list[Problem]:
@@ -31,13 +60,11 @@ def screen_problems(defs: Definitions, screens: Iterable[Screen]) -> list[Proble
     seen: set[tuple[str, str, str]] = set()
     for screen in screens:
         file = f"{defs.config.templates_dir.name}/{screen.locale}/{screen.template}.j2"
-        for message in check_html(screen.text):
-            key = (file, screen.step, message)
+        for html in check_html(screen.text):
+            key = (file, screen.step, html.message)
             if key not in seen:
                 seen.add(key)
-                problems.append(
-                    Problem(file, 1, 1, "", f"step {screen.step!r} ({screen.case}): {message}")
-                )
+                problems.append(_html_problem(defs, screen, html))
         for row in screen.keyboard:
             for label, data in row:
                 size = callback_data_size(data)
@@ -64,6 +91,39 @@ def screen_problems(defs: Definitions, screens: Iterable[Screen]) -> list[Proble
                             f"a button label renders empty ({data})",
                         )
                     )
+    return problems
+
+
+# Notices sent as a pop-up (answerCallbackQuery: plain text, 200 characters), the others
+# as messages (HTML, 4096).
+POPUP_NOTICES = frozenset({"restarted", "refused"})
+
+
+def string_problems(defs: Definitions) -> list[Problem]:
+    """Every notice of ``strings.yaml`` in every locale, rendered and held to the limits of
+    where the bot sends it; reported at its line of strings.yaml. (Button labels and input
+    errors are rendered inside the windows of the preview.)"""
+    config = defs.config
+    _, maps, _ = load_strings(config.templates_dir, config.locales)
+    problems: list[Problem] = []
+    for locale in defs.renderer.locales:
+        smap = maps.get(locale)
+        if smap is None:
+            continue
+        for key in REQUIRED_STRINGS["notices"]:
+            loc = ("notices", key)
+            try:
+                text = defs.renderer.string(locale, "notices", key, {})
+            except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+                problems.append(smap.problem(loc, f"cannot be shown: {exc}"))
+                continue
+            if key in POPUP_NOTICES:
+                found = check_plain_text(
+                    text, MAX_CALLBACK_ANSWER, what="this pop-up text", allow_empty=True
+                )
+            else:
+                found = check_html(text)
+            problems += [smap.problem(loc, p.message) for p in found]
     return problems
 
 
@@ -95,6 +155,11 @@ class Validation:
     screens: list[Screen]
     seconds: float
 
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems that must be fixed (the others are warnings)."""
+        return [p for p in self.problems if not p.warning]
+
 
 def validate(config_path: str | None = None) -> Validation:
     """Load, validate and render everything; the one validation of ``check`` and ``run``.
@@ -102,20 +167,32 @@ def validate(config_path: str | None = None) -> Validation:
     Never raises for a user's mistake: every problem comes back, sorted, once each.
     """
     started = time.perf_counter()
+    # The engine's own log lines (a provider failing in the preview…) are not for the
+    # person running check: what matters comes back as problems.
+    logging.disable(logging.CRITICAL)
     try:
-        defs = load_definitions(config_path)
-    except ConfigError as exc:
-        return Validation(None, sorted(set(exc.problems)), [], time.perf_counter() - started)
-    result = asyncio.run(_preview(defs))
-    problems = result.problems + screen_problems(defs, result.screens)
+        try:
+            defs = load_definitions(config_path)
+        except ConfigError as exc:
+            return Validation(None, sorted(set(exc.problems)), [], time.perf_counter() - started)
+        result = asyncio.run(_preview(defs))
+    finally:
+        logging.disable(logging.NOTSET)
+    problems = [
+        *defs.warnings,
+        *result.problems,
+        *screen_problems(defs, result.screens),
+        *string_problems(defs),
+    ]
     return Validation(defs, sorted(set(problems)), result.screens, time.perf_counter() - started)
 
 
 def run_check(config_path: str | None = None) -> CheckReport:
     """Load, validate and render; never raises for a user's mistake."""
     found = validate(config_path)
-    if found.definitions is None or found.problems:
-        return CheckReport(found.problems, "")
+    warnings = tuple(p for p in found.problems if p.warning)
+    if found.definitions is None or found.errors:
+        return CheckReport(found.errors, "", warnings)
     config = found.definitions.config
     directions = sum(len(v) for v in config.directions.values())
     steps = sum(len(f.steps) for f in found.definitions.flows)
@@ -124,4 +201,6 @@ def run_check(config_path: str | None = None) -> CheckReport:
         f"{len(found.definitions.flows)} flow(s) with {steps} steps, {len(config.locales)} "
         f"locales, {len(found.screens)} windows rendered in {found.seconds:.2f} s"
     )
-    return CheckReport(found.problems, summary)
+    if warnings:
+        summary += f"; {len(warnings)} warning(s) above"
+    return CheckReport([], summary, warnings)

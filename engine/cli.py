@@ -30,9 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     preview = sub.add_parser(
         "preview", parents=[common], help="print rendered windows (offline rates)"
     )
-    preview.add_argument("--locale", help="only this locale")
-    preview.add_argument("--step", help="only this step")
-    preview.add_argument("--case", help="only cases containing this text, e.g. RUB→USDT")
+    preview.add_argument("--locale", help="only this locale, e.g. en")
+    preview.add_argument("--step", help="only this step, e.g. amount")
+    preview.add_argument(
+        "--case", help="only cases containing this text, e.g. RUB→USDT (or RUB->USDT, rub-usdt)"
+    )
     run = sub.add_parser("run", parents=[common], help="start the bot")
     run.add_argument(
         "--offline",
@@ -52,6 +54,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from engine.check import run_check
 
     report = run_check(args.config)
+    for warning in report.warnings:
+        print(warning, file=sys.stderr)
     if report.problems:
         _print_problems(report.problems)
         return EXIT_USER_ERROR
@@ -61,18 +65,18 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from engine.check import preview_screens
+    from engine.preview import PreviewSelectionError, select_screens
 
     problems, screens = preview_screens(args.config)
     if problems:
         _print_problems(problems)
         return EXIT_USER_ERROR
-    for screen in screens:
-        if args.locale and screen.locale != args.locale:
-            continue
-        if args.step and screen.step != args.step:
-            continue
-        if args.case and args.case not in screen.case:
-            continue
+    try:
+        chosen = select_screens(screens, locale=args.locale, step=args.step, case=args.case)
+    except PreviewSelectionError as exc:  # a filter that matches nothing: say what would
+        print(f"crypto-helper preview: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    for screen in chosen:
         print(f"── {screen.flow}.{screen.step} [{screen.locale}] {screen.case}")
         print(screen.text)
         for row in screen.keyboard:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from engine.config.loader import load_config
+from engine.config.loader import load_config_and_warnings
 from engine.config.models import AppConfig
 from engine.config.source import display_path
 from engine.errors import ConfigError, Problem
@@ -26,6 +26,7 @@ class Definitions:
     config: AppConfig
     flows: list[FlowConfig]
     renderer: Renderer
+    warnings: tuple[Problem, ...] = ()  # worth a look; nothing fails because of them
 
 
 def load_definitions(
@@ -38,7 +39,7 @@ def load_definitions(
     Raises:
         ConfigError: every problem found (config problems stop before flows are read).
     """
-    config = load_config(path, registry=registry)
+    config, warnings = load_config_and_warnings(path, registry=registry)
     problems: list[Problem] = []
     flows: list[FlowConfig] = []
     try:
@@ -49,8 +50,9 @@ def load_definitions(
     problems += string_problems
     problems += _check_bot_templates(config)
     if problems:
-        raise ConfigError(problems)
-    return Definitions(config, flows, Renderer(config.templates_dir, strings))
+        raise ConfigError(problems + warnings)
+    renderer = Renderer(config.templates_dir, strings)
+    return Definitions(config, flows, renderer, tuple(warnings))
 
 
 def _check_bot_templates(config: AppConfig) -> list[Problem]:

@@ -24,10 +24,12 @@ class Problem:
     col: int
     path: str
     message: str
+    warning: bool = False  # worth a look, but nothing fails because of it
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        message = f"warning: {self.message}" if self.warning else self.message
+        return f"{where}: {self.path}: {message}" if self.path else f"{where}: {message}"
 
 
 class ConfigError(EngineError):

@@ -211,6 +211,19 @@ def load_config(
     Raises:
         ConfigError: every problem found, each at its file:line:col.
     """
+    return load_config_and_warnings(path, registry=registry)[0]
+
+
+def load_config_and_warnings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    registry: ProviderRegistry | None = None,
+) -> tuple[AppConfig, list[Problem]]:
+    """:func:`load_config`, and the warnings (problems that fail nothing) it found.
+
+    Raises:
+        ConfigError: every problem found (warnings included), each at its file:line:col.
+    """
     file = config_path(path)
     registry = registry or create_registry()
     data, smap = load_yaml(file)
@@ -233,6 +246,6 @@ def load_config(
         }
     )
     problems += check_config(config, smap, registry)
-    if problems:
+    if any(not p.warning for p in problems):
         raise ConfigError(problems)
-    return config
+    return config, problems

@@ -5,6 +5,7 @@ Every check appends to one list, so a person sees all problems of an edit at onc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from engine.config.models import AppConfig, RoutingConfig
 from engine.config.source import SourceMap, did_you_mean
 from engine.errors import Problem
 from engine.rates.routing import NoRouteError, resolve, routed_pairs
+from engine.telegram import MAX_COMMAND_DESCRIPTION, check_plain_text
 from providers.base import Pair
 from providers.registry import ProviderRegistry
 
@@ -144,6 +146,11 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
 
     for i, cmd in enumerate(config.bot.commands):
         check_locales(cmd.description, ("bot", "commands", i, "description"))
+        for locale, text in cmd.description.items():
+            for found in check_plain_text(
+                text, MAX_COMMAND_DESCRIPTION, what="a command description"
+            ):
+                add(smap.problem(("bot", "commands", i, "description", locale), found.message))
     for i, flow in enumerate(config.flows):
         if not flow.is_file():
             add(smap.problem(("flows", i), f"flow file not found: {flow}"))
@@ -151,7 +158,56 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
         add(
             smap.problem(("templates_dir",), f"templates folder not found: {config.templates_dir}")
         )
+    problems += _check_static_rates(config, smap)
+    problems += _check_iso_codes(config, smap)
     return problems
+
+
+def _check_static_rates(config: AppConfig, smap: SourceMap) -> list[Problem]:
+    """Every routed pair needs a rate in ``providers.static`` when there is such a block:
+    ``--offline``, ``check`` and ``preview`` quote from it."""
+    block = config.providers.get("static")
+    rates = getattr(block, "rates", None)
+    if not isinstance(rates, dict):
+        return []
+    have = {str(Pair.parse(key)) for key in rates}
+    have |= {str(Pair.parse(key).inverse()) for key in rates}
+    problems = []
+    for text in routed_pairs(config.routing.rules):
+        if str(text) not in have:
+            problems.append(
+                smap.problem(
+                    ("providers", "static", "rates"),
+                    f"no demo rate for {text}: add a line '{text}: \"…\"' here "
+                    "(--offline, check and preview quote from these rates)",
+                )
+            )
+    return problems
+
+
+def _check_iso_codes(config: AppConfig, smap: SourceMap) -> list[Problem]:
+    """A fiat code that is not an ISO 4217 code is probably a typo: a warning."""
+    known = iso_currency_codes()
+    return [
+        Problem(
+            smap.file,
+            *smap.position(("currencies", i, "code")),
+            smap.label(("currencies", i, "code")),
+            f"{cur.code} is not an ISO 4217 currency code (USD, EUR, THB…); if it is a "
+            "crypto currency, set kind: crypto",
+            warning=True,
+        )
+        for i, cur in enumerate(config.currencies)
+        if cur.kind == "fiat" and cur.code not in known
+    ]
+
+
+@functools.cache
+def iso_currency_codes() -> frozenset[str]:
+    """ISO 4217 codes as Babel knows them (CLDR)."""
+    from babel.numbers import list_currencies
+
+    return frozenset(list_currencies())
 
 
 def _check_routes(config: AppConfig, smap: SourceMap) -> Iterable[Problem]:

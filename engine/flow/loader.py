@@ -127,6 +127,21 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
                         (*loc, "input"), f"min ({spec.min}) must be less than max ({spec.max})"
                     )
                 )
+            if spec.type == "percent" and spec.max is not None and spec.max >= 100:
+                add(
+                    smap.problem(
+                        (*loc, "input", "max"),
+                        f"a percentage below 100 is needed here (it is {spec.max}): at 100 % "
+                        "or more the client would get nothing",
+                    )
+                )
+            if spec.type == "percent" and spec.min is not None and spec.min < 0:
+                add(
+                    smap.problem(
+                        (*loc, "input", "min"),
+                        f"a margin cannot be negative (it is {spec.min}): the desk would pay",
+                    )
+                )
             for i, preset in enumerate(step.presets):
                 places = max(0, -int(preset.normalize().as_tuple().exponent))
                 if spec.max_decimals is not None and places > spec.max_decimals:
@@ -141,7 +156,8 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
                 ):
                     add(
                         smap.problem(
-                            (*loc, "presets", i), f"{preset} is outside {spec.min}..{spec.max}"
+                            (*loc, "presets", i),
+                            f"the preset {preset} is outside the allowed {spec.min}..{spec.max}",
                         )
                     )
         for i, name in enumerate(step.actions):
@@ -234,9 +250,10 @@ def plain_syntax_error(exc: TemplateSyntaxError, source: str) -> tuple[int, str]
     """A Jinja syntax error said for a person, and the line it is best shown at."""
     message = exc.message or "invalid template"
     lineno = exc.lineno
-    unclosed = re.search(r"looking for the following tags: '(\w+)'", message)
-    if "Unexpected end of template" in message and unclosed:
-        end = unclosed.group(1)
+    looked_for = re.findall(r"'(\w+)'", message.partition("looking for the following tags")[2])
+    ends = [tag for tag in looked_for if tag.startswith("end")]
+    if "Unexpected end of template" in message and ends:
+        end = ends[0]
         opener = next((k for k, v in _ENDS.items() if v == end), end)
         line = _open_block_line(source, opener) or lineno
         return line, f"{{% {opener} %}} opened here is never closed: add {{% {end} %}}"

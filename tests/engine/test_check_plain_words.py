@@ -127,7 +127,7 @@ def test_a_preset_outside_the_limits(edit, pos, capsys) -> None:
 
 def test_a_routed_pair_without_a_demo_rate_is_exactly_that(edit, pos, capsys) -> None:
     edit("config.yaml", '      ZAR/RUB: "4.5120"\n', "")
-    code, out, err = run_check(capsys)
+    code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [  # and no log lines of the preview's failing rates
         f"config.yaml:{pos('config.yaml', 'USDT/RUB: {close')}: providers.static.rates: no demo "
@@ -150,7 +150,7 @@ def test_a_code_that_is_no_iso_currency_is_a_warning(project: Path, pos, capsys)
 
 def test_check_prints_no_log_lines(edit, capsys, caplog) -> None:
     edit("config.yaml", '      ZAR/RUB: "4.5120"\n', "")
-    code, out, err = run_check(capsys)
+    code, _, err = run_check(capsys)
     assert code == 2
     assert all(line.startswith(("config.yaml:", "1 problem")) for line in err.splitlines()), err
 

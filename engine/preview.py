@@ -5,13 +5,18 @@ a sample number for each input (a preset, or a round amount within the currency'
 the step actions run against the services given (the offline static provider in
 ``crypto-helper check``), then every input error, every error step and the cancel step.
 The keyboard layout mirrors :mod:`engine.flow.builder`; a test keeps the two in step.
+
+:func:`select_screens` is ``crypto-helper preview``'s filter: it forgives how a case is
+written (``RUB->USDT``, ``rub - usdt`` and ``RUB→USDT`` are one case) and refuses a locale,
+step or case that matches no window with the valid choices, instead of printing nothing.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +27,7 @@ from jinja2 import TemplateError, UndefinedError
 from engine.config.models import AppConfig
 from engine.config.source import did_you_mean, display_path
 from engine.definitions import Definitions
-from engine.errors import Problem
+from engine.errors import EngineError, Problem
 from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
 from engine.flow.context import ERROR_KEY, input_limits, window_context
 from engine.flow.options import option_codes
@@ -41,6 +46,8 @@ from engine.texts import REQUIRED_STRINGS
 
 PRESET_SUFFIX = "_preset"
 Button = tuple[str, str]  # (label, callback data without the intent prefix)
+# "RUB->USDT", "RUB - USDT", "RUB=>USDT", "RUB USDT": the arrow of a direction, however typed.
+_ARROW = re.compile(r"\s*(?:->|=>|[→\-–—>/])\s*|\s+")
 
 
 @dataclass(frozen=True)
@@ -278,3 +285,73 @@ def plain_render_error(exc: Exception, context: Mapping[str, Any], source_line: 
     if isinstance(exc, ArithmeticError | ValueError | TypeError):
         return f"a value could not be formatted ({type(exc).__name__}: {text})"
     return text
+
+
+class PreviewSelectionError(EngineError):
+    """A ``--locale``, ``--step`` or ``--case`` that matches no window.
+
+    Its message is one or two plain lines: what matched nothing, then the valid choices.
+    """
+
+
+def case_key(text: str) -> str:
+    """How a case is compared: any arrow as ``→``, no spaces around it, case folded."""
+    return _ARROW.sub("→", text.strip()).casefold()
+
+
+def select_screens(
+    screens: Sequence[Screen],
+    *,
+    locale: str | None = None,
+    step: str | None = None,
+    case: str | None = None,
+) -> list[Screen]:
+    """The screens of ``locale``, ``step`` and whose case contains ``case``.
+
+    ``EN`` or ``en-GB`` is ``en``; a step is ``amount`` or ``exchange.amount`` (dashes for
+    underscores allowed); a case is compared by :func:`case_key`.
+
+    Raises:
+        PreviewSelectionError: when a filter, or the filters together, match no screen.
+    """
+    chosen = list(screens)
+    if locale:
+        locales = {s.locale: s.locale for s in screens}
+        wanted = locale.strip().casefold().replace("_", "-")
+        if wanted not in locales:
+            wanted = wanted.split("-")[0]
+        if wanted not in locales:
+            raise _unknown("--locale", locale, wanted, "locales", locales)
+        chosen = [s for s in chosen if s.locale == wanted]
+    if step:
+        wanted = step.strip().casefold().replace("-", "_")
+        if not any(wanted in (s.step, f"{s.flow}.{s.step}") for s in screens):
+            raise _unknown("--step", step, wanted, "steps", {s.step: s.step for s in screens})
+        chosen = [s for s in chosen if wanted in (s.step, f"{s.flow}.{s.step}")]
+    if case:
+        wanted = case_key(case)
+        if not any(wanted in case_key(s.case) for s in screens):
+            cases = {case_key(s.case): s.case for s in screens if s.case}
+            raise _unknown("--case", case, wanted, "cases", cases)
+        matching = [s for s in chosen if wanted in case_key(s.case)]
+        if not matching:
+            given = " and ".join(
+                f"{o} {v!r}" for o, v in (("--locale", locale), ("--step", step)) if v
+            )
+            here = sorted({s.case for s in chosen if s.case})
+            hint = f"cases there: {', '.join(here)}" if here else "no case there; leave out --case"
+            raise PreviewSelectionError(f"--case {case!r} matches no window of {given}\n{hint}")
+        chosen = matching
+    return chosen
+
+
+def _unknown(
+    option: str, typed: str, wanted: str, kind: str, choices: Mapping[str, str]
+) -> PreviewSelectionError:
+    """``choices`` maps each valid value as compared (like ``wanted``) to how it is shown."""
+    close = difflib.get_close_matches(wanted, list(choices), n=1, cutoff=0.6)
+    hint = f"; did you mean {choices[close[0]]!r}?" if close else ""
+    shown = ", ".join(sorted(set(choices.values())))
+    return PreviewSelectionError(
+        f"{option} {typed!r} matches nothing{hint}\nvalid {kind}: {shown}"
+    )

@@ -9,8 +9,8 @@ What it answers like Telegram (``{"ok": false, "error_code": ..., "description":
 * ``getUpdates`` long polling: updates stay queued until a later call confirms them with
   ``offset``; a second poller terminates the first with 409, as does a set webhook;
   ``allowed_updates`` is remembered and honoured;
-* text: HTML parse mode parsed as TDLib does (:mod:`telegram_html`), 1..4096 UTF-16 units
-  after parsing ("message text is empty", "message is too long");
+* text: HTML parse mode parsed as TDLib does (:mod:`telegram_html`), 1..4096 characters
+  (code points) after parsing ("message text is empty", "message is too long");
 * inline keyboards: ``callback_data`` of 1..64 bytes ("BUTTON_DATA_INVALID"), no text-only
   buttons;
 * edits: "message to edit not found", "message can't be edited" (not the bot's), "message is

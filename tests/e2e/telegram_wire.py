@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from telegram_html import HtmlParseError, parse_html, utf16_len
+from telegram_html import HtmlParseError, parse_html
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
@@ -233,7 +233,7 @@ def parse_text(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         raise bad_request("unsupported parse_mode")
     if not text:
         raise bad_request("message text is empty")
-    if utf16_len(text) > MAX_TEXT:
+    if len(text) > MAX_TEXT:  # code points (TDLib's utf8_length), not UTF-16 units
         raise bad_request("message is too long")
     return text, entities
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
-from engine.config.loader import load_config_and_warnings
+from pydantic import ValidationError
+
+from engine.config.loader import config_path, load_config_and_warnings, pydantic_problems
 from engine.config.models import AppConfig
-from engine.config.source import display_path
+from engine.config.source import display_path, load_yaml
 from engine.errors import ConfigError, Problem
 from engine.flow.loader import load_flows, template_syntax_problem
 from engine.flow.schema import FlowConfig
@@ -39,7 +42,12 @@ def load_definitions(
     Raises:
         ConfigError: every problem found (config problems stop before flows are read).
     """
-    config, warnings = load_config_and_warnings(path, registry=registry)
+    try:
+        config, warnings = load_config_and_warnings(path, registry=registry)
+    except ConfigError as exc:
+        # Everything else is still checked as far as it can be without a valid config,
+        # so one run shows every problem.
+        raise ConfigError([*exc.problems, *_beyond_config(config_path(path))]) from None
     problems: list[Problem] = []
     flows: list[FlowConfig] = []
     try:
@@ -76,4 +84,45 @@ def _check_bot_templates(config: AppConfig) -> list[Problem]:
             problem = template_syntax_problem(path, env)
             if problem is not None:
                 problems.append(problem)
+    return problems
+
+
+def _beyond_config(path: Path) -> list[Problem]:
+    """What can be checked with a config.yaml that does not validate: each flow's YAML and
+    structure, each locale's strings.yaml, and the syntax of every template. Where the
+    config names them is read from its raw YAML when it can be, else the defaults."""
+    try:
+        data, _ = load_yaml(path)
+    except ConfigError:
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    base = path.resolve().parent
+    locales = data.get("locales")
+    if not (isinstance(locales, list) and all(isinstance(x, str) for x in locales)):
+        locales = list(AppConfig.model_fields["locales"].get_default(call_default_factory=True))
+    templates = data.get("templates_dir", "templates")
+    templates_dir = base / (templates if isinstance(templates, str) else "templates")
+    flows = data.get("flows", ["flows/exchange.yaml"])
+    flow_paths = [base / f for f in flows if isinstance(f, str)] if isinstance(flows, list) else []
+    problems: list[Problem] = []
+    for flow in flow_paths:
+        if not flow.is_file():
+            continue
+        try:
+            raw, smap = load_yaml(flow)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        try:
+            FlowConfig.model_validate(raw)
+        except ValidationError as exc:
+            problems += pydantic_problems(exc, smap, FlowConfig)
+    if templates_dir.is_dir():
+        problems += load_strings(templates_dir, locales)[2]
+        for locale in locales:
+            env = create_environment(templates_dir / locale)
+            for template in sorted((templates_dir / locale).glob(f"*{TEMPLATE_SUFFIX}")):
+                problem = template_syntax_problem(template, env)
+                if problem is not None:
+                    problems.append(problem)
     return problems

@@ -190,3 +190,17 @@ def test_a_command_description_over_256_characters(edit, pos, capsys) -> None:
         f"config.yaml:{pos('config.yaml', 'x' * 300)}: bot.commands[rates].description.en: a "
         "command description is 300 characters; Telegram allows at most 256",
         "1 problem(s) found."]
+
+
+def test_every_problem_at_once_even_with_a_broken_config(edit, pos, capsys) -> None:
+    edit("config.yaml", "  - code: USD\n", "  - code: usd\n")
+    edit(FLOW, "  margin:\n    kind: input", "  margin:\n    kind: inptu")
+    edit("templates/en/result.j2", "right now.\n{% endif %}", "right now.\n{% endfi %}")
+    edit("templates/ru/strings.yaml", "  retry: ", "  retyr: ")
+    lines = errors(capsys)
+    assert lines[-1] == "5 problem(s) found."
+    assert [line.split(":")[0] for line in lines[:-1]] == [
+        "config.yaml", FLOW, "templates/en/result.j2", "templates/ru/strings.yaml",
+        "templates/ru/strings.yaml"]
+    assert "'inptu' is not one of 'choice', 'input', 'card'; did you mean 'input'?" in lines[1]
+    assert "{% endfi %} is not a template tag; did you mean 'endif'?" in lines[2]

@@ -2,6 +2,14 @@
 
 Secrets live only here, never in config.yaml; they are ``SecretStr`` so ``repr`` and logs
 never show them. A missing or malformed value is reported as one line naming the variable.
+An empty value (``PORT=`` as ``.env.example`` has it) means "not set".
+
+``.env`` is read from the current working directory, and only from there: both by
+:func:`load_env_file` (which puts it into ``os.environ``, so that the API keys named in
+config.yaml are found too) and by pydantic-settings. python-dotenv's ``load_dotenv()``
+without a path would instead search upwards from the *calling module's* folder, which
+finds a stray ``.env`` next to the installed package and never the one in the folder
+the bot is started from.
 """
 
 from __future__ import annotations
@@ -9,7 +17,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
+from dotenv import load_dotenv
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -17,6 +27,8 @@ from engine.errors import EngineError
 
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
 SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+ENV_FILE = Path(".env")  # relative: the current working directory
+REDIS_URL_SHAPE = "redis://[:password@]host[:port][/db] (or rediss://, unix:///path)"
 
 
 class SettingsError(EngineError):
@@ -26,7 +38,9 @@ class SettingsError(EngineError):
 class Settings(BaseSettings):
     """Variables read from the environment and ``.env``."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=ENV_FILE, env_ignore_empty=True, extra="ignore", frozen=True
+    )
 
     bot_token: SecretStr | None = Field(default=None, alias="BOT_TOKEN")
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="ADMIN_IDS")
@@ -66,12 +80,45 @@ class Settings(BaseSettings):
             raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (problem := redis_url_problem(value.get_secret_value())):
+            raise ValueError(problem)
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not SECRET_TOKEN_RE.match(value.get_secret_value()):
             raise ValueError("use 1-256 characters A-Z a-z 0-9 _ -")
         return value
+
+
+def redis_url_problem(url: str) -> str | None:
+    """What redis-py would reject (or silently misread) in ``url``, never quoting it.
+
+    redis-py checks only the scheme when the client is made, reports a bad port with the
+    URL's text, and reads a non-numeric database (``/cache``) as database 0.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        return f"not a Redis URL; use {REDIS_URL_SHAPE}"
+    if parts.scheme == "unix":
+        return None if parts.path else f"no socket path; use {REDIS_URL_SHAPE}"
+    try:
+        parts.port  # noqa: B018 - urllib checks the port when it is read
+    except ValueError:
+        return f"the port is not a number from 1 to 65535; use {REDIS_URL_SHAPE}"
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        return f"the database is not a number; use {REDIS_URL_SHAPE}"
+    return None
+
+
+def load_env_file() -> None:
+    """Put ``./.env`` into ``os.environ``; variables already set win over the file."""
+    load_dotenv(ENV_FILE, override=False)
 
 
 def load_settings(*, mode: str) -> Settings:

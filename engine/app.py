@@ -471,6 +471,7 @@ def create_web_app(
         metrics=metrics,
         storage_ping=storage_ping,
         providers=parts.providers,
+        token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
     )
     if defs.config.bot.mode == "webhook":
         assert settings.webhook_secret is not None
@@ -668,7 +669,12 @@ def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
         return EXIT_USER_ERROR
     secrets = [
         s.get_secret_value()
-        for s in (settings.bot_token, settings.webhook_secret, settings.redis_url)
+        for s in (
+            settings.bot_token,
+            settings.webhook_secret,
+            settings.redis_url,
+            settings.metrics_token,
+        )
         if s
     ]
     secrets += [

@@ -21,6 +21,7 @@ checks (Railway) use ``/health/live``, which is 200 while the process runs.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -238,7 +239,9 @@ class _HealthRoutes:
         storage_ping: StoragePing,
         providers: Mapping[str, object],
         ping_timeout: float,
+        token: str | None = None,
     ) -> None:
+        self._token = token or None
         self._rates = rates
         self._metrics = metrics
         self._storage_ping = storage_ping
@@ -248,11 +251,27 @@ class _HealthRoutes:
     async def live(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    def _authorised(self, request: web.Request) -> bool:
+        if self._token is None:
+            return True
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode())
+
     async def ready(self, request: web.Request) -> web.Response:
         readiness = await self.check()
-        return web.json_response(readiness.to_json(), status=200 if readiness.ready else 503)
+        status = 200 if readiness.ready else 503
+        if not self._authorised(request):  # the platform's probe still learns ready or not
+            body = {"status": "ready" if readiness.ready else "unavailable"}
+            return web.json_response(body, status=status)
+        return web.json_response(readiness.to_json(), status=status)
 
     async def metrics(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response(
+                {"error": "send Authorization: Bearer <METRICS_TOKEN>"},
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return web.Response(
             body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
@@ -297,8 +316,13 @@ def setup_health_routes(
     storage_ping: StoragePing,
     providers: Mapping[str, object],
     ping_timeout: float = 2.0,
+    token: str | None = None,
 ) -> None:
     """Add ``GET /health/live``, ``/health/ready`` and ``/metrics`` to ``app``.
+
+    With ``token`` (``METRICS_TOKEN``), ``/metrics`` and the detailed ``/health/ready``
+    body need ``Authorization: Bearer <token>``; without it ``/metrics`` is 401 and
+    ``/health/ready`` answers only its status. ``/health/live`` stays open.
 
     Also makes ``metrics`` export the rate service's counters and the providers' quotas
     (:meth:`BotMetrics.watch_rates`), so call it once per :class:`BotMetrics`.
@@ -312,7 +336,7 @@ def setup_health_routes(
         providers: provider name → instance, for their quotas (may be empty).
     """
     metrics.watch_rates(rates, providers)
-    routes = _HealthRoutes(rates, metrics, storage_ping, providers, ping_timeout)
+    routes = _HealthRoutes(rates, metrics, storage_ping, providers, ping_timeout, token)
     app.router.add_get("/health/live", routes.live)
     app.router.add_get("/health/ready", routes.ready)
     app.router.add_get("/metrics", routes.metrics)
@@ -325,6 +349,7 @@ def create_health_app(
     storage_ping: StoragePing,
     providers: Mapping[str, object],
     ping_timeout: float = 2.0,
+    token: str | None = None,
 ) -> web.Application:
     """A new application with the routes of :func:`setup_health_routes`."""
     app = web.Application()
@@ -335,5 +360,6 @@ def create_health_app(
         storage_ping=storage_ping,
         providers=providers,
         ping_timeout=ping_timeout,
+        token=token,
     )
     return app

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     )
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
     data_dir: Path = Field(default=Path("data"), alias="DATA_DIR")
+    metrics_token: SecretStr | None = Field(default=None, alias="METRICS_TOKEN")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -31,7 +31,7 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
         "too_large",
         "too_many_decimals",
     ),
-    "notices": ("cancelled", "nothing_to_cancel", "restarted", "refused"),
+    "notices": ("cancelled", "nothing_to_cancel", "restarted", "refused", "private_only"),
 }
 
 

@@ -230,6 +230,11 @@ class BotConfig(_Model):
     default_locale: LocaleCode = "ru"
     mode: Literal["polling", "webhook"] = "polling"
     webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/[A-Za-z0-9/_-]*$")
+    allow_groups: bool = Field(
+        default=False,
+        description="answer in group chats too (rates then show where the group can read "
+        "them); by default the bot works in private chats only",
+    )
     commands: list[BotCommandConfig] = Field(default_factory=list)
 
 

@@ -394,3 +394,23 @@ async def test_an_unreadable_cache_is_503_not_a_crash(caplog: pytest.LogCaptureF
     assert body["directions"] == []
     assert "reading the rates cache failed" in caplog.text
     await service.close()
+
+
+async def test_metrics_token_guards_metrics_and_the_detailed_readiness(clock: Clock) -> None:
+    service = create_offline_rates(CONFIG, clock)
+    await service.snapshot()
+    app = create_health_app(rates=status(service), metrics=BotMetrics(process=False),
+                            storage_ping=reachable, providers={}, token="s3cret-token")
+    async with running(app) as client:
+        assert (await client.get("/health/live")).status == 200  # the platform's probe
+        response = await client.get("/metrics")
+        assert response.status == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status == 401
+        good = {"Authorization": "Bearer s3cret-token"}
+        assert (await client.get("/metrics", headers=good)).status == 200
+        bare = await client.get("/health/ready")
+        assert bare.status == 200 and await bare.json() == {"status": "ready"}
+        detailed = await client.get("/health/ready", headers=good)
+        assert "directions" in await detailed.json()
+    await service.close()

@@ -4,6 +4,13 @@ Nothing else imports this module. :func:`create_dispatcher` builds the aiogram s
 loaded definitions and services (tests call it with fakes); :func:`run_bot` is
 ``crypto-helper run``: polling (default) or webhook, a health/metrics server on ``PORT``,
 memory or Redis storage, graceful SIGTERM.
+
+Start-up is check, settings, runtime: :func:`run_bot` validates the definitions as
+``crypto-helper check`` does, then reads the environment, then :func:`build_runtime`
+acquires every resource through one :class:`contextlib.AsyncExitStack` (Redis, Telegram,
+the rate service, the health/webhook server), checking each as it comes; :func:`serve`
+runs the :class:`Runtime` and releases it. A resource that is not there is a
+:class:`StartupError`: one line on stderr, exit 2, everything acquired before it closed.
 """
 
 from __future__ import annotations
@@ -272,7 +279,9 @@ def failure_cause(exc: BaseException) -> str:
     redis-py's may hold more than the host.
     """
     seen: BaseException | None = exc
-    while seen is not None:
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         if isinstance(seen, socket.gaierror):
             return "host not found"
         if isinstance(seen, ConnectionRefusedError):
@@ -378,9 +387,10 @@ async def check_telegram(bot: Bot, telegram_api_url: str | None) -> None:
         raise StartupError(
             f"Telegram unreachable at {where} ({failure_cause(exc)}): {fix}"
         ) from exc
-    except TelegramAPIError as exc:
+    except TelegramAPIError as exc:  # 404 (a wrong path), 5xx, 429 after the retries
+        later = "check TELEGRAM_API_URL" if telegram_api_url else "try again in a minute"
         raise StartupError(
-            f"Telegram at {where} refused getMe ({exc.message}): check TELEGRAM_API_URL"
+            f"Telegram at {where} answered getMe with an error ({exc.message}): {later}"
         ) from exc
     except ClientDecodeError as exc:
         raise StartupError(

@@ -124,6 +124,14 @@ def test_telegram_refuses_the_token(project: Path, tg: FakeTelegram) -> None:
     assert "BBBBBBBBBB" not in line
 
 
+def test_telegram_api_url_with_a_wrong_path(project: Path, tg: FakeTelegram) -> None:
+    line = refuses(project, tg, TELEGRAM_API_URL=f"{tg.url}/telegram")
+    host = tg.url.removeprefix("http://")
+    assert line == (
+        f"Telegram at {host} answered getMe with an error (Not Found): check TELEGRAM_API_URL"
+    )
+
+
 def test_telegram_at_a_closed_port(project: Path, tg: FakeTelegram, closed_port: int) -> None:
     line = refuses(project, tg, TELEGRAM_API_URL=f"http://127.0.0.1:{closed_port}")
     assert line == (

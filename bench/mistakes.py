@@ -93,7 +93,7 @@ MISTAKES = [
     Mistake("an {% if %} never closed", "templates/en/result.j2",
             "{% endif %}", ""),
     Mistake("an HTML tag Telegram does not know", "templates/en/result.j2",
-            "<b>Exchange quote</b>", "<div>Exchange quote</div>"),
+            "Margin: {{", "<div>Margin:</div> {{"),
     Mistake("a tag opened, never closed", "templates/en/result.j2",
             "<b>Exchange quote</b>", "<b>Exchange quote"),
     Mistake("a link with an unquoted URL", "templates/en/help.j2",

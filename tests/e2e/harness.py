@@ -39,6 +39,7 @@ SCRUBBED = (
     "RAPIRA_API_KEY",
     "COINGECKO_DEMO_API_KEY",
     "DATA_DIR",
+    "METRICS_TOKEN",
     "TELEGRAM_API_URL",
     "REDIS_URL",
     "PORT",

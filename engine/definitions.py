@@ -57,6 +57,7 @@ def load_definitions(
     strings, _, string_problems = load_strings(config.templates_dir, config.locales)
     problems += string_problems
     problems += _check_bot_templates(config)
+    problems += _every_template(config.templates_dir, config.locales)
     if problems:
         raise ConfigError(problems + warnings)
     renderer = Renderer(config.templates_dir, strings)
@@ -119,10 +120,18 @@ def _beyond_config(path: Path) -> list[Problem]:
             problems += pydantic_problems(exc, smap, FlowConfig)
     if templates_dir.is_dir():
         problems += load_strings(templates_dir, locales)[2]
-        for locale in locales:
-            env = create_environment(templates_dir / locale)
-            for template in sorted((templates_dir / locale).glob(f"*{TEMPLATE_SUFFIX}")):
-                problem = template_syntax_problem(template, env)
-                if problem is not None:
-                    problems.append(problem)
+        problems += _every_template(templates_dir, locales)
+    return problems
+
+
+def _every_template(templates_dir: Path, locales: list[str]) -> list[Problem]:
+    """The syntax (and encoding) of every template file, partials included: a file that
+    is only included (``_header.j2``) would otherwise fail only when rendered."""
+    problems = []
+    for locale in locales:
+        env = create_environment(templates_dir / locale)
+        for template in sorted((templates_dir / locale).glob(f"*{TEMPLATE_SUFFIX}")):
+            problem = template_syntax_problem(template, env)
+            if problem is not None:
+                problems.append(problem)
     return problems

@@ -70,7 +70,8 @@ def test_a_missing_colon(edit, pos, capsys) -> None:
 
 
 @pytest.mark.parametrize("name", ["config.yaml", FLOW, "templates/ru/strings.yaml",
-                                  "templates/ru/result.j2", "templates/en/help.j2"])
+                                  "templates/ru/result.j2", "templates/en/help.j2",
+                                  "templates/ru/_header.j2"])
 def test_a_file_saved_as_windows_1251_is_said_so(project: Path, capsys, name: str) -> None:
     path = project / name
     text = path.read_text(encoding="utf-8") + "\n# Курс\n" if name.endswith(".yaml") else (

@@ -6,7 +6,9 @@ The only module of :mod:`engine.flow` that imports aiogram. Each step kind maps 
 * ``input``: a :class:`MessageInput` parsing typed numbers, plus preset buttons;
 * ``card``: text only.
 
-Every window gets the declared navigation buttons. Texts come from the :class:`Renderer`
+Every window gets the declared navigation buttons; only the buttons of the message the
+dialog shows now are live (:class:`~engine.flow.keyboard.CurrentMessageOnly`: a double tap
+on a ``keep_message`` card acts once). Texts come from the :class:`Renderer`
 in the user's locale. Dialog data holds only JSON-safe values (Decimals as strings), so it
 survives Redis.
 """
@@ -30,7 +32,7 @@ from aiogram_dialog.widgets.text import Text
 from engine.config.models import AppConfig
 from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
 from engine.flow.context import ERROR_KEY, input_limits, window_context
-from engine.flow.keyboard import IntentMarkup, MemoKeyboard
+from engine.flow.keyboard import CurrentMessageOnly, IntentMarkup, MemoKeyboard
 from engine.flow.options import option_codes
 from engine.flow.parse import InputRejectedError, parse_number
 from engine.flow.schema import FlowConfig, NavButton
@@ -288,4 +290,7 @@ def build_dialog(flow: FlowConfig, config: AppConfig, renderer: Renderer) -> Flo
     """Generate the aiogram-dialog for ``flow``."""
     builder = _Builder(flow, config, renderer)
     windows = [builder.window(step_id) for step_id in flow.steps]
-    return FlowDialog(flow, builder.states, Dialog(*windows, name=flow.id))
+    dialog = Dialog(*windows, name=flow.id)
+    # A double tap on a kept card must act once: only the current message's buttons count.
+    dialog.callback_query.middleware(CurrentMessageOnly())
+    return FlowDialog(flow, builder.states, dialog)

@@ -13,14 +13,28 @@ largest cost the engine added over a hand-written aiogram bot (see bench/README.
   option sets of the step.
 * :class:`IntentMarkup` builds the ``InlineKeyboardMarkup`` with copies of the buttons that
   carry the intent prefix, so the kept buttons are never modified.
+* :class:`CurrentMessageOnly` lets a tap through only from the dialog's current message.
+
+Why that guard: a button's callback data names the dialog (the intent id) and the widget,
+not the message it sits on. aiogram-dialog routes a tap to the window of the dialog's
+*current* state and, when that window has no such widget, re-renders it by editing the
+message the tap came from. So the second tap of a double tap on a kept card (``keep_message``:
+the first tap sent the next window as a new message) edited the card itself into that
+window, or, when the new window has a button of the same id (Back), acted a second time.
+The dialog stack records the message the dialog shows now (``Stack.last_message_id``) and is
+loaded and saved under aiogram-dialog's stack lock (the events isolation: in-process or
+Redis), so every replica agrees which message is current; a tap on any other message is
+answered and dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import logging
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, TelegramObject
 from aiogram_dialog import DialogManager
 from aiogram_dialog.api.entities import MarkupVariant
 from aiogram_dialog.api.internal import ButtonVariant, RawKeyboard
@@ -29,6 +43,9 @@ from aiogram_dialog.utils import intent_callback_data
 from aiogram_dialog.widgets.kbd import Group, Keyboard
 
 KeyboardKey = Callable[[dict[str, Any]], Hashable]
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+log = logging.getLogger(__name__)
 
 
 class MemoKeyboard(Group):
@@ -68,3 +85,28 @@ def _with_intent(button: ButtonVariant, intent_id: str) -> InlineKeyboardButton:
         return button
     data = intent_callback_data(intent_id, button.callback_data)
     return button.model_copy(update={"callback_data": data})
+
+
+class CurrentMessageOnly(BaseMiddleware):
+    """Inner ``callback_query`` middleware of a dialog: a tap on a message other than the one
+    the dialog shows now (a card left in the chat, a window sent again below) is answered
+    and does nothing else.
+
+    Runs after aiogram-dialog's middlewares (the stack is loaded, under its lock) and before
+    the dialog's handler. A message the stack does not know yet (no id recorded) and inline
+    messages (no message) pass.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, CallbackQuery) and event.message is not None:
+            manager: DialogManager = data["dialog_manager"]
+            current = manager.current_stack().last_message_id
+            if current is not None and event.message.message_id != current:
+                log.info(
+                    "tap on message %s, the dialog shows %s: answered, ignored",
+                    event.message.message_id,
+                    current,
+                )
+                await manager.answer_callback()  # through the message manager, as the dialog does
+                return None
+        return await handler(event, data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -33,7 +34,8 @@ def screen(message: Message) -> str:
 
 
 class RecordingMessageManager(MockMessageManager):
-    """The mock, plus the show mode of every window shown (SEND = a new message)."""
+    """The mock, plus the show mode of every window shown (SEND = a new message); an edit
+    keeps the message id, as in Telegram (the mock numbers every window anew)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,7 +43,12 @@ class RecordingMessageManager(MockMessageManager):
 
     async def show_message(self, bot, new_message, old_message):  # type: ignore[no-untyped-def]
         self.show_modes.append(new_message.show_mode)
-        return await super().show_message(bot, new_message, old_message)
+        shown = await super().show_message(bot, new_message, old_message)
+        if old_message is None or new_message.show_mode is not ShowMode.EDIT:
+            return shown
+        same_id = old_message.message_id
+        self.sent_messages[-1] = self.sent_messages[-1].model_copy(update={"message_id": same_id})
+        return dataclasses.replace(shown, message_id=same_id)
 
 
 @dataclass

@@ -23,12 +23,25 @@ from dotenv import load_dotenv
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from engine.config.loader import plain_message
 from engine.errors import EngineError
 
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
 SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 ENV_FILE = Path(".env")  # relative: the current working directory
 REDIS_URL_SHAPE = "redis://[:password@]host[:port][/db] (or rediss://, unix:///path)"
+
+
+# What a variable must look like, said for the person editing .env (instead of pydantic's
+# words for the type).
+_MEANINGS = {
+    "ADMIN_IDS": "Telegram user ids (numbers) separated by commas, like 12345678,87654321",
+    "PORT": "a port number from 1 to 65535, like 8080",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "LOG_FORMAT": "plain or json",
+    "TELEGRAM_API_URL": "a URL like http://127.0.0.1:8081",
+    "WEBHOOK_URL": "the bot's public URL, like https://bot.example.com",
+}
 
 
 class SettingsError(EngineError):
@@ -133,7 +146,8 @@ def load_settings(*, mode: str) -> Settings:
     except ValidationError as exc:
         err = exc.errors(include_url=False, include_input=False)[0]
         name = str(err["loc"][0]) if err["loc"] else "environment"
-        message = str(err["msg"]).removeprefix("Value error, ")
+        message = _MEANINGS.get(name) if err["type"] != "value_error" else None
+        message = message or plain_message(err).removeprefix("Value error, ")
         raise SettingsError(f"{name}: {message}") from None
     if settings.bot_token is None:
         raise SettingsError("BOT_TOKEN: not set (create a bot with @BotFather and export it)")

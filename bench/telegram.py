@@ -17,7 +17,7 @@ data, "message is not modified"…), the same chat model, the same ``user_sends`
 It relies on these parts of :class:`FakeTelegram`: ``dispatch``, ``new_message_update``,
 ``user_sends``, ``user_clicks`` and the hook ``_queue`` through which both of those queue
 an update. Trimming history also reads ``api_calls``, ``_chats``, ``_queries`` and
-``_answers`` when they exist, and is skipped when they do not.
+``_answers`` (and ``_clicks``) when they exist, and is skipped when they do not.
 """
 
 from __future__ import annotations
@@ -221,10 +221,13 @@ class BenchTelegram(FakeTelegram):
                         del messages[message_id]
             answers = getattr(self, "_answers", None)
             queries = getattr(self, "_queries", None)
+            clicks = getattr(self, "_clicks", None)
             if isinstance(answers, dict) and isinstance(queries, dict):
                 for query_id in list(answers):
                     del answers[query_id]
                     queries.pop(query_id, None)
+                    if isinstance(clicks, dict):
+                        clicks.pop(query_id, None)
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:

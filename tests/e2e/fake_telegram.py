@@ -165,6 +165,7 @@ class FakeTelegram:
             self._updates: list[dict[str, Any]] = []
             self._chats: dict[int, _Chat] = {}
             self._queries: dict[str, int] = {}  # callback query id → user id
+            self._clicks: dict[str, dict[str, Any]] = {}  # query id → its update
             self._answers: dict[str, ApiCall] = {}
             self._fail: dict[str, list[int]] = {}  # method → [remaining, retry_after, status]
             self._delay: dict[str, float] = {}  # method → seconds before answering
@@ -305,8 +306,26 @@ class FakeTelegram:
                     "data": button["callback_data"],
                 },
             }
+            self._clicks[query_id] = update
         self._queue(update)
         return query_id
+
+    def user_clicks_again(self, query_id: str) -> str:
+        """The same tap once more, on the message as the user's client showed it at the
+        first one (a double tap: the bot's edit had not reached the client yet); queue a new
+        callback query with the same message and data, return its id."""
+        with self._lock:
+            first = self._clicks[query_id]
+            again = str(next(self._query_ids))
+            self._queries[again] = self._queries[query_id]
+            self._chat(self._queries[query_id]).last_action_seq = self._next_seq()
+            update = {
+                "update_id": next(self._update_ids),
+                "callback_query": {**first["callback_query"], "id": again},
+            }
+            self._clicks[again] = update
+        self._queue(update)
+        return again
 
     def _queue(self, update: dict[str, Any]) -> None:
         with self._lock:

@@ -49,8 +49,8 @@ def run(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProce
 @pytest.mark.parametrize(("env", "line"), [
     ({}, "environment: BOT_TOKEN: not set (create a bot with @BotFather and export it)"),
     ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "me"},
-     "environment: ADMIN_IDS: Input should be a valid integer, unable to parse string as an "
-     "integer"),
+     "environment: ADMIN_IDS: Telegram user ids (numbers) separated by commas, like "
+     "12345678,87654321"),
 ])
 def test_bad_environment(tmp_path: Path, env: dict[str, str], line: str) -> None:
     done = run(tmp_path, env, "--config", str(ROOT / "config.yaml"))

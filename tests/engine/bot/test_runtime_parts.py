@@ -29,9 +29,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     ({}, "BOT_TOKEN: not set (create a bot with @BotFather and export it)"),
     ({"BOT_TOKEN": "nope"}, "BOT_TOKEN: does not look like a bot token from @BotFather "
                             "(digits:letters)"),
-    ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS: Input should be a valid integer, "
-                                                  "unable to parse string as an integer"),
-    ({"BOT_TOKEN": TOKEN, "PORT": "70000"}, "PORT: Input should be less than or equal to 65535"),
+    ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS: Telegram user ids (numbers) "
+                                                  "separated by commas, like 12345678,87654321"),
+    ({"BOT_TOKEN": TOKEN, "PORT": "70000"}, "PORT: a port number from 1 to 65535, like 8080"),
     ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "localhost:8081"},
      "TELEGRAM_API_URL: String should match pattern '^https?://[^\\s/]+(/[^\\s]*)?$'"),
 ])

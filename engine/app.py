@@ -48,7 +48,6 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKey
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.types import BotCommand
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiogram_dialog import setup_dialogs
 from aiogram_dialog.api.protocols import MessageManagerProtocol
 from aiohttp import web
@@ -67,8 +66,11 @@ from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
 from engine.bot.session import JsonBodySession
 from engine.bot.storage import CompactMemoryStorage
+from engine.bot.stray import DatalessCallbackMiddleware
 from engine.bot.typed_text import TypedTextMiddleware
+from engine.bot.updates import SkippedUpdates
 from engine.bot.warmup import freeze_heap, pin_response_models
+from engine.bot.webhook import UpdateRequestHandler
 from engine.check import validate
 from engine.config.loader import config_path
 from engine.config.models import AppConfig
@@ -76,7 +78,7 @@ from engine.definitions import Definitions
 from engine.errors import EngineError
 from engine.flow.builder import FlowDialog, build_dialog
 from engine.health import setup_health_routes
-from engine.logs import RedactingFormatter, setup_logging
+from engine.logs import RedactingFormatter, secrets_in_env, setup_logging
 from engine.metrics import BotMetrics
 from engine.rates.budget import Budgets, FileLedger, budget_policy
 from engine.rates.cache import FileQuoteStore
@@ -145,6 +147,8 @@ def create_dispatcher(
     dispatcher.callback_query.outer_middleware(access)
     # Before setup_dialogs: aiogram-dialog must not read zero-width characters as a button.
     dispatcher.message.outer_middleware(TypedTextMiddleware())
+    # Before setup_dialogs too: aiogram-dialog fails on a callback without data.
+    dispatcher.callback_query.outer_middleware(DatalessCallbackMiddleware())
     flows = [build_dialog(flow, defs.config, defs.renderer) for flow in defs.flows]
     main = flows[0]
     # Commands first (so /cancel is not read as a number), then the flows, then fallbacks.
@@ -216,22 +220,29 @@ def create_rate_service(
     return RateService(config, providers, store=store, budgets=budgets)
 
 
-def create_bot_session(telegram_api_url: str | None) -> AiohttpSession:
-    """The Bot API session, pointed at ``TELEGRAM_API_URL`` when set, retrying 429s."""
+def create_bot_session(
+    telegram_api_url: str | None, skipped: SkippedUpdates | None = None
+) -> AiohttpSession:
+    """The Bot API session, pointed at ``TELEGRAM_API_URL`` when set, retrying 429s;
+    updates it cannot parse are recorded in ``skipped`` and skipped."""
     server = (
         TelegramAPIServer.from_base(telegram_api_url.rstrip("/")) if telegram_api_url else None
     )
-    session = JsonBodySession(api=server) if server else JsonBodySession()
+    session = (
+        JsonBodySession(api=server, skipped=skipped)
+        if server
+        else JsonBodySession(skipped=skipped)
+    )
     session.middleware(RetryAfterMiddleware())
     return session
 
 
-def create_bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings, skipped: SkippedUpdates | None = None) -> Bot:
     """The Bot: HTML parse mode by default, its session from :func:`create_bot_session`."""
     assert settings.bot_token is not None
     return Bot(
         settings.bot_token.get_secret_value(),
-        session=create_bot_session(settings.telegram_api_url),
+        session=create_bot_session(settings.telegram_api_url, skipped),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
 
@@ -399,9 +410,9 @@ async def check_telegram(bot: Bot, telegram_api_url: str | None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def bot_for(settings: Settings) -> AsyncIterator[Bot]:
+async def bot_for(settings: Settings, skipped: SkippedUpdates | None = None) -> AsyncIterator[Bot]:
     """The Bot, once Telegram accepted its token (see :func:`check_telegram`)."""
-    bot = create_bot(settings)
+    bot = create_bot(settings, skipped)
     try:
         await check_telegram(bot, settings.telegram_api_url)
         yield bot
@@ -466,8 +477,10 @@ def create_web_app(
     metrics: BotMetrics,
     storage: BaseStorage,
     parts: RatesParts,
+    skipped: SkippedUpdates | None = None,
 ) -> web.Application:
-    """Health and metrics routes, and in webhook mode the webhook handler."""
+    """Health and metrics routes, and in webhook mode the webhook handler (bodies that are
+    not updates get a 400, updates it cannot parse are recorded in ``skipped``)."""
 
     async def storage_ping() -> bool:
         if isinstance(storage, RedisStorage):
@@ -485,8 +498,11 @@ def create_web_app(
     )
     if defs.config.bot.mode == "webhook":
         assert settings.webhook_secret is not None
-        SimpleRequestHandler(
-            app.dispatcher, bot, secret_token=settings.webhook_secret.get_secret_value()
+        UpdateRequestHandler(
+            app.dispatcher,
+            bot,
+            skipped=skipped if skipped is not None else SkippedUpdates(),
+            secret_token=settings.webhook_secret.get_secret_value(),
         ).register(web_app, path=defs.config.bot.webhook_path)
     return web_app
 
@@ -567,7 +583,8 @@ async def build_runtime(
     admins = admin_ids(config, settings)
     async with contextlib.AsyncExitStack() as stack:
         storage, isolation = await stack.enter_async_context(storage_for(config, settings))
-        bot = await stack.enter_async_context(bot_for(settings))
+        skipped = SkippedUpdates()  # updates that cannot be parsed, polling or webhook
+        bot = await stack.enter_async_context(bot_for(settings, skipped))
         parts = await stack.enter_async_context(rates_for(config, settings, offline=offline))
         app = create_dispatcher(
             defs, rates=parts.rates, admins=admins, storage=storage, events_isolation=isolation
@@ -577,8 +594,16 @@ async def build_runtime(
         metrics = BotMetrics()
         app.dispatcher["metrics"] = metrics
         setup_metrics_middleware(app.dispatcher, metrics)
+        skipped.count_with(metrics.count_skipped_update)
         web_app = create_web_app(
-            defs, settings, bot=bot, app=app, metrics=metrics, storage=storage, parts=parts
+            defs,
+            settings,
+            bot=bot,
+            app=app,
+            metrics=metrics,
+            storage=storage,
+            parts=parts,
+            skipped=skipped,
         )
         port = settings.port or config.server.port
         source = "PORT" if settings.port else "server.port"
@@ -659,6 +684,8 @@ def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
     """``crypto-helper run``: exit 2 with a one-line reason on a configuration mistake or
     when a resource it needs (Telegram, Redis, the port) is unavailable at start."""
     load_env_file()  # ./.env feeds the API keys named in config.yaml too
+    # First, so that a traceback from here on is redacted; again below with the settings.
+    setup_logging("INFO", secrets_in_env(os.environ))
     # Exactly what `crypto-helper check` validates, with the same messages: a bot that
     # starts can send everything its definitions hold.
     found = validate(str(config_path(config_arg)))

@@ -10,6 +10,7 @@
 Families (``crypto_helper_`` prefix; counters end in ``_total`` on the wire)::
 
     updates_total{type, outcome}            outcome: ok | error | unhandled
+    updates_skipped_total{reason}           updates not parsed: invalid | malformed
     step_duration_seconds{flow, step}       histogram; "none" outside any dialog
     quotes_total{give, get}
     cache_hits_total / cache_misses_total / cache_stale_hits_total / cache_evictions_total
@@ -237,6 +238,13 @@ class BotMetrics:
             buckets=STEP_BUCKETS,
             registry=self.registry,
         )
+        self._skipped = Counter(
+            f"{PREFIX}_updates_skipped",
+            "Updates skipped unread: invalid (aiogram's models reject it) or malformed "
+            "(not an update).",
+            ["reason"],
+            registry=self.registry,
+        )
         self._quotes = Counter(
             f"{PREFIX}_quotes",
             "Quotes computed, by direction.",
@@ -270,6 +278,10 @@ class BotMetrics:
         if timer is None:
             timer = self._step_timers[step] = self._step_seconds.labels(*split_state(step))
         timer.observe(seconds)
+
+    def count_skipped_update(self, reason: str) -> None:
+        """Count one update skipped unread (see :mod:`engine.bot.updates`)."""
+        self._skipped.labels(reason).inc()
 
     def count_quote(self, give: str, get: str) -> None:
         """Count one quote given for ``give`` → ``get`` (called after each quote)."""

@@ -3,8 +3,12 @@
 * A button from before a restart, a YAML change or a cancelled dialog (aiogram-dialog's
   ``UnknownIntent`` / ``UnknownState`` / ``OutdatedIntent``): the callback is answered with a
   short notice and the flow starts again in a new message.
-* Anything else: logged with its cause; the admin gets a short notice with Retry and New
-  quote buttons; the process keeps serving everyone else.
+* What is not a bug is one line, no traceback (:func:`expected_failure`): a user who
+  blocked the bot (403; no notice is sent to them), Telegram's "message is not modified"
+  and "query is too old" (INFO, nothing to tell), Telegram or a rates provider down
+  (WARNING, and the notice).
+* Anything else: logged at ERROR with its traceback; the admin gets a short notice with
+  Retry and New quote buttons; the process keeps serving everyone else.
 * The storage (Redis) unreachable: the same notice, given by a middleware placed before
   aiogram-dialog's, since that one needs the storage to load the dialog.
 """
@@ -16,7 +20,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import (
     ErrorEvent,
@@ -35,11 +46,42 @@ from engine.config.models import AppConfig
 from engine.flow.builder import FlowDialog
 from engine.locale import user_locale
 from engine.messages import FAILURE, base_context
+from engine.rates.errors import RatesUnavailableError
 from engine.render import Renderer
+from providers.errors import ProviderError
 
 log = logging.getLogger("engine.bot")
 # What the FSM storage raises when Redis is down or slow.
 STORAGE_ERRORS = (RedisConnectionError, RedisTimeoutError)
+
+
+# Telegram's descriptions of harmless refusals (a repeated click, a late answer).
+NOT_MODIFIED = "message is not modified"
+QUERY_TOO_OLD = ("query is too old", "query id is invalid")
+# Outages, not bugs: Telegram's network or servers, a rates provider.
+OUTAGES = (
+    TelegramNetworkError,
+    TelegramServerError,
+    TelegramRetryAfter,
+    RatesUnavailableError,
+    ProviderError,
+)
+
+
+def expected_failure(exc: BaseException) -> tuple[int, str, bool] | None:
+    """How to report a failure that is not a bug: (log level, what happened, whether to
+    send the failure notice); None for a bug (ERROR with the traceback, and the notice)."""
+    if isinstance(exc, TelegramForbiddenError):
+        return logging.WARNING, f"Telegram refused to write to the user ({exc.message})", False
+    if isinstance(exc, TelegramBadRequest):
+        text = exc.message.lower()
+        if NOT_MODIFIED in text:
+            return logging.INFO, "message is not modified (a repeated click)", False
+        if any(part in text for part in QUERY_TOO_OLD):
+            return logging.INFO, "callback query too old to answer", False
+    if isinstance(exc, OUTAGES):
+        return logging.WARNING, f"{type(exc).__name__}: {exc}", True
+    return None
 
 
 def _user(event: ErrorEvent) -> User | None:
@@ -81,6 +123,17 @@ async def tell_failure(event: ErrorEvent, config: AppConfig, renderer: Renderer)
             await update.message.answer(text, reply_markup=keyboard)
     except TelegramAPIError as exc:
         log.warning("could not tell the admin about the failure: %s", exc)
+
+
+async def answer_quietly(event: ErrorEvent) -> None:
+    """Stop the button's spinner, if the update was a click; a refusal is expected here."""
+    callback = event.update.callback_query
+    if callback is None:
+        return
+    try:
+        await callback.answer()
+    except TelegramAPIError as exc:
+        log.debug("callback %s not answered: %s", callback.id, exc.message)
 
 
 class StorageFailureMiddleware(BaseMiddleware):
@@ -132,7 +185,23 @@ def create_errors_router(main_flow: FlowDialog, config: AppConfig, renderer: Ren
 
     @router.error()
     async def report_failure(event: ErrorEvent) -> None:
-        log.error("update %s failed", event.update.update_id, exc_info=event.exception)
-        await tell_failure(event, config, renderer)
+        expected = expected_failure(event.exception)
+        if expected is None:
+            log.error("update %s failed", event.update.update_id, exc_info=event.exception)
+            await tell_failure(event, config, renderer)
+            return
+        level, what, notify = expected
+        user = _user(event)
+        log.log(
+            level,
+            "update %s (user %s) not served: %s",
+            event.update.update_id,
+            user.id if user is not None else "unknown",
+            what,
+        )
+        if notify:
+            await tell_failure(event, config, renderer)
+        elif level == logging.INFO:
+            await answer_quietly(event)
 
     return router

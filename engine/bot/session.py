@@ -9,24 +9,42 @@ form at about a tenth of the bot's CPU per reply. Requests carrying files still 
 aiogram's multipart form. Everything else is aiogram's: the parameters are prepared by its
 ``prepare_value`` (defaults, enums, dates), the answer is checked by its
 ``check_response``, request middlewares (our 429 retry) wrap this as before.
+
+One exception: a ``getUpdates`` answer is read update by update
+(:mod:`engine.bot.updates`), so one update aiogram cannot parse is skipped instead of
+failing the whole batch, and the next ``getUpdates`` confirms it. aiogram's own parsing
+would raise ``ClientDecodeError`` for the batch and poll the same offset again.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramNetworkError
-from aiogram.methods import TelegramMethod
-from aiogram.methods.base import TelegramType
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import Update
 from aiohttp import ClientError, ClientTimeout
+
+from engine.bot.updates import SkippedUpdates, parse_updates
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class JsonBodySession(AiohttpSession):
-    """:class:`AiohttpSession` that posts parameters as one JSON object."""
+    """:class:`AiohttpSession` that posts parameters as one JSON object.
+
+    Args:
+        skipped: where updates that cannot be parsed are recorded (a new one by default).
+        **kwargs: :class:`AiohttpSession`'s (``api``, ``proxy``, ``timeout``…).
+    """
+
+    def __init__(self, *, skipped: SkippedUpdates | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.skipped = skipped if skipped is not None else SkippedUpdates()
 
     def json_body(self, bot: Bot, method: TelegramMethod[TelegramType]) -> str | None:
         """The request body, or None when the method uploads files (a form is needed).
@@ -50,6 +68,8 @@ class JsonBodySession(AiohttpSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,  # noqa: ASYNC109 - aiogram's signature
     ) -> TelegramType:
+        if isinstance(method, GetUpdates):
+            self.skipped.confirm(bot, method)
         body = self.json_body(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)
@@ -72,3 +92,34 @@ class JsonBodySession(AiohttpSession):
             bot=bot, method=method, status_code=resp.status, content=raw_result
         )
         return cast(TelegramType, response.result)
+
+    def check_response(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        status_code: int,
+        content: str,
+    ) -> Response[TelegramType]:
+        """aiogram's check, except that a successful ``getUpdates`` is read update by update."""
+        if isinstance(method, GetUpdates) and status_code == HTTPStatus.OK:
+            updates = self.read_updates(bot, content)
+            if updates is not None:
+                return cast(Response[TelegramType], updates)
+        return super().check_response(bot, method, status_code, content)
+
+    def read_updates(self, bot: Bot, content: str) -> Response[list[Update]] | None:
+        """The updates of a successful ``getUpdates`` answer that aiogram can read, the
+        others recorded in :attr:`skipped`; None when the answer is not a successful list
+        (aiogram's check then raises what it raises)."""
+        try:
+            data = self.json_loads(content)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("ok") is not True:
+            return None
+        raw = data.get("result")
+        if not isinstance(raw, list):
+            return None
+        updates = parse_updates(raw, bot, self.skipped)
+        # Already validated, item by item: no second pass over the batch.
+        return Response[list[Update]].model_construct(ok=True, result=updates)

@@ -67,6 +67,7 @@ from engine.bot.retry import RetryAfterMiddleware
 from engine.bot.session import JsonBodySession
 from engine.bot.storage import CompactMemoryStorage
 from engine.bot.stray import DatalessCallbackMiddleware
+from engine.bot.throttle import UserThrottle, setup_throttle
 from engine.bot.typed_text import TypedTextMiddleware
 from engine.bot.updates import SkippedUpdates
 from engine.bot.warmup import freeze_heap, pin_response_models
@@ -140,6 +141,8 @@ def create_dispatcher(
     )
     dispatcher["rates"] = rates
     dispatcher["config"] = defs.config
+    # In front of the FSM lock: one user's flood is dropped, never queued (issue 10 §3).
+    setup_throttle(dispatcher, UserThrottle(defs.config, defs.renderer))
     inflight = InFlight()
     dispatcher.update.outer_middleware(inflight)
     access = AccessMiddleware(admins, defs.config, defs.renderer)

@@ -31,7 +31,14 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
         "too_large",
         "too_many_decimals",
     ),
-    "notices": ("cancelled", "nothing_to_cancel", "restarted", "refused", "private_only"),
+    "notices": (
+        "cancelled",
+        "nothing_to_cancel",
+        "restarted",
+        "refused",
+        "private_only",
+        "too_fast",
+    ),
 }
 
 

@@ -1,0 +1,172 @@
+"""One admin floods, another works: the other's reply latency and the bot's peak RSS.
+
+```sh
+python -m bench.flood --flood 5000            # throttled (the shipped bot), then unthrottled
+python -m bench.flood --only after
+```
+
+For each variant it starts ``crypto-helper run`` (polling, a fake Bot API and fake providers
+on 127.0.0.1; "before" through ``bench/unthrottled.py``, which switches the per-user throttle
+off), opens the dialog for two admins, then queues ``--flood`` taps on the flooder's source
+keyboard at once and, right behind them, the other admin's ``/admin_bot`` every ``--every``
+seconds. It prints the other admin's latency (update queued → reply at the fake) p50/p99/max,
+how long the flood took to drain, the bot's RSS before and at its peak (sampled every 20 ms)
+and how many "too fast" notices the flooder got. Not a test: figures for a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.bots import RunningBot, wait_ready
+from bench.e2e import API_KEY, ROOT, FakeProviders, free_port, write_project
+from bench.load import Admin, Outcome
+from bench.process import Child, child_env, crypto_helper_argv, rss_mb
+from bench.stats import ms, percentile, table
+from bench.telegram import BenchTelegram
+
+FLOODER, OTHER = 5001, 5002
+TOO_FAST = "Слишком быстро"
+
+
+class FloodTelegram(BenchTelegram):
+    """Counts the "too fast" notices the bot gives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notices = 0
+
+    async def dispatch(
+        self, raw_method: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        if TOO_FAST in str(params.get("text", "")):
+            self.notices += 1
+        return await super().dispatch(raw_method, params)
+
+
+@dataclass
+class Figures:
+    variant: str
+    latencies: list[float]
+    timeouts: int
+    drain: float
+    rss_before: float
+    rss_peak: float
+    notices: int
+    flooder_answers: int
+
+
+async def start(work: Path, providers: FakeProviders, throttled: bool) -> RunningBot:
+    project = write_project(work / "project", providers)
+    tg = FloodTelegram()
+    await tg.serve()
+    port = free_port()
+    env = child_env(BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.url, ADMIN_IDS=f"{FLOODER},{OTHER}",
+                    API_LAYER_KEY=API_KEY, PORT=str(port), LOG_LEVEL="WARNING")
+    argv = crypto_helper_argv(project)
+    if not throttled:
+        argv = [sys.executable, str(ROOT / "bench" / "unthrottled.py"), *argv[-3:]]
+    child = Child("crypto-helper", argv, env, project.parent, work / "bot.log")
+    bot = RunningBot("crypto-helper", tg, child, port)
+    child.start()
+    await child.wait_ready(tg.first_poll, 60)
+    await wait_ready(bot)
+    return bot
+
+
+async def sample(bot: RunningBot, peak: list[float], drained: list[float],
+                 stop: asyncio.Event) -> None:
+    """Every 20 ms: the bot's RSS (its peak), and when the fake's queue first ran empty."""
+    started = time.monotonic()
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss_mb(bot.pid))
+        if not drained and not bot.tg.pending_updates():
+            drained.append(time.monotonic() - started)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.02)
+
+
+async def run_variant(work: Path, providers: FakeProviders, throttled: bool,
+                      args: argparse.Namespace) -> Figures:
+    bot = await start(work, providers, throttled)
+    tg = bot.tg
+    assert isinstance(tg, FloodTelegram)
+    try:
+        outcome = Outcome()
+        flooder, other = Admin(tg, FLOODER, outcome, 60), Admin(tg, OTHER, outcome, 60)
+        source = await flooder.act("source", lambda: tg.user_sends(FLOODER, "/admin_bot"))
+        assert source is not None, "the flooder got no source screen"
+        await other.act("source", lambda: tg.user_sends(OTHER, "/admin_bot"))
+        rss_before = rss_mb(bot.pid)
+        peak, drained = [rss_before], []
+        stop = asyncio.Event()
+        flood = [tg.user_clicks(FLOODER, source.message_id, r"\bRUB$") for _ in range(args.flood)]
+        sampler = asyncio.create_task(sample(bot, peak, drained, stop))
+        probe = Outcome()
+        probing = Admin(tg, OTHER, probe, args.step_timeout)
+        for _ in range(args.probes):
+            await probing.act("source", lambda: tg.user_sends(OTHER, "/admin_bot"))
+            await asyncio.sleep(args.every)
+        await asyncio.sleep(args.settle)  # what the bot still works through shows in the RSS
+        stop.set()
+        await sampler
+        drain = drained[0] if drained else float("nan")
+        answers = sum(1 for q in flood if q in tg.answered_callbacks)
+        return Figures("after (throttled)" if throttled else "before (unthrottled)",
+                       probe.latencies["source"], sum(probe.timeouts.values()), drain,
+                       rss_before, peak[0], tg.notices, answers)
+    finally:
+        await bot.stop()
+
+
+def report(figures: list[Figures], args: argparse.Namespace) -> str:
+    rows = [
+        [f.variant, ms(percentile(f.latencies, 50)), ms(percentile(f.latencies, 99)),
+         ms(max(f.latencies, default=float("nan"))), f.timeouts, f"{f.drain:.2f} s",
+         f"{f.rss_before:.0f} → {f.rss_peak:.0f} MB", f.flooder_answers, f.notices]
+        for f in figures
+    ]
+    head = (f"{args.flood} taps from one admin at once; the other admin's /admin_bot every "
+            f"{args.every * 1000:.0f} ms ({args.probes} probes)")
+    return head + "\n" + table(
+        ["variant", "other p50", "other p99", "other max", "timeouts", "fake queue empty",
+         "RSS before → peak", "flooder taps answered", "too-fast notices"], rows)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    providers = FakeProviders().start()
+    try:
+        figures = []
+        variants = {"after": True, "before": False}
+        for name, throttled in variants.items():
+            if args.only and args.only != name:
+                continue
+            with tempfile.TemporaryDirectory(prefix=f"bench-flood-{name}-") as work:
+                figures.append(await run_variant(Path(work), providers, throttled, args))
+        print(report(figures, args))
+    finally:
+        providers.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--flood", type=int, default=5000, help="taps queued at once")
+    parser.add_argument("--probes", type=int, default=40, help="the other admin's updates")
+    parser.add_argument("--every", type=float, default=0.05, help="seconds between probes")
+    parser.add_argument("--step-timeout", type=float, default=120.0)
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds of RSS sampling after the last probe")
+    parser.add_argument("--only", choices=("before", "after"))
+    asyncio.run(main_async(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

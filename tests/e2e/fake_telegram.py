@@ -19,7 +19,10 @@ What it answers like Telegram (``{"ok": false, "error_code": ..., "description":
 * ``answerCallbackQuery`` once per query ("query is too old ... or query id is invalid");
 * a wrong token → 401 "Unauthorized"; an unknown method → 404 "Not Found";
 * :meth:`FakeTelegram.fail_next` makes the next calls of a method answer 429 with
-  ``retry_after``; :meth:`FakeTelegram.slow_down` delays a method's answers.
+  ``retry_after``; :meth:`FakeTelegram.slow_down` delays a method's answers;
+* :meth:`FakeTelegram.block_bot`: a user blocked the bot, writing to them is 403;
+  :meth:`FakeTelegram.inject_raw_update` queues any update JSON as it is (one this aiogram
+  cannot parse), :meth:`FakeTelegram.user_clicks_without_data` a callback without data.
 
 Webhook mode: after ``setWebhook`` the fake delivers queued updates by POSTing them to the
 URL with ``X-Telegram-Bot-Api-Secret-Token`` (and executes a method returned in the
@@ -82,6 +85,7 @@ _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 
 T = TypeVar("T")
 POLL_SECONDS = 0.02  # how often the wait helpers look again
+BLOCKED_BY_USER = "Forbidden: bot was blocked by the user"
 
 
 @dataclass
@@ -169,6 +173,7 @@ class FakeTelegram:
             self._answers: dict[str, ApiCall] = {}
             self._fail: dict[str, list[int]] = {}  # method → [remaining, retry_after, status]
             self._delay: dict[str, float] = {}  # method → seconds before answering
+            self._blocked: set[int] = set()  # users who blocked the bot: writing is 403
             self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
             self.webhook: dict[str, Any] | None = None
             self._webhook_error: tuple[int, str] | None = None
@@ -205,6 +210,11 @@ class FakeTelegram:
         """Answer every call of ``method`` ``seconds`` late (0: back to normal)."""
         with self._lock:
             self._delay[method.lower()] = seconds
+
+    def block_bot(self, user_id: int) -> None:
+        """The user blocked the bot: sending to (or editing in) their chat answers 403."""
+        with self._lock:
+            self._blocked.add(user_id)
 
     # -- the user's side ------------------------------------------------------------------
 
@@ -326,6 +336,37 @@ class FakeTelegram:
             self._clicks[again] = update
         self._queue(update)
         return again
+
+    def inject_raw_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue ``update`` exactly as given (say, a part this aiogram does not know), with the
+        next ``update_id`` unless it has one; return it."""
+        with self._lock:
+            if "update_id" not in update:
+                update = {"update_id": next(self._update_ids), **update}
+            self._next_seq()
+        self._queue(update)
+        return update
+
+    def user_clicks_without_data(self, user_id: int, message_id: int) -> str:
+        """A callback query on ``message_id`` with neither ``data`` nor ``game_short_name``
+        (valid Bot API: some clients send one); queue it and return its id."""
+        with self._lock:
+            chat = self._chat(user_id)
+            message = chat.messages[message_id]
+            query_id = str(next(self._query_ids))
+            self._queries[query_id] = user_id
+            chat.last_action_seq = self._next_seq()
+            update = {
+                "update_id": next(self._update_ids),
+                "callback_query": {
+                    "id": query_id,
+                    "from": dict(chat.user),
+                    "message": self._message_json(message),
+                    "chat_instance": str(-(10**18) - user_id),
+                },
+            }
+        self._queue(update)
+        return query_id
 
     def _queue(self, update: dict[str, Any]) -> None:
         with self._lock:
@@ -793,6 +834,8 @@ class FakeTelegram:
             chat = self._chats.get(chat_id)
             if chat is None:
                 raise bad_request("chat not found")
+            if chat_id in self._blocked:
+                raise ApiError(403, BLOCKED_BY_USER)
             return chat
 
     def _message_json(self, message: ChatMessage) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from aiogram.exceptions import (
 )
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import BotCommand
 from aiogram_dialog import setup_dialogs
 from aiogram_dialog.api.protocols import MessageManagerProtocol
@@ -61,11 +61,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from engine.bot.access import AccessMiddleware
 from engine.bot.commands import create_commands_router, create_fallback_router
 from engine.bot.errors import StorageFailureMiddleware, create_errors_router
-from engine.bot.inflight import InFlight
+from engine.bot.inflight import InFlight, InFlightDispatcher, create_webhook_gate
 from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
 from engine.bot.session import JsonBodySession
-from engine.bot.storage import CompactMemoryStorage
+from engine.bot.storage import CompactMemoryStorage, RenewingRedisEventIsolation
 from engine.bot.stray import DatalessCallbackMiddleware
 from engine.bot.throttle import UserThrottle, setup_throttle
 from engine.bot.typed_text import TypedTextMiddleware
@@ -136,15 +136,18 @@ def create_dispatcher(
 ) -> BotApp:
     """The dispatcher with every flow's dialog, commands, access control and services."""
     isolation = events_isolation or SimpleEventIsolation()
-    dispatcher = Dispatcher(
-        storage=storage if storage is not None else MemoryStorage(), events_isolation=isolation
+    inflight = InFlight()
+    # Counts every update from the moment it is fed, and finishes them before shutdown.
+    dispatcher = InFlightDispatcher(
+        inflight=inflight,
+        grace=SHUTDOWN_GRACE_SECONDS,
+        storage=storage if storage is not None else MemoryStorage(),
+        events_isolation=isolation,
     )
     dispatcher["rates"] = rates
     dispatcher["config"] = defs.config
     # In front of the FSM lock: one user's flood is dropped, never queued (issue 10 §3).
     setup_throttle(dispatcher, UserThrottle(defs.config, defs.renderer))
-    inflight = InFlight()
-    dispatcher.update.outer_middleware(inflight)
     access = AccessMiddleware(admins, defs.config, defs.renderer)
     dispatcher.message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)
@@ -158,7 +161,7 @@ def create_dispatcher(
     dispatcher.include_router(create_commands_router(main, defs.config, defs.renderer))
     for flow in flows:
         dispatcher.include_router(flow.dialog)
-    dispatcher.include_router(create_fallback_router())
+    dispatcher.include_router(create_fallback_router(main, defs.config, defs.renderer))
     dispatcher.include_router(create_errors_router(main, defs.config, defs.renderer))
     # Registered before setup_dialogs, so it runs first on errors.
     dispatcher.errors.middleware(StorageFailureMiddleware(defs.config, defs.renderer))
@@ -366,7 +369,7 @@ async def storage_for(
     try:
         await check_redis(storage.redis, url, from_env=settings.redis_url is not None)
         keys = DefaultKeyBuilder(with_destiny=True)
-        yield storage, RedisEventIsolation(redis=storage.redis, key_builder=keys)
+        yield storage, RenewingRedisEventIsolation(storage.redis, keys)
     finally:
         await storage.close()
 
@@ -490,7 +493,9 @@ def create_web_app(
             return bool(await storage.redis.ping())
         return True
 
-    web_app = web.Application()
+    web_app = web.Application(
+        middlewares=[create_webhook_gate(app.inflight, defs.config.bot.webhook_path)]
+    )
     setup_health_routes(
         web_app,
         rates=parts.rates,
@@ -547,9 +552,9 @@ async def web_server(
 
 
 async def finish_updates(inflight: InFlight) -> None:
-    """Give the updates in progress :data:`SHUTDOWN_GRACE_SECONDS` to finish."""
-    if not await inflight.wait_idle(SHUTDOWN_GRACE_SECONDS):
-        log.warning("stopped with %d update(s) unfinished", inflight.count)
+    """Give the updates in progress :data:`SHUTDOWN_GRACE_SECONDS` to finish (when the
+    dispatcher's shutdown did not run, e.g. polling failed), then cancel the rest."""
+    await inflight.finish(SHUTDOWN_GRACE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -661,7 +666,6 @@ async def run_runtime(runtime: Runtime, stop: asyncio.Event) -> None:
         await run_webhook(runtime, stop)
     else:
         await run_polling(runtime, stop)
-    log.info("stopping: finishing %d update(s) in progress", runtime.app.inflight.count)
 
 
 async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None:

@@ -38,6 +38,7 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
         "refused",
         "private_only",
         "too_fast",
+        "start_over",
     ),
 }
 

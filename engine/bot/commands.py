@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import BaseFilter, Command, CommandStart
+from aiogram.filters import BaseFilter, Command, CommandStart, StateFilter
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 
@@ -81,7 +81,7 @@ def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: R
     return router
 
 
-def create_fallback_router() -> Router:
+def create_fallback_router(main_flow: FlowDialog, config: AppConfig, renderer: Renderer) -> Router:
     """Included last: whatever no flow or command took."""
     router = Router(name="fallback")
 
@@ -89,5 +89,16 @@ def create_fallback_router() -> Router:
     async def stray_button(callback: CallbackQuery) -> None:
         """A button nothing handles (e.g. from a removed step): never leave it spinning."""
         await callback.answer()
+
+    @router.message(StateFilter(None))
+    async def no_dialog(message: Message, dialog_manager: DialogManager) -> None:
+        """A message from an admin with no dialog open, so no flow's handler matches: the
+        dialog is gone (Redis lost its data, ``storage.state_ttl_seconds`` passed, a restart
+        with memory storage) or was finished or cancelled. Say so and start a new quote
+        from the first step, as for an old button (errors.py), instead of answering
+        nothing."""
+        locale = user_locale(message.from_user, renderer.locales, config.bot.default_locale)
+        await message.answer(renderer.string(locale, "notices", "start_over", {}))
+        await main_flow.start(dialog_manager)
 
     return router

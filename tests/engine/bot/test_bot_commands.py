@@ -66,10 +66,11 @@ async def test_cancel_from_a_step_really_cancels(session) -> None:
     await s.client.click(s.manager.last_message(), InlineButtonTextLocator(".* RUB"))
     await s.client.send("/cancel")
     assert s.bot.sent()[-1].text == "Расчёт отменён. /admin_bot — новый расчёт."
-    # the dialog is gone: typing a number now is not read as a margin
+    # the dialog is gone: typing a number now is not read as a margin, a new quote starts
     s.manager.reset_history()
     await s.client.send("2")
-    assert s.manager.sent_messages == []
+    assert s.bot.sent()[-1].text.startswith("Открытого расчёта нет")
+    assert "Какую валюту отдаёт клиент?" in s.manager.last_message().text
 
 
 async def test_cancel_with_nothing_open(session) -> None:

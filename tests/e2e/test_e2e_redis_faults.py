@@ -1,0 +1,153 @@
+"""Redis hiccups cost an admin seconds, not a minute; Redis losing its data costs a restart.
+
+A polling bot on a private redis-server (a free port, nothing kept on disk), so the test may
+pause it (SIGSTOP: a frozen VM, a fork for a snapshot, a failover) and restart it (every key
+gone, like a crash without persistence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fake_telegram import FakeTelegram
+from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets, free_port
+
+ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) .*$", re.MULTILINE)
+PAUSE_SECONDS = 3.0
+# What an admin may wait for an answer once Redis answers again.
+ANSWER_WITHIN = 5.0
+
+
+class PausableRedis:
+    """A throwaway redis-server that a test may pause, resume and restart (empty)."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.binary = binary
+        self.folder = folder
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        client.close()
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a stopped process cannot take SIGTERM
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: every key is gone."""
+        self.stop()
+        self.start()
+
+    def keys(self, pattern: str) -> list[str]:
+        client = redis.Redis.from_url(self.url, socket_timeout=2, decode_responses=True)
+        try:
+            return sorted(client.scan_iter(match=pattern))
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PausableRedis]:
+    server = PausableRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_bot(own_launcher: BotLauncher, own_redis: PausableRedis) -> BotProcess:
+    return own_launcher.start(REDIS_URL=own_redis.url)
+
+
+async def test_a_paused_redis_costs_seconds_not_a_minute(
+    own_tg: FakeTelegram, own_redis: PausableRedis, redis_bot: BotProcess
+) -> None:
+    admin = Person(own_tg, ADMINS[0])
+    await admin.open_step("margin")
+    own_redis.pause()
+    paused_at = time.monotonic()
+    try:
+        admin.send("2")  # handled while Redis does not answer
+        notice = await admin.sees("Что-то пошло не так", timeout=20)
+        assert [b for row in notice.buttons for b in row]  # Retry / New quote offered
+        await asyncio.sleep(max(0.0, PAUSE_SECONDS - (time.monotonic() - paused_at)))
+    finally:
+        own_redis.resume()
+    # Redis kept everything: the admin types the margin again and goes on.
+    typed = time.monotonic()
+    admin.send("2")
+    await admin.sees_screen("amount", timeout=30)
+    waited = time.monotonic() - typed
+    print(f"answered {waited:.2f} s after Redis came back")
+    assert waited < ANSWER_WITHIN, f"the admin waited {waited:.1f} s after Redis came back"
+    admin.send("1000")
+    card = await admin.sees_screen("result")
+    assert "Клиент получает: 11,49 USDT" in card.norm
+    assert admin.refusals() == []
+    assert redis_bot.alive
+    # no update left a lock behind
+    assert own_redis.keys("fsm:*:lock") == []
+    assert_no_secrets(redis_bot.log())
+
+
+async def test_redis_that_lost_its_data_restarts_the_dialog_politely(
+    own_tg: FakeTelegram, own_redis: PausableRedis, redis_bot: BotProcess
+) -> None:
+    admin = Person(own_tg, ADMINS[1])
+    await admin.open_step("amount")
+    own_redis.restart()  # every dialog's state is gone
+    mark = own_tg.mark()
+    typed = time.monotonic()
+    admin.send("1000")
+    notice = await admin.sees("Открытого расчёта нет", timeout=10)
+    screen = await admin.sees_screen("source", timeout=5)
+    print(f"restart notice {time.monotonic() - typed:.2f} s after the typed amount")
+    assert not [c for c in own_tg.calls(since=mark) if c.status not in (0, 200)]
+    # the first step, with its buttons: the admin goes on from there
+    assert [b for row in screen.buttons for b in row]
+    assert notice.message_id <= screen.message_id
+    card = await admin.quote_from(screen, "RUB", "USDT", margin="2", amount="1000")
+    assert "Клиент получает: 11,49 USDT" in card.norm
+    await admin.all_clicks_answered()
+    assert admin.refusals() == []
+    assert redis_bot.alive

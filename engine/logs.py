@@ -94,5 +94,8 @@ def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = Fals
     sys.excepthook = log_uncaught
     threading.excepthook = log_uncaught_in_thread
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    if root.level > logging.DEBUG:  # a line per update is debugging detail, and costs CPU
-        logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # A line per update is debugging detail, and costs CPU; set again on every call (the
+    # first call, before the settings are read, is at INFO).
+    logging.getLogger("aiogram.event").setLevel(
+        logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
+    )

@@ -48,7 +48,8 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         attempts: sends of one request in all.
         max_wait: a longer ``retry_after`` is not waited for.
         hold: seconds a request to a chat may wait in all (it holds that user's lock).
-        clock, sleep: injected for tests.
+        clock, sleep: injected for tests (``sleep`` defaults to ``asyncio.sleep`` at the time
+            of the call).
     """
 
     def __init__(
@@ -58,7 +59,7 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         hold: float = 5.0,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.attempts = attempts
         self.max_wait = max_wait
@@ -66,6 +67,9 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         self._clock = clock
         self._sleep = sleep
         self._until: dict[int | str, float] = {}  # chat → when Telegram takes it again
+
+    async def _wait(self, seconds: float) -> None:
+        await (self._sleep or asyncio.sleep)(seconds)
 
     def wait_of(self, chat: int | str | None) -> float:
         """Seconds until ``chat`` may be written to again (0: now)."""
@@ -90,7 +94,8 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         holds_a_user = chat is not None or isinstance(method, AnswerCallbackQuery)
         waited = 0.0
         for attempt in range(1, self.attempts + 1):
-            pause = self.wait_of(chat)
+            # The chat's deadline, set by an earlier request; a retry waits its own 429 below.
+            pause = self.wait_of(chat) if attempt == 1 else 0.0
             if pause > 0:
                 if holds_a_user and waited + pause > self.hold:
                     raise TelegramRetryAfter(
@@ -98,7 +103,7 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                         message=f"Too Many Requests: the chat waits {pause:.1f} s more",
                         retry_after=math.ceil(pause),
                     )
-                await self._sleep(pause)
+                await self._wait(pause)
                 waited += pause
             try:
                 return await make_request(bot, method)
@@ -115,7 +120,6 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
                     exc.retry_after,
                     attempt,
                 )
-                if chat is None:  # with a chat, the deadline above is waited for
-                    await self._sleep(wait)
-                    waited += wait
+                await self._wait(wait)
+                waited += wait
         raise AssertionError("unreachable")  # pragma: no cover

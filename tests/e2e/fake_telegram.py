@@ -337,6 +337,11 @@ class FakeTelegram:
         self._queue(update)
         return again
 
+    def open_chat(self, chat_id: int) -> None:
+        """Make ``chat_id`` a chat the bot may write to (a group the bot was added to)."""
+        with self._lock:
+            self._chat(chat_id)
+
     def inject_raw_update(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue ``update`` exactly as given (say, a part this aiogram does not know), with the
         next ``update_id`` unless it has one; return it."""

@@ -123,6 +123,7 @@ class BotApp:
     flows: list[FlowDialog]
     rates: RateService
     inflight: InFlight
+    throttle: UserThrottle
 
 
 def create_dispatcher(
@@ -147,7 +148,8 @@ def create_dispatcher(
     dispatcher["rates"] = rates
     dispatcher["config"] = defs.config
     # In front of the FSM lock: one user's flood is dropped, never queued (issue 10 §3).
-    setup_throttle(dispatcher, UserThrottle(defs.config, defs.renderer))
+    throttle = UserThrottle(defs.config, defs.renderer)
+    setup_throttle(dispatcher, throttle)
     access = AccessMiddleware(admins, defs.config, defs.renderer)
     dispatcher.message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)
@@ -166,7 +168,7 @@ def create_dispatcher(
     # Registered before setup_dialogs, so it runs first on errors.
     dispatcher.errors.middleware(StorageFailureMiddleware(defs.config, defs.renderer))
     setup_dialogs(dispatcher, message_manager=message_manager, events_isolation=isolation)
-    return BotApp(dispatcher, flows, rates, inflight)
+    return BotApp(dispatcher, flows, rates, inflight, throttle)
 
 
 def create_providers(
@@ -603,6 +605,8 @@ async def build_runtime(
         app.dispatcher["metrics"] = metrics
         setup_metrics_middleware(app.dispatcher, metrics)
         skipped.count_with(metrics.count_skipped_update)
+        # A flooder's surplus is dropped before it is parsed (polling batches).
+        skipped.gate_with(app.throttle.refuses_raw)
         web_app = create_web_app(
             defs,
             settings,

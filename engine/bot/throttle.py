@@ -77,6 +77,14 @@ class UserThrottle(BaseMiddleware):
     def pending(self, user_id: int) -> int:
         return self._pending.get(user_id, 0)
 
+    def refuses_raw(self, user_id: int, earlier_in_batch: int) -> bool:
+        """Whether a raw update of ``user_id`` may be dropped before it is parsed: the user
+        already has ``limit`` in the pipeline counting this batch's earlier ones. One more
+        than the limit still goes through, for :meth:`__call__` to drop with the notice."""
+        if not self.enabled:
+            return False
+        return self.pending(user_id) + earlier_in_batch > self.limit
+
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None or not self.enabled:

@@ -12,7 +12,11 @@ dropped; the others are served.
 Reasons:
 
 * ``invalid``: an update (it has an ``update_id``) that aiogram's models reject;
-* ``malformed``: not an update at all (no ``update_id``; a webhook body that is not JSON).
+* ``malformed``: not an update at all (no ``update_id``; a webhook body that is not JSON);
+* ``throttled``: a flooding user's update dropped before it is even parsed (see
+  :meth:`SkippedUpdates.gate_with`): one admin's 5 000 queued taps then cost a dictionary
+  lookup each, not a pydantic model each, and the other admins' updates behind them
+  arrive sooner. Counted, not logged one by one (the throttle logs the flood once).
 
 Polling must still confirm a skipped update, or Telegram sends it again: aiogram moves
 ``GetUpdates.offset`` past each update it yields, so a skipped update at the end of a
@@ -33,7 +37,10 @@ from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 
-SkipReason = Literal["invalid", "malformed"]
+SkipReason = Literal["invalid", "malformed", "throttled"]
+# Decides, before parsing, whether a raw update of a user is dropped: (user id, how many of
+# that user's updates came earlier in the same batch) → drop?
+RawGate = Callable[[int, int], bool]
 # Enough to say where the model refused an update; a long list is noise in a log line.
 MAX_ERRORS_SHOWN = 3
 
@@ -74,19 +81,28 @@ class SkippedUpdates:
     def __init__(self) -> None:
         self._counters: list[Callable[[SkipReason], None]] = []
         self._highest: dict[int, int] = {}  # bot id → the highest update id skipped
+        self.gate: RawGate | None = None
+
+    def gate_with(self, gate: RawGate) -> None:
+        """Drop, unparsed, the raw updates ``gate(user_id, earlier_in_batch)`` refuses."""
+        self.gate = gate
 
     def count_with(self, counter: Callable[[SkipReason], None]) -> None:
         """Call ``counter(reason)`` for every update skipped from now on."""
         self._counters.append(counter)
 
-    def record(self, bot: Bot | None, update_id: int | None, reason: SkipReason, why: str) -> None:
-        """Log and count one skipped update; remember its id for :meth:`confirm`."""
-        if update_id is None:
-            log.warning("update skipped (%s): %s", reason, why)
-        else:
-            log.warning("update %d skipped (%s): %s", update_id, reason, why)
-            if bot is not None:
-                self._highest[bot.id] = max(update_id, self._highest.get(bot.id, update_id))
+    def record(
+        self, bot: Bot | None, update_id: int | None, reason: SkipReason, why: str | None
+    ) -> None:
+        """Log (unless ``why`` is None) and count one skipped update; remember its id for
+        :meth:`confirm`."""
+        if why is not None:
+            if update_id is None:
+                log.warning("update skipped (%s): %s", reason, why)
+            else:
+                log.warning("update %d skipped (%s): %s", update_id, reason, why)
+        if update_id is not None and bot is not None:
+            self._highest[bot.id] = max(update_id, self._highest.get(bot.id, update_id))
         for counter in self._counters:
             counter(reason)
 
@@ -120,6 +136,30 @@ def parse_update(raw: object, bot: Bot, skipped: SkippedUpdates) -> Update | Non
         return None
 
 
+def sender_id(raw: dict[str, Any]) -> int | None:
+    """The id of the user who sent a raw update (``from.id`` of its part), if any."""
+    part = raw.get(update_type(raw))
+    sender = part.get("from") if isinstance(part, dict) else None
+    user_id = sender.get("id") if isinstance(sender, dict) else None
+    return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None
+
+
 def parse_updates(raw: Iterable[object], bot: Bot, skipped: SkippedUpdates) -> list[Update]:
-    """The updates of a ``getUpdates`` answer that aiogram can read, in order."""
-    return [update for item in raw if (update := parse_update(item, bot, skipped)) is not None]
+    """The updates of a ``getUpdates`` answer that aiogram can read, in order; those the
+    gate refuses are dropped before parsing."""
+    updates: list[Update] = []
+    seen: dict[int, int] = {}
+    for item in raw:
+        if skipped.gate is not None and isinstance(item, dict):
+            user_id = sender_id(item)
+            if user_id is not None:
+                earlier = seen.get(user_id, 0)
+                seen[user_id] = earlier + 1
+                update_id = item.get("update_id")
+                if skipped.gate(user_id, earlier) and isinstance(update_id, int):
+                    skipped.record(bot, update_id, "throttled", None)
+                    continue
+        update = parse_update(item, bot, skipped)
+        if update is not None:
+            updates.append(update)
+    return updates

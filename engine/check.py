@@ -17,6 +17,7 @@ from jinja2 import TemplateError
 
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, Problem
+from engine.flow.oneline import rejection_text, sample_rejections
 from engine.preview import PreviewResult, Screen, preview_all
 from engine.rates.offline import create_offline_rates
 from engine.telegram import (
@@ -124,6 +125,14 @@ def string_problems(defs: Definitions) -> list[Problem]:
             else:
                 found = check_html(text)
             problems += [smap.problem(loc, p.message) for p in found]
+        for code, rejection in sample_rejections(config).items():
+            loc = ("oneline", code)
+            try:
+                text = rejection_text(defs.renderer, locale, rejection)
+            except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+                problems.append(smap.problem(loc, f"cannot be shown: {exc}"))
+                continue
+            problems += [smap.problem(loc, p.message) for p in check_html(text)]
     return problems
 
 

@@ -36,6 +36,7 @@ def help_context(config: AppConfig, locale: str) -> dict[str, Any]:
             for r in config.routing.rules
         ],
         "pivot": config.routing.pivot,
+        "default_margin": config.quote.default_margin,
     }
 
 

@@ -40,6 +40,15 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
         "too_fast",
         "start_over",
     ),
+    "oneline": (
+        "understood",
+        "unknown_word",
+        "missing_amount",
+        "missing_currency",
+        "unknown_direction",
+        "too_many",
+        "receive_mode",
+    ),
 }
 
 

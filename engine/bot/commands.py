@@ -1,12 +1,16 @@
-"""Commands: /start and /admin_bot open the main flow; /cancel, /help, /rates."""
+"""Commands: /start and /admin_bot open the main flow; /q a one-line quote; /cancel, /help,
+/rates."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Router
-from aiogram.filters import BaseFilter, Command, CommandStart, StateFilter
+from aiogram.filters import BaseFilter, Command, CommandObject, CommandStart, StateFilter
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 
+from engine.bot.oneline import OneLineQuotes
 from engine.config.models import AppConfig
 from engine.flow.builder import FlowDialog
 from engine.locale import user_locale
@@ -41,6 +45,13 @@ def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: R
     @router.message(Command(*START_COMMANDS))
     async def start_flow(message: Message, dialog_manager: DialogManager) -> None:
         await main_flow.start(dialog_manager)
+
+    quotes = OneLineQuotes(main_flow, config, renderer, NEW_DEAL_DATA)
+
+    @router.message(Command("q"))
+    async def one_line(message: Message, command: CommandObject, **services: Any) -> None:
+        """``/q 1000 rub usdt 2``: the result card at once; an open dialog stays as it is."""
+        await quotes.answer(message, command.args or "", services)
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, dialog_manager: DialogManager) -> None:
@@ -84,6 +95,7 @@ def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: R
 def create_fallback_router(main_flow: FlowDialog, config: AppConfig, renderer: Renderer) -> Router:
     """Included last: whatever no flow or command took."""
     router = Router(name="fallback")
+    quotes = OneLineQuotes(main_flow, config, renderer, NEW_DEAL_DATA)
 
     @router.callback_query()
     async def stray_button(callback: CallbackQuery) -> None:
@@ -91,12 +103,15 @@ def create_fallback_router(main_flow: FlowDialog, config: AppConfig, renderer: R
         await callback.answer()
 
     @router.message(StateFilter(None))
-    async def no_dialog(message: Message, dialog_manager: DialogManager) -> None:
+    async def no_dialog(message: Message, dialog_manager: DialogManager, **services: Any) -> None:
         """A message from an admin with no dialog open, so no flow's handler matches: the
         dialog is gone (Redis lost its data, ``storage.state_ttl_seconds`` passed, a restart
         with memory storage) or was finished or cancelled. Say so and start a new quote
         from the first step, as for an old button (errors.py), instead of answering
-        nothing."""
+        nothing. A text that reads as a one-line quote (``1000 rub usdt 2``) gets the card."""
+        if message.text and quotes.reads_as_quote(message.text):
+            await quotes.answer(message, message.text, services)
+            return
         locale = user_locale(message.from_user, renderer.locales, config.bot.default_locale)
         await message.answer(renderer.string(locale, "notices", "start_over", {}))
         await main_flow.start(dialog_manager)

@@ -65,6 +65,11 @@ class CurrencyConfig(_Model):
     decimals: int = Field(default=2, ge=0, le=8)
     min_amount: Amount = Decimal(1)
     max_amount: Amount = Decimal(100_000_000)
+    aliases: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        default_factory=list,
+        description="words that name this currency in a one-line quote (case-insensitive; "
+        "the code itself always works): [руб, рубли, ₽]",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> Self:
@@ -214,6 +219,17 @@ class BudgetConfig(_Model):
     )
 
 
+class QuoteConfig(_Model):
+    """One-line quotes (``/q 1000 rub usdt 2``)."""
+
+    default_margin: Decimal = Field(
+        default=Decimal(1),
+        ge=0,
+        allow_inf_nan=False,
+        description="margin % used when a one-line quote names none; the card shows it",
+    )
+
+
 class PreloadConfig(_Model):
     enabled: bool = True
     interval_seconds: float = Field(default=60, ge=1)
@@ -261,6 +277,7 @@ class AppConfig(_Model):
     preload: PreloadConfig = PreloadConfig()
     guard: GuardConfig = GuardConfig()
     budget: BudgetConfig = BudgetConfig()
+    quote: QuoteConfig = QuoteConfig()
     bot: BotConfig = BotConfig()
     storage: StorageConfig = StorageConfig()
     server: ServerConfig = ServerConfig()

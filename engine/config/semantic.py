@@ -160,6 +160,37 @@ def check_config(config: AppConfig, smap: SourceMap, registry: ProviderRegistry)
         )
     problems += _check_static_rates(config, smap)
     problems += _check_iso_codes(config, smap)
+    problems += check_aliases(config, smap)
+    return problems
+
+
+def check_aliases(config: AppConfig, smap: SourceMap) -> list[Problem]:
+    """A word (an alias or a code, in any case) may name one currency only: in a one-line
+    quote ``1000 бат usdt`` must not depend on which currency is listed first."""
+    owner: dict[str, tuple[str, tuple[str | int, ...]]] = {
+        cur.code.casefold(): (cur.code, ("currencies", i, "code"))
+        for i, cur in enumerate(config.currencies)
+    }
+    problems: list[Problem] = []
+    for i, cur in enumerate(config.currencies):
+        for j, alias in enumerate(cur.aliases):
+            word = alias.strip().casefold()
+            loc: tuple[str | int, ...] = ("currencies", i, "aliases", j)
+            first = owner.get(word)
+            if first is None:
+                owner[word] = (cur.code, loc)
+                continue
+            code, where = first
+            if code == cur.code:
+                continue  # its own code or a repeat: harmless
+            line = smap.position(where)[0]
+            problems.append(
+                smap.problem(
+                    loc,
+                    f"{alias!r} already names {code} (line {line}); a word may name one "
+                    "currency only, so remove it from one of them",
+                )
+            )
     return problems
 
 

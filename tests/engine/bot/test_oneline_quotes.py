@@ -147,3 +147,21 @@ async def test_new_quote_button_under_the_card_starts_the_dialog(session) -> Non
                    text=sent.text, reply_markup=sent.reply_markup)
     await s.client.click(card, InlineButtonTextLocator("🔄 Новый расчёт"))
     assert "Какую валюту отдаёт клиент?" in (s.manager.last_message().text or "")
+
+
+SNAPSHOT_TEXTS = [
+    "/q 1000 rub usdt 2", "usdt 500 → thb", "/q 1000 rub xyz 2", "/q 1000 rub", "/q rub usdt",
+    "/q 1000 usdt usdt", "/q 1000 rub usdt eur", "получить 500 usdt за rub 2",
+    "/q 1000 rub usdt 11", "/q 1,000 rub usdt",
+]
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+@pytest.mark.parametrize("text", SNAPSHOT_TEXTS)
+async def test_reply_snapshots(session, snapshot, locale: str, text: str) -> None:
+    s = session(language=locale)
+    await s.client.send(text)
+    [reply] = s.bot.sent()
+    buttons = [[b.text for b in row] for row in reply.reply_markup.inline_keyboard] if (
+        reply.reply_markup) else []
+    assert {"text": reply.text, "buttons": buttons} == snapshot

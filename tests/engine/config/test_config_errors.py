@@ -244,3 +244,21 @@ def test_max_rounding_percent_not_a_number(project: Path, edit, pos) -> None:
     assert problems() == [
         f"config.yaml:{pos('config.yaml', '.nan')}: routing.max_rounding_percent: "
         "must be a plain number (not infinity or NaN)"]
+
+
+def test_alias_naming_two_currencies(project: Path, edit, pos) -> None:
+    edit("config.yaml", "    aliases: [бат, бата,", "    aliases: [Руб, бат, бата,")
+    first = pos("config.yaml", "[руб, рубль", at="руб").split(":")[0]
+    assert problems() == [
+        f"config.yaml:{pos('config.yaml', 'Руб, бат', at='Руб')}: currencies[THB].aliases[1]: "
+        f"'Руб' already names RUB (line {first}); a word may name one currency only, so "
+        "remove it from one of them"]
+
+
+def test_alias_that_is_another_currencys_code(project: Path, edit, pos) -> None:
+    edit("config.yaml", "    aliases: [евро, €,", "    aliases: [евро, usd, €,")
+    line = pos("config.yaml", "code: USD\n").split(":")[0]
+    assert problems() == [
+        f"config.yaml:{pos('config.yaml', 'usd, €', at='usd')}: currencies[EUR].aliases[2]: "
+        f"'usd' already names USD (line {line}); a word may name one currency only, so "
+        "remove it from one of them"]

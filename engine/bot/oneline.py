@@ -49,7 +49,9 @@ class OneLineQuotes:
         self.new_deal_data = new_deal_data
         steps = self.flow.steps
         self.step_id = next(
-            sid for sid, s in steps.items() if s.input is not None and s.input.type == "amount"
+            sid
+            for sid, s in steps.items()
+            if s.kind == "input" and s.input is not None and s.input.type == "amount"
         )
 
     def reads_as_quote(self, text: str) -> bool:

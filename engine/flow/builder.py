@@ -4,7 +4,9 @@ The only module of :mod:`engine.flow` that imports aiogram. Each step kind maps 
 
 * ``choice``: a :class:`Select` of currencies in ``columns``;
 * ``input``: a :class:`MessageInput` parsing typed numbers, plus preset buttons;
-* ``card``: text only.
+* ``card``: text only; a kept card (``keep_message``) with ``input`` also takes typed text
+  as an ``input`` step does (same parser, limits and errors, then ``actions`` and ``next``),
+  each answer a new message below it: the card typed on is never edited.
 
 Every window gets the declared navigation buttons; only the buttons of the message the
 dialog shows now are live (:class:`~engine.flow.keyboard.CurrentMessageOnly`: a double tap
@@ -205,6 +207,9 @@ class _Builder:
         await self._run_actions_then_next(manager, step_id)
 
     async def _on_message(self, message: Message, widget: Any, manager: DialogManager) -> None:
+        # A kept card answers typed text (a new result, or itself again with the error) in a
+        # new message whatever the chat type, so the card typed on keeps its text.
+        self._keep_message(manager)
         await self._accept_number(manager, message.text or "")
 
     async def _on_preset(
@@ -258,7 +263,7 @@ class _Builder:
                     width=step.columns,
                 )
             )
-        if step.kind == "input":
+        if step.input is not None:  # an input step, or a kept card that takes typed input
             widgets.append(MessageInput(self._on_message, content_types=ContentType.ANY))
             if step.presets:
                 keyboards.append(

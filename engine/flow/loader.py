@@ -82,10 +82,11 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
         reached.update((step.next, step.on_error))
         if step.back:
             reached.add(step.back)
+        typed_card = step.kind == "card" and step.input is not None
         needs = {
             "choice": ("options", "save_as", "next"),
             "input": ("input", "save_as", "next"),
-            "card": (),
+            "card": ("save_as", "next") if typed_card else (),
         }[step.kind]
         for attr in needs:
             if getattr(step, attr) is None:
@@ -93,11 +94,21 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
         forbidden = {
             "choice": ("input",),
             "input": ("options",),
-            "card": ("options", "input", "save_as"),
+            "card": ("options",) if typed_card else ("options", "save_as"),
         }[step.kind]
         for attr in forbidden:
             if getattr(step, attr) is not None:
                 add(smap.problem((*loc, attr), f"a {step.kind} step has no '{attr}'", key=True))
+        if typed_card and not step.keep_message:
+            # Typed input answers with a new card below this one: without keep_message the
+            # card would be a passing window, not a quote left in the chat to requote from.
+            add(
+                smap.problem(
+                    (*loc, "input"),
+                    "a card takes typed input only with 'keep_message: true'",
+                    key=True,
+                )
+            )
         if step.presets and step.kind != "input":
             add(smap.problem((*loc, "presets"), "only input steps have presets", key=True))
         if step.options and step.options.of is not None and step.options.of not in saved:

@@ -225,7 +225,7 @@ def check_line(line: OneLine, config: AppConfig, flow: FlowConfig) -> QuoteReque
 def amount_rule(config: AppConfig, flow: FlowConfig, data: Mapping[str, str]) -> NumberRule:
     """The amount step's rule (the give currency's limits), as the dialog applies it."""
     for step in flow.steps.values():
-        if step.input is not None and step.input.type == "amount":
+        if step.kind == "input" and step.input is not None and step.input.type == "amount":
             return input_limits(step, config, data).rule
     cur = config.currency(data["give"])
     return NumberRule(cur.min_amount, cur.max_amount, cur.decimals)
@@ -234,7 +234,7 @@ def amount_rule(config: AppConfig, flow: FlowConfig, data: Mapping[str, str]) ->
 def percent_rule(config: AppConfig, flow: FlowConfig) -> NumberRule:
     """The margin step's rule (the flow's percent input min/max/decimals)."""
     for step in flow.steps.values():
-        if step.input is not None and step.input.type == "percent":
+        if step.kind == "input" and step.input is not None and step.input.type == "percent":
             return input_limits(step, config, {}).rule
     return NumberRule(Decimal(0), None, None, allow_percent=True)
 

@@ -53,7 +53,12 @@ class OptionsSpec(_Model):
 
 
 class StepConfig(_Model):
-    """One window of the dialog."""
+    """One window of the dialog.
+
+    ``input`` (with ``save_as``, ``next`` and optionally ``actions``/``on_error``) is what an
+    ``input`` step reads; a ``card`` with ``keep_message`` may take it too, to answer typed
+    text below itself (the result card requotes another amount).
+    """
 
     kind: StepKind
     template: str | None = Field(default=None, description="defaults to the step id")
@@ -69,7 +74,8 @@ class StepConfig(_Model):
     buttons: list[NavButton] = Field(default_factory=list)
     keep_message: bool = Field(
         default=False,
-        description="buttons pressed on this window send a new message and leave this one",
+        description="buttons pressed and text typed on this window send a new message and "
+        "leave this one",
     )
 
 

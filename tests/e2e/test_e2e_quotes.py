@@ -128,3 +128,25 @@ async def test_new_quote_from_the_result_keeps_the_card(tg: FakeTelegram, bot: B
     assert admin.screens["result"] in kept.norm  # the quote stays in the chat
     await admin.all_clicks_answered()
     assert admin.refusals() == []
+
+
+async def test_an_amount_typed_on_the_card_requotes_below_it(
+    tg: FakeTelegram, bot: BotProcess
+) -> None:
+    # 5000 / 87.01 = 57.4646… → down → 57.46 USDT, same direction and 2 % margin.
+    admin = Person(tg, ADMINS[7])
+    card = await admin.quote("RUB", "USDT", margin="2", amount="1000")
+    admin.send("5000")
+    new = await admin.sees("Клиент отдаёт: 5 000,00 RUB")
+    assert new.message_id != card.message_id
+    assert "Наценка: 2 %" in new.norm and "Клиент получает: 57,46 USDT" in new.norm
+    assert new.button_texts == ["← Назад", "🔄 Новый расчёт"]
+    kept = next(m for m in tg.bot_messages(admin.user_id) if m.message_id == card.message_id)
+    assert kept.text == card.text and kept.reply_markup is None  # text as it was, no buttons
+    admin.send("abc")
+    hint = await admin.sees("⚠️ «abc» — не число.")
+    assert hint.message_id != new.message_id
+    assert "Клиент отдаёт: 5 000,00 RUB" in hint.norm  # the last quote again, under the hint
+    again = next(m for m in tg.bot_messages(admin.user_id) if m.message_id == new.message_id)
+    assert again.text == new.text
+    assert admin.refusals() == []

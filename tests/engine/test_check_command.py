@@ -67,7 +67,8 @@ def test_flow_structure_error(project: Path, edit, pos,
 def test_flow_reference_errors(project: Path, edit, pos,
                                capsys: pytest.CaptureFixture[str]) -> None:
     edit("flows/exchange.yaml", "    next: margin\n", "    next: margni\n")
-    edit("flows/exchange.yaml", "    actions: [compute_quote]\n", "    actions: [compute_qoute]\n")
+    edit("flows/exchange.yaml", "    save_as: amount\n    actions: [compute_quote]\n",
+         "    save_as: amount\n    actions: [compute_qoute]\n")
     edit("flows/exchange.yaml", "    presets: [0.5, 1,", "    presets: [0.555, 1,")
     code, _, err = run_check(capsys)
     assert code == 2
@@ -80,6 +81,37 @@ def test_flow_reference_errors(project: Path, edit, pos,
         f"flows/exchange.yaml:{pos(FLOW, 'compute_qoute')}: steps.amount.actions[1]: 'compute_qoute' is not a known "
         "action; did you mean 'compute_quote'?",
         "4 problem(s) found.",
+    ]
+
+
+def test_typed_input_on_a_card_needs_keep_message_save_as_and_next(
+        project: Path, edit, pos, capsys: pytest.CaptureFixture[str]) -> None:
+    edit("flows/exchange.yaml", "    keep_message: true                      # the quote",
+         "    keep_message: false                     # the quote")
+    edit("flows/exchange.yaml", "    save_as: amount                         #", "    #")
+    edit("flows/exchange.yaml", "    next: result\n    back: amount\n", "    back: amount\n")
+    code, _, err = run_check(capsys)
+    assert code == 2
+    line = pos(FLOW, "  result:\n    kind", at="kind")
+    assert err.splitlines() == [
+        f"flows/exchange.yaml:{line}: steps.result: a card step needs 'next'",
+        f"flows/exchange.yaml:{line}: steps.result: a card step needs 'save_as'",
+        f"flows/exchange.yaml:{pos(FLOW, 'input: {type: amount, currency: give}   # typing')}: "
+        "steps.result.input: a card takes typed input only with 'keep_message: true'",
+        "3 problem(s) found.",
+    ]
+
+
+def test_save_as_on_a_card_without_input(project: Path, edit, pos,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    edit("flows/exchange.yaml", "  cancelled:\n    kind: card\n",
+         "  cancelled:\n    kind: card\n    save_as: amount\n")
+    _, _, err = run_check(capsys)
+    at_save_as = pos(FLOW, "cancelled:\n    kind: card\n    save_as", at="save_as")
+    assert err.splitlines() == [
+        f"flows/exchange.yaml:{at_save_as}: steps.cancelled.save_as: "
+        "a card step has no 'save_as'",
+        "1 problem(s) found.",
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flow_helpers import button
+from flow_helpers import button, walk_to
 
 from engine.definitions import Definitions
 from engine.preview import preview_all
@@ -38,3 +38,21 @@ async def test_preview_equals_the_dialog(make_chat, definitions: Definitions, lo
     await chat.send("1000")
     steps = ["source", "target", "margin", "amount", "result"]
     assert chat.transcript == [previews[step] for step in steps]
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+async def test_preview_of_an_error_on_the_result_card_equals_the_dialog(
+    make_chat, definitions: Definitions, locale: str
+) -> None:
+    """A kept card with ``input`` has its error variants in the preview, as the bot sends them."""
+    rates = create_offline_rates(definitions.config)
+    result = await preview_all(definitions, {"rates": rates})
+    await rates.close()
+    [preview] = [
+        as_screen(s.text, s.keyboard) for s in result.screens
+        if s.locale == locale and s.step == "result" and s.case == "error:not_a_number"
+    ]
+    chat = make_chat(language=locale)
+    await walk_to(chat, "result")
+    await chat.send("<b>12abc</b>")  # the preview's sample input
+    assert chat.transcript[-1] == preview

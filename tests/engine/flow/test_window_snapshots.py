@@ -118,3 +118,13 @@ async def test_held_jump_windows(make_chat, definitions, snapshot, locale: str) 
     rows = await rates.snapshot()
     listing = definitions.renderer.window(locale, RATES, rates_context(config, locale, rows))
     assert "\n\n────────\n\n".join([chat.transcript[-1], listing]) == snapshot
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("typed", ["abc", "1000000000000", "0", "2500"])
+async def test_typed_on_the_result_card(make_chat, snapshot, locale: str, typed: str) -> None:
+    """A kept card with ``input``: the new card (requote, or the error on top of the quote)."""
+    chat = make_chat(language=locale)
+    await walk_to(chat, "result")
+    await chat.send(typed)
+    assert chat.transcript[-1] == snapshot

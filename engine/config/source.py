@@ -236,14 +236,7 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
         ConfigError: the file is missing, unreadable, not valid YAML or has duplicate keys.
     """
     name = display or display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, 1, 1, "", "file not found")]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([not_utf8(name, path.read_bytes(), exc)]) from None
-    except OSError as exc:
-        raise ConfigError([Problem(name, 1, 1, "", f"cannot read file: {exc.strerror}")]) from None
+    text = read_text(path, name)
     smap = SourceMap(name)
     loader = _DecimalLoader(text)
     try:

@@ -35,6 +35,7 @@ from engine.flow.context import error_text, input_limits
 from engine.flow.parse import InputRejectedError, NumberRule, parse_number, visible_text
 from engine.flow.schema import FlowConfig
 from engine.render import Renderer
+from engine.texts import REQUIRED_STRINGS
 
 MAX_LINE_LENGTH = 120
 # Every variable an ``oneline.*`` text may use (StrictUndefined: each is always given).
@@ -274,12 +275,6 @@ def sample_rejections(config: AppConfig) -> dict[str, OneLineRejectedError]:
     }
     return {
         code: OneLineRejectedError("oneline", code, {**params, **extra.get(code, {})})
-        for code in (
-            "unknown_word",
-            "missing_amount",
-            "missing_currency",
-            "unknown_direction",
-            "too_many",
-            "receive_mode",
-        )
+        for code in REQUIRED_STRINGS["oneline"]
+        if code != "understood"
     }

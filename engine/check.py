@@ -28,7 +28,7 @@ from engine.telegram import (
     check_html,
     check_plain_text,
 )
-from engine.texts import REQUIRED_STRINGS, load_strings
+from engine.texts import REQUIRED_STRINGS
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def string_problems(defs: Definitions) -> list[Problem]:
     where the bot sends it; reported at its line of strings.yaml. (Button labels and input
     errors are rendered inside the windows of the preview.)"""
     config = defs.config
-    _, maps, _ = load_strings(config.templates_dir, config.locales)
+    maps = defs.string_maps
     problems: list[Problem] = []
     for locale in defs.renderer.locales:
         smap = maps.get(locale)

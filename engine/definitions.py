@@ -7,14 +7,15 @@ exactly what ``check`` reports. No aiogram import here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from engine.config.loader import config_path, load_config_and_warnings, pydantic_problems
 from engine.config.models import AppConfig
-from engine.config.source import display_path, load_yaml
+from engine.config.source import SourceMap, display_path, load_yaml
 from engine.errors import ConfigError, Problem
 from engine.flow.loader import load_flows, template_syntax_problem
 from engine.flow.schema import FlowConfig
@@ -30,6 +31,7 @@ class Definitions:
     flows: list[FlowConfig]
     renderer: Renderer
     warnings: tuple[Problem, ...] = ()  # worth a look; nothing fails because of them
+    string_maps: Mapping[str, SourceMap] = field(default_factory=dict)  # locale → strings.yaml
 
 
 def load_definitions(
@@ -54,14 +56,14 @@ def load_definitions(
         flows = load_flows(config)
     except ConfigError as exc:
         problems += exc.problems
-    strings, _, string_problems = load_strings(config.templates_dir, config.locales)
+    strings, string_maps, string_problems = load_strings(config.templates_dir, config.locales)
     problems += string_problems
     problems += _check_bot_templates(config)
     problems += _every_template(config.templates_dir, config.locales)
     if problems:
         raise ConfigError(problems + warnings)
     renderer = Renderer(config.templates_dir, strings)
-    return Definitions(config, flows, renderer, tuple(warnings))
+    return Definitions(config, flows, renderer, tuple(warnings), string_maps)
 
 
 def _check_bot_templates(config: AppConfig) -> list[Problem]:

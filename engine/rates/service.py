@@ -425,7 +425,8 @@ class RateService:
             )
         pairs = [leg.pair for leg in route.legs]
         held = tuple(h for h in self._guard.holds if h.pair in pairs)
-        gaps = [await self._disagreement(pair) for pair in pairs]
+        # Kept up to date as quotes arrive (_note_disagreement): no store reads per quote.
+        gaps = [self._disagreeing.get(pair) for pair in pairs]
         return RateResult(
             route=route,
             rate=rate,

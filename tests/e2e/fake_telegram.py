@@ -303,22 +303,30 @@ class FakeTelegram:
                     f"no callback button matching {pattern.pattern!r} on message {message_id}: "
                     f"{message.button_texts}"
                 )
-            query_id = str(next(self._query_ids))
-            self._queries[query_id] = user_id
-            chat.last_action_seq = self._next_seq()
-            update = {
-                "update_id": next(self._update_ids),
-                "callback_query": {
-                    "id": query_id,
-                    "from": dict(chat.user),
-                    "message": self._message_json(message),
-                    "chat_instance": str(-(10**18) - user_id),
-                    "data": button["callback_data"],
-                },
-            }
+            query_id, update = self._callback_update(
+                user_id, chat, message, data=button["callback_data"]
+            )
             self._clicks[query_id] = update
         self._queue(update)
         return query_id
+
+    def _callback_update(
+        self, user_id: int, chat: _Chat, message: ChatMessage, **extra: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """A new callback query from ``user_id`` on ``message`` (under the lock)."""
+        query_id = str(next(self._query_ids))
+        self._queries[query_id] = user_id
+        chat.last_action_seq = self._next_seq()
+        return query_id, {
+            "update_id": next(self._update_ids),
+            "callback_query": {
+                "id": query_id,
+                "from": dict(chat.user),
+                "message": self._message_json(message),
+                "chat_instance": str(-(10**18) - user_id),
+                **extra,
+            },
+        }
 
     def user_clicks_again(self, query_id: str) -> str:
         """The same tap once more, on the message as the user's client showed it at the
@@ -357,19 +365,7 @@ class FakeTelegram:
         (valid Bot API: some clients send one); queue it and return its id."""
         with self._lock:
             chat = self._chat(user_id)
-            message = chat.messages[message_id]
-            query_id = str(next(self._query_ids))
-            self._queries[query_id] = user_id
-            chat.last_action_seq = self._next_seq()
-            update = {
-                "update_id": next(self._update_ids),
-                "callback_query": {
-                    "id": query_id,
-                    "from": dict(chat.user),
-                    "message": self._message_json(message),
-                    "chat_instance": str(-(10**18) - user_id),
-                },
-            }
+            query_id, update = self._callback_update(user_id, chat, chat.messages[message_id])
         self._queue(update)
         return query_id
 

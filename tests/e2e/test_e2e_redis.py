@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -29,10 +31,11 @@ PATH = "/telegram/webhook"
 class RedisServer:
     """A throwaway redis-server (no persistence: a restart loses everything, like a crash)."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path | None = None) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed (.ci/run installs it)"
         self.binary = binary
+        self.folder = folder  # its working directory (else the test's)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -43,7 +46,8 @@ class RedisServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+             "--appendonly", "no",
+             *(["--dir", str(self.folder)] if self.folder is not None else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
@@ -59,6 +63,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a stopped process cannot take SIGTERM
             self.proc.terminate()
             self.proc.wait(10)
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets, free_port
+from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
+from test_e2e_redis import RedisServer
 
 ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) .*$", re.MULTILINE)
 PAUSE_SECONDS = 3.0
@@ -27,37 +25,8 @@ PAUSE_SECONDS = 3.0
 ANSWER_WITHIN = 5.0
 
 
-class PausableRedis:
+class PausableRedis(RedisServer):
     """A throwaway redis-server that a test may pause, resume and restart (empty)."""
-
-    def __init__(self, folder: Path) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        self.binary = binary
-        self.folder = folder
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        client.close()
 
     def pause(self) -> None:
         assert self.proc is not None
@@ -66,12 +35,6 @@ class PausableRedis:
     def resume(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)  # a stopped process cannot take SIGTERM
-            self.proc.terminate()
-            self.proc.wait(10)
 
     def restart(self) -> None:
         """Stop and start again on the same port: every key is gone."""

@@ -1,4 +1,4 @@
-"""Quote numbers: the short code a card shows and the journal keys its row by.
+"""Quote numbers: the short code a card shows, also written in the journal.
 
 Six characters of Crockford's base32 (digits and capitals without I, L, O, U), drawn
 from :mod:`secrets`: 32**6 ≈ 1.07e9 codes, easy to read aloud and to type back, never

@@ -20,6 +20,7 @@ from engine.errors import ConfigError, Problem
 from engine.flow.oneline import rejection_text, sample_rejections
 from engine.preview import PreviewResult, Screen, preview_all
 from engine.rates.offline import create_offline_rates
+from engine.studio.reach import unreachable_warnings
 from engine.telegram import (
     MAX_CALLBACK_ANSWER,
     MAX_CALLBACK_DATA,
@@ -189,6 +190,7 @@ def validate(config_path: str | None = None) -> Validation:
         logging.disable(logging.NOTSET)
     problems = [
         *defs.warnings,
+        *unreachable_warnings(list(zip(defs.config.flows, defs.flows, strict=True))),
         *result.problems,
         *screen_problems(defs, result.screens),
         *string_problems(defs),

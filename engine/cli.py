@@ -1,9 +1,9 @@
 """The ``crypto-helper`` command.
 
 ``check`` validates and renders everything (fast, no aiogram import); ``preview`` prints
-rendered windows as text; ``run`` starts the bot. ``--config PATH`` works on every command,
-else ``$CONFIG_PATH``, else ``./config.yaml``. A user's mistake exits 2 with
-``file:line:col: path: message`` lines and no traceback.
+rendered windows as text; ``graph`` prints a flow as Mermaid or DOT; ``run`` starts the bot.
+``--config PATH`` works on every command, else ``$CONFIG_PATH``, else ``./config.yaml``. A
+user's mistake exits 2 with ``file:line:col: path: message`` lines and no traceback.
 """
 
 from __future__ import annotations
@@ -35,6 +35,16 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--case", help="only cases containing this text, e.g. RUB→USDT (or RUB->USDT, rub-usdt)"
     )
+    graph = sub.add_parser(
+        "graph", parents=[common], help="print the flow as a graph (Mermaid or Graphviz DOT)"
+    )
+    graph.add_argument(
+        "--format",
+        choices=("mermaid", "dot"),
+        default="mermaid",
+        help="mermaid (default; GitHub and the gallery draw it) or dot (Graphviz)",
+    )
+    graph.add_argument("--flow", metavar="ID", help="only this flow (default: every flow)")
     run = sub.add_parser("run", parents=[common], help="start the bot")
     run.add_argument(
         "--offline",
@@ -85,6 +95,25 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    from engine.definitions import load_definitions
+    from engine.errors import ConfigError
+    from engine.studio.graph import flow_graph
+
+    try:
+        defs = load_definitions(args.config)
+    except ConfigError as exc:
+        _print_problems(exc.problems)
+        return EXIT_USER_ERROR
+    flows = [f for f in defs.flows if args.flow in (None, f.id)]
+    if not flows:
+        known = ", ".join(f.id for f in defs.flows)
+        print(f"crypto-helper graph: no flow {args.flow!r}; flows: {known}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print("\n".join(flow_graph(flow, args.format) for flow in flows), end="")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.app import run_bot
 
@@ -93,7 +122,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"check": cmd_check, "preview": cmd_preview, "run": cmd_run}[args.command]
+    handler = {
+        "check": cmd_check,
+        "preview": cmd_preview,
+        "graph": cmd_graph,
+        "run": cmd_run,
+    }[args.command]
     return handler(args)
 
 

@@ -1,0 +1,1 @@
+"""Test tools for desks and the project: the snapshot kit (a pytest plugin)."""

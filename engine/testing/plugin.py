@@ -1,0 +1,1 @@
+"""The snapshot kit's pytest plugin (registered through the ``pytest11`` entry point)."""

@@ -8,6 +8,7 @@ naming an unknown currency, a rule naming an unknown provider) live in
 from __future__ import annotations
 
 import decimal
+import zoneinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal, Self, get_args
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.config.source import did_you_mean
 from providers.base import Pair, PriceField, ProviderConfig
 
 RoundingMode = Literal[
@@ -252,6 +254,39 @@ class BotConfig(_Model):
         "them); by default the bot works in private chats only",
     )
     commands: list[BotCommandConfig] = Field(default_factory=list)
+    timezone: str = Field(
+        default="Europe/Moscow",
+        description="the desk's time zone (a tz database name): where /today and /export "
+        "days start and end, and the times they show",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            hint = did_you_mean(value, zoneinfo.available_timezones())
+            raise ValueError(
+                f"{value!r} is not a time zone I know{hint or ''}; use a name like "
+                "Europe/Moscow, Asia/Dubai or UTC"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class JournalConfig(_Model):
+    """The quote journal (a database: DATABASE_URL, else a SQLite file in DATA_DIR)."""
+
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=36_500,
+        description="quotes older than this many days are removed, once a day",
+    )
 
 
 class StorageConfig(_Model):
@@ -279,6 +314,7 @@ class AppConfig(_Model):
     budget: BudgetConfig = BudgetConfig()
     quote: QuoteConfig = QuoteConfig()
     bot: BotConfig = BotConfig()
+    journal: JournalConfig = JournalConfig()
     storage: StorageConfig = StorageConfig()
     server: ServerConfig = ServerConfig()
     flows: list[Path] = Field(default_factory=lambda: [Path("flows/exchange.yaml")], min_length=1)

@@ -266,11 +266,10 @@ class BotConfig(_Model):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            hint = did_you_mean(value, zoneinfo.available_timezones())
-            raise ValueError(
-                f"{value!r} is not a time zone I know{hint or ''}; use a name like "
-                "Europe/Moscow, Asia/Dubai or UTC"
-            ) from None
+            hint = did_you_mean(value, zoneinfo.available_timezones()) or (
+                "; use a tz database name like Europe/Moscow, Asia/Dubai or UTC"
+            )
+            raise ValueError(f"{value!r} is not a time zone I know{hint}") from None
         return value
 
     @property

@@ -9,7 +9,8 @@ For each variant it starts ``crypto-helper run`` (polling, a fake Bot API and fa
 on 127.0.0.1; "before" through ``bench/unthrottled.py``, which switches the per-user throttle
 off), opens the dialog for two admins, then queues ``--flood`` taps on the flooder's source
 keyboard at once and, right behind them, the other admin's ``/admin_bot`` every ``--every``
-seconds. It prints the other admin's latency (update queued → reply at the fake) p50/p99/max,
+seconds. It prints the other admin's latency (update queued → reply at the fake) p50/p99/max
+and what the flood added to its p99 (against a "quiet" run of the same probes, no flood),
 how long the flood took to drain, the bot's RSS before and at its peak (sampled every 20 ms)
 and how many "too fast" notices the flooder got. Not a test: figures for a report.
 """
@@ -94,7 +95,7 @@ async def sample(bot: RunningBot, peak: list[float], drained: list[float],
             await asyncio.wait_for(stop.wait(), 0.02)
 
 
-async def run_variant(work: Path, providers: FakeProviders, throttled: bool,
+async def run_variant(work: Path, providers: FakeProviders, throttled: bool, taps: int,
                       args: argparse.Namespace) -> Figures:
     bot = await start(work, providers, throttled)
     tg = bot.tg
@@ -108,7 +109,7 @@ async def run_variant(work: Path, providers: FakeProviders, throttled: bool,
         rss_before = rss_mb(bot.pid)
         peak, drained = [rss_before], []
         stop = asyncio.Event()
-        flood = [tg.user_clicks(FLOODER, source.message_id, r"\bRUB$") for _ in range(args.flood)]
+        flood = [tg.user_clicks(FLOODER, source.message_id, r"\bRUB$") for _ in range(taps)]
         sampler = asyncio.create_task(sample(bot, peak, drained, stop))
         probe = Outcome()
         probing = Admin(tg, OTHER, probe, args.step_timeout)
@@ -120,7 +121,9 @@ async def run_variant(work: Path, providers: FakeProviders, throttled: bool,
         await sampler
         drain = drained[0] if drained else float("nan")
         answers = sum(1 for q in flood if q in tg.answered_callbacks)
-        return Figures("after (throttled)" if throttled else "before (unthrottled)",
+        variant = ("quiet (no flood)" if not taps else
+                   "after (throttled)" if throttled else "before (unthrottled)")
+        return Figures(variant,
                        probe.latencies["source"], sum(probe.timeouts.values()), drain,
                        rss_before, peak[0], tg.notices, answers)
     finally:
@@ -128,8 +131,15 @@ async def run_variant(work: Path, providers: FakeProviders, throttled: bool,
 
 
 def report(figures: list[Figures], args: argparse.Namespace) -> str:
+    quiet = next((f for f in figures if f.variant.startswith("quiet")), None)
+
+    def added(f: Figures) -> str:
+        if quiet is None or f is quiet:
+            return "-"
+        return ms(percentile(f.latencies, 99) - percentile(quiet.latencies, 99))
+
     rows = [
-        [f.variant, ms(percentile(f.latencies, 50)), ms(percentile(f.latencies, 99)),
+        [f.variant, ms(percentile(f.latencies, 50)), ms(percentile(f.latencies, 99)), added(f),
          ms(max(f.latencies, default=float("nan"))), f.timeouts, f"{f.drain:.2f} s",
          f"{f.rss_before:.0f} → {f.rss_peak:.0f} MB", f.flooder_answers, f.notices]
         for f in figures
@@ -137,7 +147,8 @@ def report(figures: list[Figures], args: argparse.Namespace) -> str:
     head = (f"{args.flood} taps from one admin at once; the other admin's /admin_bot every "
             f"{args.every * 1000:.0f} ms ({args.probes} probes)")
     return head + "\n" + table(
-        ["variant", "other p50", "other p99", "other max", "timeouts", "fake queue empty",
+        ["variant", "other p50", "other p99", "p99 added by the flood", "other max", "timeouts",
+         "fake queue empty",
          "RSS before → peak", "flooder taps answered", "too-fast notices"], rows)
 
 
@@ -145,12 +156,13 @@ async def main_async(args: argparse.Namespace) -> None:
     providers = FakeProviders().start()
     try:
         figures = []
-        variants = {"after": True, "before": False}
-        for name, throttled in variants.items():
-            if args.only and args.only != name:
+        # quiet: the same probes with no flood, what "delayed by the flood" is measured against
+        variants = {"quiet": (True, 0), "after": (True, args.flood), "before": (False, args.flood)}
+        for name, (throttled, taps) in variants.items():
+            if args.only and name not in (args.only, "quiet"):
                 continue
             with tempfile.TemporaryDirectory(prefix=f"bench-flood-{name}-") as work:
-                figures.append(await run_variant(Path(work), providers, throttled, args))
+                figures.append(await run_variant(Path(work), providers, throttled, taps, args))
         print(report(figures, args))
     finally:
         providers.stop()

@@ -123,7 +123,9 @@ class _Previewer:
             ]
             rows += _rows(buttons, step.columns)
         if step.buttons:
-            rows.append(tuple((label(locale, "buttons", b, {}), b) for b in step.buttons))
+            rows.append(
+                tuple((label(locale, "buttons", b, {}), f"{step_id}.{b}") for b in step.buttons)
+            )
         return tuple(rows)
 
     def render(self, flow: FlowConfig, step_id: str, data: Mapping[str, Any], case: str) -> None:

@@ -5,8 +5,8 @@
   short notice and the flow starts again in a new message.
 * What is not a bug is one line, no traceback (:func:`expected_failure`): a user who
   blocked the bot (403; no notice is sent to them), Telegram's "message is not modified"
-  and "query is too old" (INFO, nothing to tell), Telegram or a rates provider down
-  (WARNING, and the notice).
+  and "query is too old" (INFO, nothing to tell), Telegram or a rates provider down, an
+  update that waited too long behind the chat's previous one (WARNING, and the notice).
 * Anything else: logged at ERROR with its traceback; the admin gets a short notice with
   Retry and New quote buttons; the process keeps serving everyone else.
 * The storage (Redis) unreachable: the same notice, given by a middleware placed before
@@ -42,6 +42,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.bot.commands import NEW_DEAL_DATA, RETRY_DATA
+from engine.bot.storage import LockWaitTimeoutError
 from engine.config.models import AppConfig
 from engine.flow.builder import FlowDialog
 from engine.locale import user_locale
@@ -65,6 +66,9 @@ OUTAGES = (
     TelegramRetryAfter,
     RatesUnavailableError,
     ProviderError,
+    # Waited for the chat's previous update, which is still running: that one is the
+    # problem (and reports itself); this one is told to try again.
+    LockWaitTimeoutError,
 )
 
 

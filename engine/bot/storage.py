@@ -121,6 +121,11 @@ class CompactMemoryStorage(MemoryStorage):
         return copy((record.data if record else {}).get(dict_key, default))
 
 
+class LockWaitTimeoutError(LockError):
+    """An update waited :data:`LOCK_WAIT_SECONDS` for its chat's lock: the previous update
+    of that chat is still running (and is the one to blame, in its own log line)."""
+
+
 class RenewingRedisEventIsolation(RedisEventIsolation):
     """aiogram's :class:`RedisEventIsolation` with short locks renewed while held.
 
@@ -154,7 +159,9 @@ class RenewingRedisEventIsolation(RedisEventIsolation):
         lock = Lock(self.redis, name, **self.lock_kwargs)
         if not await lock.acquire():
             waited = self.lock_kwargs["blocking_timeout"]
-            raise LockError(f"another update of this chat held the lock for {waited:g} s")
+            raise LockWaitTimeoutError(
+                f"another update of this chat held the lock for {waited:g} s"
+            )
         renewal = asyncio.create_task(self._renew(lock), name=f"renew {name}")
         try:
             yield

@@ -46,6 +46,10 @@ log = logging.getLogger("engine.flow")
 LOCALE_KEY = "locale"
 FAILED_STEP_KEY = "_failed_step"
 PRESET_SUFFIX = "_preset"
+# A navigation button's id is "<step>.<button>": a window edited in place keeps its message,
+# so a second quick tap of Back, sent from the window this message showed before, names
+# that window's step and is ignored instead of going back twice.
+NAV_SEPARATOR = "."
 
 
 class TemplateText(Text):
@@ -152,7 +156,10 @@ class _Builder:
         self, callback: CallbackQuery, button: Button, manager: DialogManager
     ) -> None:
         step_id = self._step_of(manager)
-        name = button.widget_id
+        owner, _, name = button.widget_id.rpartition(NAV_SEPARATOR)
+        if owner != step_id:  # a second quick tap, on the window this message showed before
+            log.info("step %s: %s tapped on step %s's window: ignored", step_id, name, owner)
+            return
         self._keep_message(manager)
         if name == "back":
             target = self.flow.back_of(step_id)
@@ -238,10 +245,14 @@ class _Builder:
 
         return getter
 
-    def _nav(self, buttons: Sequence[NavButton]) -> Row:
+    def _nav(self, step_id: str, buttons: Sequence[NavButton]) -> Row:
         return Row(
             *(
-                Button(Label(self.renderer, name), id=name, on_click=self._on_nav)
+                Button(
+                    Label(self.renderer, name),
+                    id=f"{step_id}{NAV_SEPARATOR}{name}",
+                    on_click=self._on_nav,
+                )
                 for name in buttons
             )
         )
@@ -279,7 +290,7 @@ class _Builder:
                     )
                 )
         if step.buttons:
-            keyboards.append(self._nav(step.buttons))
+            keyboards.append(self._nav(step_id, step.buttons))
         if keyboards:
             widgets.append(MemoKeyboard(*keyboards, key=_keyboard_key))
         return Window(

@@ -16,8 +16,10 @@ from aiogram.exceptions import (
 from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, Update, User
 from bot_helpers import ADMIN, RecordingBot
+from redis.exceptions import LockError
 
 from engine.bot.errors import expected_failure
+from engine.bot.storage import LockWaitTimeoutError
 from engine.rates.errors import RatesUnavailableError
 from providers.errors import ProviderUnavailableError
 
@@ -60,6 +62,11 @@ TOO_OLD = "Bad Request: query is too old and response timeout expired or query i
         (TelegramNetworkError(METHOD, "Request timeout error"), (logging.WARNING, "", True)),
         (TelegramBadRequest(METHOD, "Bad Request: can't parse entities"), None),
         (KeyError("amount"), None),
+        (
+            LockWaitTimeoutError("another update of this chat held the lock for 30 s"),
+            (logging.WARNING, "", True),
+        ),
+        (LockError("some other lock trouble"), None),
     ],
 )
 def test_what_is_expected_and_what_is_a_bug(

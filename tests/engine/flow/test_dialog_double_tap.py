@@ -121,3 +121,22 @@ async def test_buttons_of_the_current_window_still_work_after_an_edit(make_chat)
     assert "Какую валюту клиент получает?" in await chat.click(BACK)
     assert chat.window().message_id == window.message_id
     assert "Введите наценку" in await chat.click(".* USDT")
+
+
+@pytest.mark.parametrize("taps", [2, 3])
+async def test_repeated_back_on_a_window_edited_in_place_goes_back_once(
+    make_chat, taps: int
+) -> None:
+    """The amount window becomes the margin window in the same message; the later taps come
+    from the amount window's keyboard (what the client showed when they were made)."""
+    chat = make_chat()
+    await walk_to(chat, "amount")
+    window = chat.window()
+    assert "Введите сумму" in (window.text or "")
+    await tap(chat, window, BACK)
+    assert "Введите наценку" in (chat.window().text or "")
+    for _ in range(taps - 1):
+        await tap(chat, window, BACK)
+    assert "Введите наценку" in (chat.window().text or "")  # not the currency it was before
+    # and the margin window goes on as usual
+    assert "Введите сумму" in await chat.send("1.5")

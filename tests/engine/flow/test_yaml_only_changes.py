@@ -19,7 +19,7 @@ async def test_editing_a_button_label(project: Path, edit, make_chat) -> None:
     edit("templates/ru/strings.yaml", 'back: "← Назад"', 'back: "⬅️ Вернуться"')
     chat = make_chat(defs=load_definitions())
     await walk_to(chat, "target")
-    assert "[⬅️ Вернуться | <intent>:back]" in chat.transcript[-1]
+    assert "[⬅️ Вернуться | <intent>:target.back]" in chat.transcript[-1]
 
 
 async def test_a_new_step_of_a_known_kind(project: Path, edit, make_chat) -> None:

@@ -1,0 +1,32 @@
+"""The quote journal: every quote shown, recorded in a database (SQLite or PostgreSQL).
+
+Layers, bottom up: :mod:`~engine.journal.entry` (plain data), :mod:`~engine.journal.url`
+(which database), :mod:`~engine.journal.schema` and ``migrations/`` (the table, Alembic),
+:mod:`~engine.journal.store` (queries; driver errors translated), :mod:`~engine.journal.writer`
+(the non-blocking queue), :mod:`~engine.journal.retention`, :mod:`~engine.journal.runtime`
+(all of it opened together), :mod:`~engine.journal.hook` (what ``compute_quote`` calls),
+and for the chat :mod:`~engine.journal.period` (``/export`` arguments),
+:mod:`~engine.journal.export` (the CSV) and :mod:`~engine.journal.texts` (template
+contexts). No aiogram here: the chat commands are :mod:`engine.bot.journal_commands`.
+"""
+
+from engine.journal.entry import JournalEntry
+from engine.journal.errors import JournalConfigError, JournalError, JournalUnavailableError
+from engine.journal.runtime import Journal, open_journal
+from engine.journal.store import JournalStore
+from engine.journal.url import DatabaseTarget, database_target
+from engine.journal.writer import JournalStats, JournalWriter
+
+__all__ = [
+    "DatabaseTarget",
+    "Journal",
+    "JournalConfigError",
+    "JournalEntry",
+    "JournalError",
+    "JournalStats",
+    "JournalStore",
+    "JournalUnavailableError",
+    "JournalWriter",
+    "database_target",
+    "open_journal",
+]

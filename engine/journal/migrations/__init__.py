@@ -1,0 +1,1 @@
+"""The journal's Alembic migrations (applied at start and by ``crypto-helper db upgrade``)."""

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.errors import EngineError
+from engine.journal.hook import record_quote
 from engine.rates.errors import RatesUnavailableError
 from engine.rates.service import RateService
 
@@ -68,6 +69,7 @@ async def compute_quote(ctx: ActionContext) -> None:
         "stale": rate.stale,
         "held": bool(rate.held),  # a newer price awaits confirmation: this is the last good one
     }
+    record_quote(data, ctx.services)  # queued for the journal: never waits, never raises
 
 
 ACTIONS: Mapping[str, Action] = {

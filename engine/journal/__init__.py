@@ -8,25 +8,13 @@ Layers, bottom up: :mod:`~engine.journal.entry` (plain data), :mod:`~engine.jour
 and for the chat :mod:`~engine.journal.period` (``/export`` arguments),
 :mod:`~engine.journal.export` (the CSV) and :mod:`~engine.journal.texts` (template
 contexts). No aiogram here: the chat commands are :mod:`engine.bot.journal_commands`.
+
+The package itself imports only the light modules (the entry and the errors):
+``compute_quote`` reaches the hook on every ``crypto-helper check``, which must not pay for
+SQLAlchemy, asyncpg and Alembic. The database side is imported where it is opened.
 """
 
 from engine.journal.entry import JournalEntry
 from engine.journal.errors import JournalConfigError, JournalError, JournalUnavailableError
-from engine.journal.runtime import Journal, open_journal
-from engine.journal.store import JournalStore
-from engine.journal.url import DatabaseTarget, database_target
-from engine.journal.writer import JournalStats, JournalWriter
 
-__all__ = [
-    "DatabaseTarget",
-    "Journal",
-    "JournalConfigError",
-    "JournalEntry",
-    "JournalError",
-    "JournalStats",
-    "JournalStore",
-    "JournalUnavailableError",
-    "JournalWriter",
-    "database_target",
-    "open_journal",
-]
+__all__ = ["JournalConfigError", "JournalEntry", "JournalError", "JournalUnavailableError"]

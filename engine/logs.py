@@ -24,7 +24,7 @@ from types import TracebackType
 
 REDACTED = "***"
 # Variables whose values are secrets by their name: BOT_TOKEN, WEBHOOK_SECRET, *_API_KEY…
-SECRET_NAME = re.compile(r"(_TOKEN|_SECRET|PASSWORD|_KEY)$|^REDIS_URL$", re.IGNORECASE)
+SECRET_NAME = re.compile(r"(_TOKEN|_SECRET|PASSWORD|_KEY)$|^(REDIS|DATABASE)_URL$", re.IGNORECASE)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -59,7 +59,8 @@ class RedactingFormatter(logging.Formatter):
 
 def secrets_in_env(environ: Mapping[str, str]) -> list[str]:
     """The values of variables named like secrets (``*_TOKEN``, ``*_KEY``, ``*_SECRET``,
-    ``*PASSWORD``, ``REDIS_URL``): what to redact before the settings are read."""
+    ``*PASSWORD``, ``REDIS_URL``, ``DATABASE_URL``): what to redact before the settings
+    are read."""
     return [value for name, value in environ.items() if SECRET_NAME.search(name) and value]
 
 

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.config.loader import plain_message
 from engine.errors import EngineError
+from engine.journal.url import database_url_problem
 
 TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,}$")
 SECRET_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -72,6 +73,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
     data_dir: Path = Field(default=Path("data"), alias="DATA_DIR")
     metrics_token: SecretStr | None = Field(default=None, alias="METRICS_TOKEN")
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -98,6 +100,13 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and (problem := redis_url_problem(value.get_secret_value())):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and (problem := database_url_problem(value.get_secret_value())):
             raise ValueError(problem)
         return value
 

@@ -13,6 +13,11 @@ Readiness, decided from the cache and the counters only (a probe never calls a p
 * ``/health/ready`` answers **200** when the storage answers its ping and at least one
   direction is servable, else **503**.
 
+The journal is reported (``journal``: ``ok``, or ``degraded`` with how many quotes wait
+in memory and why) but never makes the bot unready: quotes are still shown while the
+journal's database is away, and every replica shares that database, so a 503 would take
+them all out of the load balancer for a fault quoting does not have.
+
 So at start-up it answers 503 until the first rates are fetched (by the preloader, or the
 first quote): nothing has been cached and no provider has proven it works. Platform health
 checks (Railway) use ``/health/live``, which is 200 while the process runs.
@@ -30,6 +35,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from engine.journal.writer import JournalStats
 from engine.metrics import BotMetrics, RatesMetricsSourceProtocol
 from engine.rates.breaker import BreakerState
 from engine.rates.budget import Budgets, BudgetStatus
@@ -41,6 +47,7 @@ from providers.base import QuotaInfo, QuotaReportingProtocol
 logger = logging.getLogger("engine.health")
 
 StoragePing = Callable[[], Awaitable[bool]]
+JournalStatus = Callable[[], JournalStats]
 
 
 class RatesStatusProtocol(RatesMetricsSourceProtocol, Protocol):
@@ -88,6 +95,7 @@ class Readiness:
     cache_error: str | None = None  # the cache could not be read (a shared store is down)
     budgets: tuple[BudgetStatus, ...] = ()
     guard: dict[str, Any] | None = None
+    journal: JournalStats | None = None  # None: no journal wired
 
     @property
     def ready(self) -> bool:
@@ -111,6 +119,7 @@ class Readiness:
             "directions": [_direction_json(d) for d in self.directions],
             "budgets": [_budget_json(b) for b in self.budgets],
             "guard": self.guard or {"held": [], "disagreements": []},
+            "journal": self.journal.to_json() if self.journal else None,
         }
 
 
@@ -240,8 +249,10 @@ class _HealthRoutes:
         providers: Mapping[str, object],
         ping_timeout: float,
         token: str | None = None,
+        journal: JournalStatus | None = None,
     ) -> None:
         self._token = token or None
+        self._journal = journal
         self._rates = rates
         self._metrics = metrics
         self._storage_ping = storage_ping
@@ -286,6 +297,7 @@ class _HealthRoutes:
                 logger.warning("health: reading the budget ledger failed: %r", exc)
         metrics = self._rates.metrics()
         guard = _guard_json(metrics)
+        journal = self._journal() if self._journal is not None else None
         try:
             snapshot = await self._rates.cached_snapshot()
         except Exception as exc:  # a shared store (Redis) down: not ready, not a crash
@@ -293,11 +305,17 @@ class _HealthRoutes:
             unread = assess_readiness(
                 metrics, (), self._rates.route, storage=storage, providers=self._providers
             )
-            return replace(unread, cache_error=type(exc).__name__, budgets=budgets, guard=guard)
+            return replace(
+                unread,
+                cache_error=type(exc).__name__,
+                budgets=budgets,
+                guard=guard,
+                journal=journal,
+            )
         readiness = assess_readiness(
             metrics, snapshot, self._rates.route, storage=storage, providers=self._providers
         )
-        return replace(readiness, budgets=budgets, guard=guard)
+        return replace(readiness, budgets=budgets, guard=guard, journal=journal)
 
     async def _ping(self) -> bool:
         try:
@@ -317,6 +335,7 @@ def setup_health_routes(
     providers: Mapping[str, object],
     ping_timeout: float = 2.0,
     token: str | None = None,
+    journal: JournalStatus | None = None,
 ) -> None:
     """Add ``GET /health/live``, ``/health/ready`` and ``/metrics`` to ``app``.
 
@@ -334,9 +353,13 @@ def setup_health_routes(
         storage_ping: answers whether the FSM storage is reachable; an exception or no
             answer within ``ping_timeout`` seconds counts as unreachable.
         providers: provider name → instance, for their quotas (may be empty).
+        journal: the journal writer's counters, shown under ``journal`` (and exported
+            to ``/metrics``); None without a journal.
     """
     metrics.watch_rates(rates, providers)
-    routes = _HealthRoutes(rates, metrics, storage_ping, providers, ping_timeout, token)
+    if journal is not None:
+        metrics.watch_journal(journal)
+    routes = _HealthRoutes(rates, metrics, storage_ping, providers, ping_timeout, token, journal)
     app.router.add_get("/health/live", routes.live)
     app.router.add_get("/health/ready", routes.ready)
     app.router.add_get("/metrics", routes.metrics)

@@ -26,11 +26,15 @@ Families (``crypto_helper_`` prefix; counters end in ``_total`` on the wire)::
     price_jumps_held_total{provider}        prices held by the jump guard
     prices_held{provider, pair}             1 while a jump awaits confirmation
     sources_disagreeing{pair, first, second}  percent apart, while beyond the limit
+    journal_rows_written_total              quotes written to the journal's database
+    journal_write_failures_total            journal writes that failed (each retried)
+    journal_rows_dropped_total              quotes dropped unwritten (the queue was full)
+    journal_queue_length                    quotes waiting to be written
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Literal, Protocol
 
 from prometheus_client import (
@@ -48,6 +52,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from engine.journal.writer import JournalStats
 from engine.rates.breaker import BreakerState
 from engine.rates.metrics import RatesMetrics
 from providers.base import QuotaReportingProtocol
@@ -212,6 +217,31 @@ def _guard_families(m: RatesMetrics) -> Iterator[Metric]:
     yield from (used, left, exhaustion, held_total, held, apart)
 
 
+class JournalCollector(Collector):
+    """Reads the journal writer's counters at each scrape."""
+
+    def __init__(self, stats: Callable[[], JournalStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats()
+        for name, doc, value in (
+            ("rows_written", "Quotes written to the journal's database.", stats.written),
+            ("write_failures", "Journal writes that failed (each is retried).", stats.failures),
+            (
+                "rows_dropped",
+                "Quotes dropped unwritten: the journal queue was full.",
+                stats.dropped,
+            ),
+        ):
+            yield CounterMetricFamily(f"{PREFIX}_journal_{name}", doc, value=value)
+        yield GaugeMetricFamily(
+            f"{PREFIX}_journal_queue_length",
+            "Quotes waiting to be written to the journal.",
+            value=stats.waiting,
+        )
+
+
 class BotMetrics:
     """The bot's metrics and the registry they live in.
 
@@ -299,6 +329,10 @@ class BotMetrics:
             raise ValueError("BotMetrics already exports a rate service's metrics")
         self._rates = RatesCollector(rates, providers)
         self.registry.register(self._rates)
+
+    def watch_journal(self, stats: Callable[[], JournalStats]) -> None:
+        """Export the journal writer's counters (``stats`` is read at each scrape)."""
+        self.registry.register(JournalCollector(stats))
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text format."""

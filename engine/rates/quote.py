@@ -30,6 +30,12 @@ Rounding rules (the desk is never disadvantaged by rounding):
   receiving currency's decimals, so a calculator reproduces it and the client never gets
   a fraction more than the shown rate gives;
 * the amount given is truncated to the giving currency's decimals (validated upstream).
+
+"The client receives N" (``fixed="receive"``): ``amount`` is what the client receives. The
+final rate is the same; what the client must give is computed from it as displayed and
+rounded **up** to the giving currency's decimals (``N × final`` when buying the asset,
+``N ÷ final`` when selling it), so quoting that amount forward yields at least N: the
+desk never loses. The result is N itself, at the receiving currency's decimals.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal, localcontext
+from typing import Literal
 
 from engine.config.models import AppConfig, RoutingConfig
 from engine.rates.errors import RatesUnavailableError
@@ -47,6 +54,9 @@ from providers.base import Pair, Quote
 # amounts have ≤ 11 integer + 8 decimal digits, rates ≤ 34 digits.
 _PREC = 60
 _HUNDRED = Decimal(100)
+#: Which side of a deal the admin typed: what the client gives, or what they receive.
+Fixed = Literal["give", "receive"]
+FIXED_SIDES: tuple[Fixed, ...] = ("give", "receive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +75,8 @@ class QuoteResult:
             with enough decimals that it charges at most ``max_rounding_percent`` more.
         amount: amount given, at the giving currency's decimals.
         result: amount received, at the receiving currency's decimals.
+        fixed: which of the two the admin typed (``receive``: ``amount`` was computed
+            from ``result``, rounded up).
     """
 
     give: str
@@ -76,6 +88,7 @@ class QuoteResult:
     final_rate: Decimal
     amount: Decimal
     result: Decimal
+    fixed: Fixed = "give"
 
 
 def _display_places(rate: Decimal, routing: RoutingConfig) -> int:
@@ -118,8 +131,10 @@ def compute_quote(
     amount: Decimal,
     *,
     config: AppConfig,
+    fixed: Fixed = "give",
 ) -> QuoteResult:
-    """Price ``amount`` of ``route.give`` at ``market_rate`` (display pair) plus the margin.
+    """Price ``amount`` of ``route.give`` at ``market_rate`` (display pair) plus the margin;
+    with ``fixed="receive"``, ``amount`` is what the client receives of ``route.get``.
 
     Raises:
         ValueError: a non-positive rate or amount, or a margin outside ``[0, 100)``.
@@ -132,8 +147,9 @@ def compute_quote(
     buys = route.client_buys_asset
     with localcontext() as ctx:
         ctx.prec = _PREC
-        given = amount.quantize(Decimal(1).scaleb(-give_places), rounding=ROUND_DOWN)
-        if given <= 0:
+        typed_places = give_places if fixed == "give" else get_places
+        typed = amount.quantize(Decimal(1).scaleb(-typed_places), rounding=ROUND_DOWN)
+        if typed <= 0:
             raise ValueError(f"amount must be positive, got {amount}")
         factor = 1 + margin_percent / _HUNDRED if buys else 1 - margin_percent / _HUNDRED
         exact = market_rate * factor
@@ -141,11 +157,20 @@ def compute_quote(
         # final rate's own magnitude only matters for min_significant (large margins).
         places = max(rate_places(market_rate, routing), _display_places(exact, routing))
         final = _quantize(exact, places, ROUND_CEILING if buys else ROUND_FLOOR)
-        # Directed context rounding keeps the quotient below the true value, so the floor
-        # below is the exact floor of amount ÷ final.
-        ctx.rounding = ROUND_FLOOR
-        raw = given / final if buys else given * final
-        result = raw.quantize(Decimal(1).scaleb(-get_places), rounding=ROUND_FLOOR)
+        if fixed == "give":
+            given = typed
+            # Directed context rounding keeps the quotient below the true value, so the
+            # floor below is the exact floor of amount ÷ final.
+            ctx.rounding = ROUND_FLOOR
+            raw = given / final if buys else given * final
+            result = raw.quantize(Decimal(1).scaleb(-get_places), rounding=ROUND_FLOOR)
+        else:
+            result = typed
+            # Rounded up, and the context rounds up too: the exact ceiling of N × final
+            # (or N ÷ final), so the client always gives enough for N.
+            ctx.rounding = ROUND_CEILING
+            raw = result * final if buys else result / final
+            given = raw.quantize(Decimal(1).scaleb(-give_places), rounding=ROUND_CEILING)
     return QuoteResult(
         give=route.give,
         get=route.get,
@@ -156,6 +181,7 @@ def compute_quote(
         final_rate=final,
         amount=given,
         result=result,
+        fixed=fixed,
     )
 
 

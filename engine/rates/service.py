@@ -50,7 +50,7 @@ from engine.rates.flight import SingleFlight
 from engine.rates.guard import Disagreement, Hold, PriceGuard, disagreement
 from engine.rates.lock import FetchLockProtocol
 from engine.rates.metrics import RatesMetrics, UpstreamStats
-from engine.rates.quote import QuoteResult, compute_quote, display_rate, round_rate
+from engine.rates.quote import Fixed, QuoteResult, compute_quote, display_rate, round_rate
 from engine.rates.routing import Leg, NoRouteError, Route
 from providers.base import Pair, Quote, RatesProviderProtocol, RequestCountingProtocol
 from providers.errors import ProviderError
@@ -228,9 +228,10 @@ class RateService:
         return await self._result(route, picks)
 
     async def quote(
-        self, give: str, get: str, margin: Decimal, amount: Decimal
+        self, give: str, get: str, margin: Decimal, amount: Decimal, *, fixed: Fixed = "give"
     ) -> tuple[QuoteResult, RateResult]:
-        """Price ``amount`` of ``give`` with ``margin`` percent; see :func:`compute_quote`.
+        """Price ``amount`` of ``give`` with ``margin`` percent (``fixed="receive"``:
+        ``amount`` of ``get`` the client receives); see :func:`compute_quote`.
 
         Raises:
             RatesUnavailableError: as :meth:`get_rate`, or the quote cannot be computed.
@@ -238,7 +239,9 @@ class RateService:
         """
         rate = await self.get_rate(give, get)
         try:
-            result = compute_quote(rate.route, rate.rate, margin, amount, config=self._config)
+            result = compute_quote(
+                rate.route, rate.rate, margin, amount, config=self._config, fixed=fixed
+            )
         except ArithmeticError as exc:
             raise RatesUnavailableError(
                 f"{give}→{get}: cannot price at {rate.rate}: {type(exc).__name__}"

@@ -234,3 +234,44 @@ def test_shipped_results_are_reproducible_from_the_shown_rate(
     places = places_of(q.final_rate)
     assert places_of(q.base_rate) == places >= cfg.routing.rate_decimals
     assert significant(q.final_rate) >= cfg.routing.min_significant
+
+
+# --- "the client receives N" ------------------------------------------------------------
+
+receive_amounts = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e10"),
+                              places=8)
+
+
+@given(configs, rates, margins, receive_amounts, st.booleans())
+def test_receive_mode_the_computed_give_amount_quoted_forward_yields_at_least_n(
+    cfg: AppConfig, market: Decimal, margin: Decimal, n: Decimal, buys: bool
+) -> None:
+    get_places = cfg.currency("GET").decimals
+    n = n.quantize(Decimal(1).scaleb(-get_places), rounding="ROUND_DOWN")
+    assume(n > 0)
+    q = compute_quote(route(buys), market, margin, n, config=cfg, fixed="receive")
+    assert q.fixed == "receive" and q.result == n
+    assert places_of(q.amount) == cfg.currency("GIVE").decimals
+    forward = compute_quote(route(buys), market, margin, q.amount, config=cfg)
+    assert forward.final_rate == q.final_rate
+    assert forward.result >= n
+    # rounded up by less than one unit of the giving currency: never more than needed
+    final, unit = Fraction(q.final_rate), Fraction(1, 10 ** cfg.currency("GIVE").decimals)
+    needed = Fraction(n) * final if buys else Fraction(n) / final
+    assert needed <= Fraction(q.amount) < needed + unit
+
+
+@given(st.sampled_from(shipped_routes()), market_rates, typed_margins, result_units)
+def test_receive_mode_shipped_directions_never_lose(
+    route_: Route, market: Decimal, margin: Decimal, units: int
+) -> None:
+    cfg = shipped()
+    n = Decimal(units).scaleb(-cfg.currency(route_.get).decimals)
+    q = compute_quote(route_, market, margin, n, config=cfg, fixed="receive")
+    m, given_, got = Fraction(market), Fraction(q.amount), Fraction(q.result)
+    assert got == Fraction(n)
+    if route_.client_buys_asset:
+        assert got * m <= given_
+    else:
+        assert got <= given_ * m
+    assert compute_quote(route_, market, margin, q.amount, config=cfg).result >= n

@@ -266,6 +266,31 @@ async def set_commands(bot: Bot, config: AppConfig, locales: Iterable[str]) -> N
         await bot.set_my_commands(commands, language_code=locale)
 
 
+@contextlib.asynccontextmanager
+async def local_app(
+    defs: Definitions, bot: Bot, *, admins: Iterable[int]
+) -> AsyncIterator[BotApp]:
+    """The bot as ``crypto-helper run --offline`` wires it (static rates, memory storage,
+    metrics, the command menu), for a ``bot`` whose session is not Telegram's: the seam of
+    ``crypto-helper chat``. The dispatcher's startup and shutdown run around the block."""
+    config = defs.config
+    rates = create_offline_rates(config)
+    storage = CompactMemoryStorage(config.storage.state_ttl_seconds)
+    try:
+        app = create_dispatcher(defs, rates=rates, admins=admins, storage=storage)
+        metrics = BotMetrics()
+        app.dispatcher["metrics"] = metrics
+        setup_metrics_middleware(app.dispatcher, metrics)
+        await set_commands(bot, config, defs.renderer.locales)
+        await rates.snapshot()  # static rates: cached at once, as run --offline does
+        await app.dispatcher.emit_startup(bot=bot)
+        yield app
+        await app.dispatcher.emit_shutdown(bot=bot)
+    finally:
+        await storage.close()
+        await rates.close()
+
+
 def admin_ids(config: AppConfig, settings: Settings) -> frozenset[int]:
     admins = frozenset(config.bot.admin_ids) | frozenset(settings.admin_ids)
     if not admins:

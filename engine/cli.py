@@ -1,9 +1,11 @@
 """The ``crypto-helper`` command.
 
 ``check`` validates and renders everything (fast, no aiogram import); ``preview`` prints
-rendered windows as text; ``graph`` prints a flow as Mermaid or DOT; ``run`` starts the bot.
-``--config PATH`` works on every command, else ``$CONFIG_PATH``, else ``./config.yaml``. A
-user's mistake exits 2 with ``file:line:col: path: message`` lines and no traceback.
+rendered windows as text (``--html DIR``: a gallery of them drawn as Telegram shows them);
+``graph`` prints a flow as Mermaid or DOT; ``chat`` talks to the bot in the terminal
+(offline, no token); ``run`` starts the bot. ``--config PATH`` works on every command, else
+``$CONFIG_PATH``, else ``./config.yaml``. A user's mistake exits 2 with
+``file:line:col: path: message`` lines and no traceback.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--case", help="only cases containing this text, e.g. RUB→USDT (or RUB->USDT, rub-usdt)"
     )
+    preview.add_argument(
+        "--html",
+        metavar="DIR",
+        help="write a gallery of every window, drawn as Telegram shows it, into DIR",
+    )
     graph = sub.add_parser(
         "graph", parents=[common], help="print the flow as a graph (Mermaid or Graphviz DOT)"
     )
@@ -45,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         help="mermaid (default; GitHub and the gallery draw it) or dot (Graphviz)",
     )
     graph.add_argument("--flow", metavar="ID", help="only this flow (default: every flow)")
+    chat = sub.add_parser(
+        "chat", parents=[common], help="chat with the bot in this terminal (offline, no token)"
+    )
+    chat.add_argument("--locale", help="your Telegram language, e.g. en (default: the bot's)")
+    chat.add_argument(
+        "--user-id", type=int, default=1, metavar="N", help="your Telegram user id (an admin)"
+    )
     run = sub.add_parser("run", parents=[common], help="start the bot")
     run.add_argument(
         "--offline",
@@ -73,10 +87,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.studio.gallery import build_gallery
+
+    if args.locale or args.step or args.case:
+        print(
+            "crypto-helper preview: --html draws every window; leave out --locale, --step "
+            "and --case",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
+    folder = Path(args.html)
+    if folder.exists() and not folder.is_dir():
+        print(f"crypto-helper preview: {folder} is a file, not a folder", file=sys.stderr)
+        return EXIT_USER_ERROR
+    problems, gallery = build_gallery(args.config, folder)
+    if gallery is None:
+        _print_problems(problems)
+        return EXIT_USER_ERROR
+    print(
+        f"{len(gallery.pictures)} windows on {len(gallery.pages)} pages: "
+        f"{gallery.index.resolve().as_uri()}"
+    )
+    return 0
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     from engine.check import preview_screens
     from engine.preview import PreviewSelectionError, select_screens
 
+    if args.html is not None:
+        return cmd_gallery(args)
     problems, screens = preview_screens(args.config)
     if problems:
         _print_problems(problems)
@@ -120,12 +163,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_bot(args.config, offline=args.offline)
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from engine.app import local_app
+    from engine.studio.chat import start_chat
+
+    return start_chat(args.config, local_app, locale=args.locale, user_id=args.user_id)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {
         "check": cmd_check,
         "preview": cmd_preview,
         "graph": cmd_graph,
+        "chat": cmd_chat,
         "run": cmd_run,
     }[args.command]
     return handler(args)

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# pytester runs the snapshot kit's plugin as a desk would (tests/engine/testing/); it must be
+# enabled here, in the top conftest.
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 

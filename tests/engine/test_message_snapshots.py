@@ -1,5 +1,6 @@
 """The bot's own messages (/help, /rates with and without warnings, refusal, failure) in
-every locale, as ``check`` and ``preview`` render them from the offline rates."""
+every locale, as ``check`` and ``preview`` render them from the offline rates (through the
+snapshot kit's ``crypto_helper_screens``)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.definitions import load_definitions
 from engine.messages import BOT_TEMPLATES
-from engine.preview import Screen, preview_all
-from engine.rates.offline import create_offline_rates
+from engine.preview import Screen
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-async def screens() -> dict[tuple[str, str, str], Screen]:
-    defs = load_definitions(ROOT / "config.yaml")
-    rates = create_offline_rates(defs.config)
-    result = await preview_all(defs, {"rates": rates})
-    await rates.close()
-    assert result.problems == []
-    return {(s.step, s.locale, s.case): s for s in result.screens if s.flow == "bot"}
+def screens(crypto_helper_screens) -> dict[tuple[str, str, str], Screen]:
+    """The bot's messages as the snapshot kit renders them (a config with problems fails)."""
+    rendered = crypto_helper_screens(ROOT / "config.yaml")
+    return {(s.step, s.locale, s.case): s for s in rendered if s.flow == "bot"}
 
 
 def test_every_bot_message_is_rendered_in_every_locale(

@@ -10,27 +10,17 @@ from aiogram.types import Message
 from aiogram_dialog import ShowMode
 from aiogram_dialog.test_tools import BotClient, MockMessageManager
 from aiogram_dialog.test_tools.keyboard import InlineButtonTextLocator
-from aiogram_dialog.utils import CB_SEP
 
 from engine.app import BotApp
+from engine.testing.snapshots import message_screen
 from providers.base import Pair, Quote, RatesProviderProtocol
 from providers.errors import ProviderUnavailableError
 
 
 def screen(message: Message) -> str:
-    """Text and keyboard of a message, intent id masked: what a snapshot holds."""
-    lines = [message.text or ""]
-    markup = message.reply_markup
-    if markup is not None and hasattr(markup, "inline_keyboard"):
-        for row in markup.inline_keyboard:
-            cells = []
-            for button in row:
-                data = button.callback_data or ""
-                if CB_SEP in data:
-                    data = "<intent>:" + data.split(CB_SEP, 1)[1]
-                cells.append(f"[{button.text} | {data}]")
-            lines.append("  ".join(cells))
-    return "\n".join(lines)
+    """Text and keyboard of a message, intent id and times masked: what a snapshot holds
+    (the snapshot kit's format, so the bot's windows compare with the kit's)."""
+    return message_screen(message)
 
 
 class RecordingMessageManager(MockMessageManager):

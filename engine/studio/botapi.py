@@ -348,7 +348,8 @@ def _read_text(source: str, parse_mode: object) -> tuple[str, list[dict[str, Any
     """The text and entities Telegram would store, or its 400."""
     if not source:
         raise ApiError(400, "Bad Request: message text is empty")
-    if str(parse_mode or "").lower() == "html":
+    mode = getattr(parse_mode, "value", parse_mode)  # aiogram's ParseMode enum, or a string
+    if str(mode or "").lower() == "html":
         try:
             formatted = fix_formatted_text(parse_html(source))
         except TelegramTextError as exc:

@@ -46,7 +46,7 @@ LINK_SCHEMES = frozenset({"http", "https", "tg"})
 """Schemes a drawn link may have; any other link is drawn as its text."""
 # Auto-detected entities, innermost (Telegram's clients find them in the visible text).
 _AUTO_PRIORITY = 100
-_COMMAND = re.compile(r"(?<![\w/@])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![\w/])")
+_COMMAND = re.compile(r"(?<![\w/@#])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![\w/])")
 _URL = re.compile(r"(?<![\w@])https?://[^\s<>\"']+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?)]}'\""
 # Entities inside which nothing is auto-detected.
@@ -54,6 +54,8 @@ _OPAQUE = frozenset({"code", "pre", "text_link", "url", "bot_command"})
 _PRIORITY = {"blockquote": 0, "expandable_blockquote": 0, "pre": 11, "code": 20, "text_link": 49}
 _LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}")
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+# CSI sequences (styles, a terminal's modes such as readline's bracketed paste) and OSC.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,7 @@ _SGR: dict[str, str] = {
     "bot_command": "34",
 }
 QUOTE_BAR = "│ "
+_BLOCKS = frozenset({"pre", "blockquote", "expandable_blockquote"})
 
 
 @dataclass
@@ -322,17 +325,28 @@ def tree_terminal(node: Node, *, ansi: bool) -> str:
 
 def _terminal(node: Node, styles: _Styles) -> str:
     opening = styles.push(node.kind) if node.kind else ""
-    parts = [c if isinstance(c, str) else _terminal(c, styles) for c in node.children]
-    body = "".join(parts)
+    body = ""
+    after_block = False
+    for child in node.children:
+        part = child if isinstance(child, str) else _terminal(child, styles)
+        block = isinstance(child, Node) and child.kind in _BLOCKS
+        # A code block or a quote stands on lines of its own, as a client draws it.
+        if (block and body and not body.endswith("\n")) or (
+            after_block and part and not part.startswith("\n")
+        ):
+            body += "\n"
+        body += part
+        after_block = block
     closing = styles.pop() if node.kind else ""
     if node.kind in ("blockquote", "expandable_blockquote"):
         body = "\n".join(QUOTE_BAR + line for line in body.split("\n"))
     out = f"{opening}{body}{closing}"
-    if node.kind == "text_link" and node.url and node.url != node.text:
-        out += f" <{node.url}>"
+    url = safe_url(node.url) if node.kind == "text_link" else None
+    if url is not None and url != node.text:
+        out += f" <{url}>"
     return out
 
 
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI escape sequences (for tests and logs)."""
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+    return _ANSI.sub("", text)

@@ -62,6 +62,7 @@ from engine.bot.access import AccessMiddleware
 from engine.bot.commands import create_commands_router, create_fallback_router
 from engine.bot.errors import StorageFailureMiddleware, create_errors_router
 from engine.bot.inflight import InFlight, InFlightDispatcher, create_webhook_gate
+from engine.bot.journal_commands import create_journal_router
 from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
 from engine.bot.session import JsonBodySession
@@ -79,6 +80,9 @@ from engine.definitions import Definitions
 from engine.errors import EngineError
 from engine.flow.builder import FlowDialog, build_dialog
 from engine.health import setup_health_routes
+from engine.journal.errors import JournalConfigError, JournalUnavailableError
+from engine.journal.runtime import Journal, open_journal
+from engine.journal.url import database_target
 from engine.logs import RedactingFormatter, secrets_in_env, setup_logging
 from engine.metrics import BotMetrics
 from engine.rates.budget import Budgets, FileLedger, budget_policy
@@ -161,6 +165,7 @@ def create_dispatcher(
     main = flows[0]
     # Commands first (so /cancel is not read as a number), then the flows, then fallbacks.
     dispatcher.include_router(create_commands_router(main, defs.config, defs.renderer))
+    dispatcher.include_router(create_journal_router(main, defs.config, defs.renderer))
     for flow in flows:
         dispatcher.include_router(flow.dialog)
     dispatcher.include_router(create_fallback_router(main, defs.config, defs.renderer))
@@ -401,6 +406,41 @@ async def storage_for(
         await storage.close()
 
 
+@contextlib.asynccontextmanager
+async def journal_for(config: AppConfig, settings: Settings) -> AsyncIterator[Journal]:
+    """The quote journal: ``DATABASE_URL``, else ``DATA_DIR/journal.sqlite3``, migrated.
+
+    Raises:
+        StartupError: a malformed ``DATABASE_URL``, SQLite with Redis scale-out (a SQLite
+            file is for one process), or a database that does not answer or refuses.
+    """
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    try:
+        target = database_target(url, settings.data_dir)
+    except JournalConfigError as exc:
+        raise StartupError(str(exc)) from exc
+    if target.is_sqlite and redis_url_of(config, settings) is not None:
+        raise StartupError(
+            "DATABASE_URL: the quote journal is a SQLite file, which one process alone may "
+            "write, and Redis (REDIS_URL or storage.backend: redis) is for several replicas: "
+            "set DATABASE_URL=postgresql+asyncpg://user:password@host:5432/database"
+        )
+    opened = open_journal(target, config.journal)
+    try:
+        journal = await opened.__aenter__()
+    except JournalUnavailableError as exc:
+        fix = (
+            "fix DATA_DIR or DATABASE_URL" if target.is_sqlite else "start it or fix DATABASE_URL"
+        )
+        raise StartupError(
+            f"journal database unusable at {target.where()} ({exc.cause}): {fix}"
+        ) from exc
+    try:
+        yield journal
+    finally:
+        await opened.__aexit__(None, None, None)
+
+
 def telegram_where(telegram_api_url: str | None) -> str:
     """The Bot API server's host (and port), without credentials."""
     if not telegram_api_url:
@@ -511,6 +551,7 @@ def create_web_app(
     storage: BaseStorage,
     parts: RatesParts,
     skipped: SkippedUpdates | None = None,
+    journal: Journal | None = None,
 ) -> web.Application:
     """Health and metrics routes, and in webhook mode the webhook handler (bodies that are
     not updates get a 400, updates it cannot parse are recorded in ``skipped``)."""
@@ -530,6 +571,7 @@ def create_web_app(
         storage_ping=storage_ping,
         providers=parts.providers,
         token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+        journal=journal.writer.stats if journal is not None else None,
     )
     if defs.config.bot.mode == "webhook":
         assert settings.webhook_secret is not None
@@ -605,8 +647,9 @@ async def build_runtime(
     defs: Definitions, settings: Settings, *, offline: bool = False
 ) -> Runtime:
     """Acquire, and check, every resource the bot needs, in this order: storage (Redis
-    answers a PING), Telegram (``getMe``: the token is accepted), the rate service with
-    its providers, the dispatcher, the health/webhook server (``PORT`` is free).
+    answers a PING), the quote journal (its database migrated), Telegram (``getMe``: the
+    token is accepted), the rate service with its providers, the dispatcher, the
+    health/webhook server (``PORT`` is free).
 
     All or nothing: when one fails, everything acquired before it is released, last
     first. A further resource (a database) is one more ``enter_async_context`` here.
@@ -618,6 +661,8 @@ async def build_runtime(
     admins = admin_ids(config, settings)
     async with contextlib.AsyncExitStack() as stack:
         storage, isolation = await stack.enter_async_context(storage_for(config, settings))
+        # Closed after the updates in progress finished: their quotes are written first.
+        journal = await stack.enter_async_context(journal_for(config, settings))
         skipped = SkippedUpdates()  # updates that cannot be parsed, polling or webhook
         bot = await stack.enter_async_context(bot_for(settings, skipped))
         parts = await stack.enter_async_context(rates_for(config, settings, offline=offline))
@@ -628,6 +673,8 @@ async def build_runtime(
         stack.push_async_callback(finish_updates, app.inflight)
         metrics = BotMetrics()
         app.dispatcher["metrics"] = metrics
+        app.dispatcher["journal"] = journal.writer  # compute_quote records through it
+        app.dispatcher["journal_store"] = journal.store  # /history, /export, /today read it
         setup_metrics_middleware(app.dispatcher, metrics)
         skipped.count_with(metrics.count_skipped_update)
         # A flooder's surplus is dropped before it is parsed (polling batches).
@@ -641,6 +688,7 @@ async def build_runtime(
             storage=storage,
             parts=parts,
             skipped=skipped,
+            journal=journal,
         )
         port = settings.port or config.server.port
         source = "PORT" if settings.port else "server.port"
@@ -652,6 +700,7 @@ async def build_runtime(
             log.info(
                 "storage: memory (one process; set REDIS_URL to share state between replicas)"
             )
+        log.info("journal: %s at %s", journal.target.backend, journal.target.where())
         log.info("health server on port %s", port)
         return Runtime(defs, settings, bot, app, parts, offline, resources=stack.pop_all())
 
@@ -747,9 +796,15 @@ def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
             settings.webhook_secret,
             settings.redis_url,
             settings.metrics_token,
+            settings.database_url,
         )
         if s
     ]
+    if settings.database_url is not None:  # a driver's message may quote the password alone
+        with contextlib.suppress(JournalConfigError):
+            url = settings.database_url.get_secret_value()
+            password = database_target(url, settings.data_dir).password
+            secrets += [password] if password else []
     secrets += [
         os.environ.get(p.api_key_env, "") for p in defs.config.providers.values() if p.api_key_env
     ]

@@ -18,6 +18,7 @@ from jinja2 import TemplateError
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, Problem
 from engine.flow.oneline import rejection_text, sample_rejections
+from engine.journal.texts import string_samples
 from engine.preview import PreviewResult, Screen, preview_all
 from engine.rates.offline import create_offline_rates
 from engine.studio.reach import unreachable_warnings
@@ -30,6 +31,8 @@ from engine.telegram import (
     check_plain_text,
 )
 from engine.texts import REQUIRED_STRINGS
+
+EXPORT_KEYS = REQUIRED_STRINGS["export_columns"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ def screen_problems(defs: Definitions, screens: Iterable[Screen]) -> list[Proble
 # Notices sent as a pop-up (answerCallbackQuery: plain text, 200 characters), the others
 # as messages (HTML, 4096).
 POPUP_NOTICES = frozenset({"restarted", "refused"})
+# The journal's texts that are not HTML messages: pop-ups and button labels (plain text).
+JOURNAL_PLAIN = {"not_found": MAX_CALLBACK_ANSWER, "reopen_button": 64, "off": MAX_CALLBACK_ANSWER}
 
 
 def string_problems(defs: Definitions) -> list[Problem]:
@@ -134,6 +139,33 @@ def string_problems(defs: Definitions) -> list[Problem]:
                 problems.append(smap.problem(loc, f"cannot be shown: {exc}"))
                 continue
             problems += [smap.problem(loc, p.message) for p in check_html(text)]
+        problems += journal_string_problems(defs, locale)
+    return problems
+
+
+def journal_string_problems(defs: Definitions, locale: str) -> list[Problem]:
+    """The journal's strings (``journal``, ``export_columns``) of ``locale`` rendered with
+    what the commands pass; messages held to Telegram's HTML rules, pop-ups and button
+    labels to plain text and their length, CSV headers to rendering at all."""
+    smap = defs.string_maps[locale]
+    problems: list[Problem] = []
+    samples = {("journal", k): v for k, v in string_samples(defs.config).items()}
+    samples.update(
+        {("export_columns", k): {"timezone": defs.config.bot.timezone} for k in EXPORT_KEYS}
+    )
+    for (section, key), params in samples.items():
+        try:
+            text = defs.renderer.string(locale, section, key, params)
+        except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+            problems.append(smap.problem((section, key), f"cannot be shown: {exc}"))
+            continue
+        if section == "export_columns":
+            found = check_plain_text(text, 200, what="this CSV header")
+        elif key in JOURNAL_PLAIN:
+            found = check_plain_text(text, JOURNAL_PLAIN[key], what="this text")
+        else:
+            found = check_html(text)
+        problems += [smap.problem((section, key), p.message) for p in found]
     return problems
 
 

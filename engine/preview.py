@@ -32,6 +32,7 @@ from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
 from engine.flow.context import ERROR_KEY, input_limits, window_context
 from engine.flow.options import option_codes
 from engine.flow.schema import FlowConfig
+from engine.journal.texts import SAMPLE_NOW, preview_cases, sample_entries
 from engine.messages import (
     BOT_TEMPLATES,
     HELP,
@@ -242,7 +243,30 @@ async def preview_all(defs: Definitions, services: Mapping[str, Any]) -> Preview
     for flow in defs.flows:
         await previewer.run(flow)
     await previewer.messages()
+    await journal_messages(previewer)
     return previewer.result
+
+
+async def journal_messages(previewer: _Previewer) -> None:
+    """The journal's messages (/history mine, all, empty; /today with quotes and empty),
+    from sample quotes the rates compute, at a fixed time (flow ``journal``)."""
+    config, renderer = previewer.config, previewer.renderer
+    entries = await sample_entries(config, previewer.services["rates"], SAMPLE_NOW)
+    for locale in renderer.locales:
+        for name, cases in preview_cases(config, locale, entries, SAMPLE_NOW).items():
+            for case, context in cases:
+                try:
+                    text = renderer.window(locale, name, context)
+                except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+                    previewer.result.problems.append(
+                        previewer._render_problem(
+                            exc, locale, name, name, case, context, message=True
+                        )
+                    )
+                    continue
+                previewer.result.screens.append(
+                    Screen("journal", name, locale, case, text, (), name)
+                )
 
 
 def _line_of(path: Path, line: int) -> str:

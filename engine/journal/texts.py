@@ -22,12 +22,14 @@ from engine.config.models import AppConfig
 from engine.flow.context import currencies_context
 from engine.journal.entry import JournalEntry
 from engine.rates.quote import QuoteResult
-from engine.rates.quote_number import new_quote_number
 from engine.rates.service import RateResult
 
 HISTORY, TODAY = "history", "today"
 JOURNAL_TEMPLATES = (HISTORY, TODAY)
 HISTORY_LIMIT = 10
+SAMPLE_NUMBERS = ("K7M2QX", "8TR4WD")  # fixed: previews and their snapshots stay the same
+# A fixed time for previews (snapshots must not hold the current time): 1 Dec 2026 09:30 UTC.
+SAMPLE_NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
 def base_context(config: AppConfig, locale: str) -> dict[str, Any]:
@@ -50,7 +52,7 @@ def entry_context(entry: JournalEntry, zone: ZoneInfo, locale: str, today: date)
         "admin": f"@{entry.admin_username}" if entry.admin_username else str(entry.admin_id),
         "admin_id": entry.admin_id,
         "give": entry.give,
-        "get": entry.get,
+        "receive": entry.get,  # not "get": a template's e.get is the dict's own method
         "mode": entry.mode,
         "amount": entry.amount_given,
         "result": entry.amount_received,
@@ -96,7 +98,7 @@ def today_context(
             (entry.give, entry.get),
             {
                 "give": entry.give,
-                "get": entry.get,
+                "receive": entry.get,
                 "count": 0,
                 "given": Decimal(0),
                 "received": Decimal(0),
@@ -111,7 +113,9 @@ def today_context(
             (give, get) for give, gets in config.directions.items() for get in gets
         )
     }
-    directions = sorted(totals.values(), key=lambda r: order.get((r["give"], r["get"]), 1 << 20))
+    directions = sorted(
+        totals.values(), key=lambda r: order.get((r["give"], r["receive"]), 1 << 20)
+    )
     return {
         **base_context(config, locale),
         "day": format_datetime(datetime(day.year, day.month, day.day), "d MMMM y", locale=locale),
@@ -167,7 +171,7 @@ async def sample_entries(
         quote, rate = await rates.quote(give, get, Decimal(2), amount)
         entries.append(
             JournalEntry(
-                quote_no=new_quote_number(),
+                quote_no=SAMPLE_NUMBERS[index],
                 created_at=now - timedelta(days=index, minutes=5 * index),
                 admin_id=1001 + index,
                 admin_username="desk_anna" if index == 0 else None,
@@ -210,4 +214,29 @@ def preview_cases(
             ("quotes", today_context(config, locale, todays, today)),
             ("empty", today_context(config, locale, [], today)),
         ],
+    }
+
+
+def string_samples(config: AppConfig) -> dict[str, dict[str, Any]]:
+    """Sample variables for every ``journal`` string, as the commands pass them."""
+    first = next(iter(config.directions.items()))
+    give, get = first[0], first[1][0]
+    period = {"period": "2026-12-01 … 2026-12-07", "timezone": config.bot.timezone}
+    return {
+        "reopen_button": {
+            "number": SAMPLE_NUMBERS[0],
+            "amount": config.currency(give).min_amount * 1000,
+            "give": give,
+            "get": get,
+        },
+        "not_found": {},
+        "unavailable": {"waiting": 3},
+        "off": {},
+        "history_usage": {"input": "<b>yesterday</b>"},
+        "export_caption": {**period, "count": 1000},
+        "export_empty": period,
+        "period_bad_date": {"input": "<b>2026-13-01</b>"},
+        "period_reversed": {"first": "2026-12-07", "last": "2026-12-01"},
+        "period_too_long": {"days": 400, "max_days": 366},
+        "period_too_many": {},
     }

@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--user-id", type=int, default=1, metavar="N", help="your Telegram user id (an admin)"
     )
+    db = sub.add_parser("db", help="the quote journal's database (DATABASE_URL or DATA_DIR)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the schema migrations (run also does at start)")
     run = sub.add_parser("run", parents=[common], help="start the bot")
     run.add_argument(
         "--offline",
@@ -170,6 +173,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return start_chat(args.config, local_app, locale=args.locale, user_id=args.user_id)
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    import os
+
+    from engine.journal.command import db_upgrade
+    from engine.settings import load_env_file
+
+    load_env_file()  # DATABASE_URL and DATA_DIR as run reads them
+    return db_upgrade(os.environ)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {
@@ -177,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "preview": cmd_preview,
         "graph": cmd_graph,
         "chat": cmd_chat,
+        "db": cmd_db,
         "run": cmd_run,
     }[args.command]
     return handler(args)

@@ -17,6 +17,9 @@ What it answers like Telegram (``{"ok": false, "error_code": ..., "description":
   not modified" when text, entities and keyboard are all unchanged; ``editMessageText``
   without ``reply_markup`` removes the keyboard, as Telegram does;
 * ``answerCallbackQuery`` once per query ("query is too old ... or query id is invalid");
+* ``sendDocument`` with a multipart upload (``attach://`` as aiogram sends it): a non-empty
+  file of at most 50 MB, a caption of at most 1024 characters; the bytes are kept
+  (:meth:`FakeTelegram.documents`);
 * a wrong token → 401 "Unauthorized"; an unknown method → 404 "Not Found";
 * :meth:`FakeTelegram.fail_next` makes the next calls of a method answer 429 with
   ``retry_after``; :meth:`FakeTelegram.slow_down` delays a method's answers;
@@ -68,6 +71,7 @@ from telegram_wire import (
     ApiCall,
     ApiError,
     ChatMessage,
+    UploadedFile,
     bad_request,
     int_param,
     json_param,
@@ -85,6 +89,8 @@ _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 
 T = TypeVar("T")
 POLL_SECONDS = 0.02  # how often the wait helpers look again
+MAX_CAPTION = 1024  # characters, after parsing, as for text
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # what a bot may upload
 BLOCKED_BY_USER = "Forbidden: bot was blocked by the user"
 
 
@@ -127,6 +133,7 @@ class FakeTelegram:
                 "getMe": self._get_me,
                 "getUpdates": self._get_updates,
                 "sendMessage": self._send_message,
+                "sendDocument": self._send_document,
                 "editMessageText": self._edit_message_text,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "deleteMessage": self._delete_message,
@@ -147,6 +154,7 @@ class FakeTelegram:
                 "getMe",
                 "getUpdates",
                 "sendMessage",
+                "sendDocument",
                 "editMessageText",
                 "editMessageReplyMarkup",
                 "deleteMessage",
@@ -380,6 +388,10 @@ class FakeTelegram:
         with self._lock:
             chat = self._chats.get(chat_id)
             return sorted(chat.messages.values(), key=lambda m: m.message_id) if chat else []
+
+    def documents(self, chat_id: int) -> list[ChatMessage]:
+        """The documents the bot sent to the chat, oldest first (``.document.data``)."""
+        return [m for m in self.bot_messages(chat_id) if m.document is not None]
 
     def bot_messages(self, chat_id: int) -> list[ChatMessage]:
         return [m for m in self.messages(chat_id) if m.from_bot]
@@ -649,6 +661,42 @@ class FakeTelegram:
             chat.messages[message.message_id] = message
             return self._message_json(message)
 
+    def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._known_chat(params)
+        upload = params.get("document")
+        if isinstance(upload, str) and upload.startswith("attach://"):
+            upload = params.get(upload.removeprefix("attach://"))
+        if not isinstance(upload, UploadedFile):
+            raise bad_request("there is no document in the request")
+        if not upload.data:
+            raise bad_request("file must be non-empty")
+        if len(upload.data) > MAX_DOCUMENT_BYTES:
+            raise ApiError(413, "Request Entity Too Large")
+        text, entities = "", []
+        if params.get("caption"):
+            text, entities = parse_text(
+                {"text": params["caption"], "parse_mode": params.get("parse_mode")}
+            )
+            if len(text) > MAX_CAPTION:
+                raise bad_request("message caption is too long")
+        markup = reply_markup(params)
+        with self._lock:
+            message = ChatMessage(
+                message_id=chat.next_id,
+                chat_id=chat.user["id"],
+                from_bot=True,
+                text=text,
+                entities=entities,
+                reply_markup=markup,
+                date=int(time.time()),
+                seq=self._last_seq,
+                html=str(params.get("caption") or ""),
+                document=upload,
+            )
+            chat.next_id += 1
+            chat.messages[message.message_id] = message
+            return self._message_json(message)
+
     def _edit_target(self, params: dict[str, Any], action: str) -> ChatMessage:
         if params.get("inline_message_id"):
             raise bad_request("MESSAGE_ID_INVALID")
@@ -853,7 +901,20 @@ class FakeTelegram:
             "date": message.date,
             "text": message.text,
         }
-        if message.entities:
+        if message.document is not None:
+            del body["text"]
+            body["document"] = {
+                "file_id": f"doc{message.chat_id}_{message.message_id}",
+                "file_unique_id": f"u{message.chat_id}_{message.message_id}",
+                "file_name": message.document.filename,
+                "mime_type": message.document.content_type or "application/octet-stream",
+                "file_size": len(message.document.data),
+            }
+            if message.text:
+                body["caption"] = message.text
+            if message.entities:
+                body["caption_entities"] = [dict(e) for e in message.entities]
+        elif message.entities:
             body["entities"] = [dict(e) for e in message.entities]
         if message.reply_markup:
             body["reply_markup"] = message.reply_markup

@@ -129,6 +129,7 @@ class ChatMessage:
     seq: int  # the API call or user action that last set it
     html: str | None = None
     edits: int = 0
+    document: UploadedFile | None = None  # a sendDocument message: text is its caption
 
     @property
     def norm(self) -> str:
@@ -185,8 +186,28 @@ async def read_params(request: web.Request) -> dict[str, Any]:
         else:
             form = await request.post()
             for key, value in form.items():
-                params[key] = value if isinstance(value, str) else getattr(value, "filename", "")
+                params[key] = value if isinstance(value, str) else UploadedFile.of(value)
     return params
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart request (sendDocument's upload), bytes kept."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    @classmethod
+    def of(cls, field: Any) -> UploadedFile:
+        return cls(
+            str(getattr(field, "filename", "") or ""),
+            str(getattr(field, "content_type", "") or ""),
+            field.file.read(),
+        )
+
+    def __str__(self) -> str:  # as the form's other values read: the file's name
+        return self.filename
 
 
 def int_param(params: dict[str, Any], name: str, default: int) -> int:

@@ -2,10 +2,10 @@
 
 ``check`` validates and renders everything (fast, no aiogram import); ``preview`` prints
 rendered windows as text (``--html DIR``: a gallery of them drawn as Telegram shows them);
-``graph`` prints a flow as Mermaid or DOT; ``chat`` talks to the bot in the terminal
-(offline, no token); ``run`` starts the bot. ``--config PATH`` works on every command, else
-``$CONFIG_PATH``, else ``./config.yaml``. A user's mistake exits 2 with
-``file:line:col: path: message`` lines and no traceback.
+``graph`` prints a flow as Mermaid or DOT; ``schema`` writes the editors' JSON Schemas;
+``chat`` talks to the bot in the terminal (offline, no token); ``run`` starts the bot.
+``--config PATH`` works on every command, else ``$CONFIG_PATH``, else ``./config.yaml``. A
+user's mistake exits 2 with ``file:line:col: path: message`` lines and no traceback.
 """
 
 from __future__ import annotations
@@ -58,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--locale", help="your Telegram language, e.g. en (default: the bot's)")
     chat.add_argument(
         "--user-id", type=int, default=1, metavar="N", help="your Telegram user id (an admin)"
+    )
+    schema = sub.add_parser(
+        "schema",
+        parents=[common],
+        help="write JSON Schemas of config.yaml, flows and strings.yaml (editor autocompletion)",
+    )
+    schema.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where to write them (default: schemas/ beside the config file)",
     )
     db = sub.add_parser("db", help="the quote journal's database (DATABASE_URL or DATA_DIR)")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -160,6 +170,24 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.config.loader import config_path
+    from engine.config.source import display_path
+    from engine.studio.schema import write_schemas
+
+    folder = Path(args.out) if args.out else config_path(args.config).parent / "schemas"
+    try:
+        written = write_schemas(folder)
+    except OSError as exc:
+        print(f"crypto-helper schema: cannot write {folder}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    for path in written:
+        print(f"wrote {display_path(path)}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.app import run_bot
 
@@ -189,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": cmd_check,
         "preview": cmd_preview,
         "graph": cmd_graph,
+        "schema": cmd_schema,
         "chat": cmd_chat,
         "db": cmd_db,
         "run": cmd_run,

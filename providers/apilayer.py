@@ -114,8 +114,18 @@ class ApiLayerConfig(ProviderConfig):
 
     base_url: str | None = "https://api.apilayer.com/exchangerates_data"
     api_key_env: str | None = "API_LAYER_KEY"
-    monthly_budget: int | None = Field(default=None, ge=1)
-    forget_rejected_after_seconds: float = Field(default=24 * 3600, ge=0)
+    monthly_budget: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests per month the desk allows itself (the plan's allowance or "
+        "less); refreshes are paced so they last the month",
+    )
+    forget_rejected_after_seconds: float = Field(
+        default=24 * 3600,
+        ge=0,
+        description="how long currency codes APILayer rejected are not asked for again "
+        "(0: ask every time)",
+    )
 
 
 def plan_requests(pairs: Sequence[Pair]) -> dict[str, list[Pair]]:

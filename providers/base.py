@@ -103,9 +103,15 @@ class ProviderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str = Field(description="plugin name in the registry: static, rapira, apilayer...")
-    base_url: str | None = None
-    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    retries: int = Field(default=2, ge=0, le=10)
+    base_url: str | None = Field(
+        default=None, description="the source's web address; leave it out for the usual one"
+    )
+    timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="how long one request may take, in seconds"
+    )
+    retries: int = Field(
+        default=2, ge=0, le=10, description="how many times a failed request is tried again"
+    )
     api_key_env: str | None = Field(
         default=None, description="name of the environment variable holding the API key"
     )

@@ -68,7 +68,11 @@ class CoinGeckoConfig(ProviderConfig):
 
     base_url: str | None = "https://api.coingecko.com/api/v3"
     api_key_env: str | None = "COINGECKO_DEMO_API_KEY"
-    coins: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_COINS))
+    coins: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_COINS),
+        description="currency code → CoinGecko coin id, like USDT: tether; giving it "
+        "replaces the defaults",
+    )
 
     @field_validator("coins")
     @classmethod

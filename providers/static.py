@@ -26,19 +26,31 @@ from providers.base import BaseProvider, Pair, ProviderConfig, Quote
 
 
 class StaticPrices(BaseModel):
+    """The prices of one pair."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    close: Decimal = Field(gt=0, allow_inf_nan=False)
-    bid: Decimal | None = Field(default=None, gt=0, allow_inf_nan=False)
-    ask: Decimal | None = Field(default=None, gt=0, allow_inf_nan=False)
+    close: Decimal = Field(gt=0, allow_inf_nan=False, description="the last price")
+    bid: Decimal | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="the best bid, if any"
+    )
+    ask: Decimal | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="the best ask, if any"
+    )
 
 
 class StaticConfig(ProviderConfig):
     """``rates`` maps ``BASE/QUOTE`` to a price or to ``{close, bid, ask}``."""
 
-    rates: dict[str, StaticPrices] = Field(default_factory=dict)
+    rates: dict[str, StaticPrices] = Field(
+        default_factory=dict,
+        description='the fixed rates, by pair: USD/RUB: "81.50", or USDT/RUB: '
+        '{close: "85.30", bid: "85.20", ask: "85.40"}',
+    )
 
-    @field_validator("rates", mode="before")
+    @field_validator(
+        "rates", mode="before", json_schema_input_type=dict[str, StaticPrices | Decimal]
+    )
     @classmethod
     def _expand_plain_numbers(cls, value: Any) -> Any:
         if isinstance(value, Mapping):

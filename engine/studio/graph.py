@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.flow.schema import FlowConfig
+from engine.flow.schema import FlowConfig, StepConfig
 
 GraphFormat = Literal["mermaid", "dot"]
 GRAPH_FORMATS: tuple[GraphFormat, ...] = ("mermaid", "dot")
@@ -49,6 +49,14 @@ class Edge:
     label: str
 
 
+def step_buttons(step: StepConfig) -> list[str]:
+    """The names of a step's buttons, row after row (a ``[list]`` in ``buttons`` is a row)."""
+    names: list[str] = []
+    for item in step.buttons:
+        names += item if isinstance(item, list) else [item]
+    return names
+
+
 def flow_edges(flow: FlowConfig) -> list[Edge]:
     """Every transition of ``flow``, in file order, each once.
 
@@ -67,7 +75,7 @@ def flow_edges(flow: FlowConfig) -> list[Edge]:
             failed = f"on_error ({', '.join(step.actions)} failed)"
             label = failed if step.actions else "on_error"
             edges.append(Edge(step_id, step.on_error, "on_error", label))
-        for button in step.buttons:
+        for button in step_buttons(step):
             for target in _button_targets(flow, step_id, button, failed_by):
                 edges.append(Edge(step_id, target, "button", f"button {button}"))
     known = {*flow.steps, ENTRY, ENDED}

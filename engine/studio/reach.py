@@ -18,7 +18,7 @@ from pathlib import Path
 from engine.config.source import load_yaml
 from engine.errors import ConfigError, Problem
 from engine.flow.schema import FlowConfig
-from engine.studio.graph import flow_edges, unreachable_steps
+from engine.studio.graph import flow_edges, step_buttons, unreachable_steps
 
 
 def unreachable_warnings(flows: Sequence[tuple[Path, FlowConfig]]) -> list[Problem]:
@@ -45,15 +45,14 @@ def unreachable_warnings(flows: Sequence[tuple[Path, FlowConfig]]) -> list[Probl
 def _why(flow: FlowConfig, step_id: str, unreachable: Sequence[str]) -> str:
     """What leads to ``step_id`` that is not a way there, in plain words."""
     shown = [sid for sid in flow.steps if sid not in unreachable]
-    if step_id == flow.on_cancel and not any("cancel" in flow.steps[s].buttons for s in shown):
+    buttons = {sid: step_buttons(flow.steps[sid]) for sid in shown}
+    if step_id == flow.on_cancel and not any("cancel" in buttons[sid] for sid in shown):
         return (
             ": it is the flow's on_cancel, but no step that is shown has a cancel button; "
             "add cancel to a step's buttons, or remove this step and on_cancel"
         )
     no_button = [
-        sid
-        for sid in shown
-        if flow.steps[sid].back == step_id and "back" not in flow.steps[sid].buttons
+        sid for sid in shown if flow.steps[sid].back == step_id and "back" not in buttons[sid]
     ]
     if no_button:
         return (

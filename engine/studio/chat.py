@@ -182,7 +182,10 @@ def intro(screen: Screen, api: LocalBotAPI, locale: str) -> None:
     screen.note("Crypto Helper, offline: the real bot with the static rates of config.yaml.")
     menu = api.commands.get(locale) or api.commands.get("") or []
     if menu:
-        screen.note("Commands: " + ", ".join(f"/{c['command']} {c['description']}" for c in menu))
+        screen.note("Commands:")
+        width = max(len(c["command"]) for c in menu) + 1
+        for command in menu:
+            screen.note(f"  {'/' + command['command']:<{width}}  {command['description']}")
     screen.note(
         "A button's number taps it; other text is sent as a message ('2 sends 2 as text); "
         "/quit or Ctrl-D leaves."
@@ -315,4 +318,7 @@ def _input(stdin: TextIO, out: TextIO) -> str:
     line = stdin.readline()
     if not line:
         raise EOFError
-    return line.rstrip("\n")
+    line = line.rstrip("\n")
+    if not stdin.isatty():  # typed text is not echoed: show it, so the transcript reads
+        out.write(line + "\n")
+    return line

@@ -3,7 +3,10 @@ Mermaid and DOT, every transition of the builder's semantics, labels always quot
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from engine.flow.schema import FlowConfig
 from engine.studio.graph import ENDED, ENTRY, Edge, flow_edges, flow_graph, unreachable_steps
 
 ROOT = Path(__file__).resolve().parents[3]
+MERMAID_JS = ROOT / "engine" / "studio" / "assets" / "mermaid.tiny.js"  # the gallery's
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +240,54 @@ def test_graph_command_on_a_broken_config(project: Path, edit, pos,
     err = capsys.readouterr().err
     assert err.startswith(f"flows/exchange.yaml:{pos('flows/exchange.yaml', 'margni')}: "
                           "steps.target.next: 'margni' is not a step of this flow")
+
+
+# -- Mermaid's own parser, in a headless Chromium (as the gallery draws the graph) -----------
+
+
+def mermaid_parse(tmp_path: Path, graphs: dict[str, str]) -> dict[str, str]:
+    """``name → "ok"`` or Mermaid's parse error, from mermaid.parse() in Chromium."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None or not MERMAID_JS.is_file():
+        pytest.skip("needs Debian's chromium and the gallery's mermaid.tiny.js (.ci/run installs it)")
+    page = tmp_path / "parse.html"
+    page.write_text(f"""<!doctype html><html><body><pre id="out">pending</pre>
+<script src="{MERMAID_JS.as_uri()}"></script>
+<script>
+(async () => {{
+  const out = {{}};
+  for (const [name, text] of Object.entries({json.dumps(graphs)})) {{
+    try {{ await mermaid.parse(text); out[name] = "ok"; }}
+    catch (e) {{ out[name] = String(e.message || e); }}
+  }}
+  document.getElementById("out").textContent = JSON.stringify(out);
+}})();
+</script></body></html>""", encoding="utf-8")
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+         "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
+    assert found, dom[-2000:]
+    text = found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+    return json.loads(text.replace("&amp;", "&"))
+
+
+def test_mermaid_itself_parses_every_graph(tmp_path: Path, shipped: FlowConfig) -> None:
+    odd = flow({
+        "end": {"kind": "input", "input": {"type": "decimal"}, "save_as": "x",
+                "actions": ['a "b" → #c\\'], "on_error": "node", "next": "graph"},
+        "node": {"kind": "card", "buttons": ["retry", "back", "cancel"]},
+        "graph": {"kind": "card", "buttons": ["new_deal"]},
+        "lost": {"kind": "card", "back": "end"},
+    })
+    assert unreachable_steps(odd) == ["lost"]
+    results = mermaid_parse(tmp_path, {
+        "shipped": flow_graph(shipped),
+        "odd": flow_graph(odd),
+        "broken on purpose": "flowchart TD\n    a --> |x b\n",
+    })
+    assert results["shipped"] == "ok"
+    assert results["odd"] == "ok"
+    assert results["broken on purpose"].startswith("Parse error")  # the harness can fail

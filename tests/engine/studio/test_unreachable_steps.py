@@ -3,6 +3,7 @@ the check still passes (the bot never shows such a step, so nothing breaks)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -63,16 +64,16 @@ def test_a_back_without_a_back_button(project: Path, edit, pos,
     ]
 
 
-def test_on_cancel_without_a_cancel_button(project: Path, edit, pos,
+def test_on_cancel_without_a_cancel_button(project: Path, pos,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    for old, new in [
-        ("    buttons: [cancel]\n", "    buttons: []\n"),
-        ("    next: margin\n    buttons: [back, cancel]\n", "    next: margin\n    buttons: [back]\n"),
-        ("    next: amount\n    buttons: [back, cancel]\n", "    next: amount\n    buttons: [back]\n"),
-        ("    next: result\n    buttons: [back, cancel]\n", "    next: result\n    buttons: [back]\n"),
-        ("    buttons: [retry, back, cancel]\n", "    buttons: [retry, back]\n"),
-    ]:
-        edit(FLOW, old, new)
+    path = project / FLOW
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        if not line.lstrip().startswith("#"):  # every step's cancel button goes
+            line = re.sub(r"\[cancel\]", "[]", re.sub(r", cancel\b|\bcancel, ", "", line))
+        lines.append(line)
+    path.write_text("".join(lines), encoding="utf-8")
+    assert not re.search(r"\bcancel\b", "".join(x for x in lines if not x.lstrip().startswith("#")))
     code, _, err = check(capsys)
     assert code == 0
     assert err == [

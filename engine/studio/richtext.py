@@ -46,7 +46,8 @@ LINK_SCHEMES = frozenset({"http", "https", "tg"})
 """Schemes a drawn link may have; any other link is drawn as its text."""
 # Auto-detected entities, innermost (Telegram's clients find them in the visible text).
 _AUTO_PRIORITY = 100
-_COMMAND = re.compile(r"(?<![\w/@#])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![\w/])")
+# TDLib's match_bot_commands: not after or before a word character, "/", "<" or ">".
+_COMMAND = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
 _URL = re.compile(r"(?<![\w@])https?://[^\s<>\"']+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?)]}'\""
 # Entities inside which nothing is auto-detected.

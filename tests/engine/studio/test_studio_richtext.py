@@ -34,7 +34,9 @@ def test_a_bare_less_than_is_refused_as_telegram_does() -> None:
 
 
 def test_decoded_markup_is_text_not_markup() -> None:
-    assert to_html("&lt;script&gt;alert(1)") == "&lt;script&gt;alert(1)"
+    assert to_html("&lt;script&gt;alert(1)&lt;/script&gt;") == (
+        "&lt;script&gt;alert(1)&lt;/script&gt;"
+    )
     assert to_html("<b>&lt;img src=x onerror=alert(1)&gt;</b>") == (
         "<b>&lt;img src=x onerror=alert(1)&gt;</b>"
     )
@@ -185,7 +187,9 @@ def test_commands_and_addresses_are_links() -> None:
 
 
 def test_nothing_is_found_inside_code_links_or_paths() -> None:
-    assert to_html("<code>/help</code> a/b x/y") == '<code class="tg-code">/help</code> a/b x/y'
+    assert to_html("<code>/help</code> a/b x/y &lt;/b&gt;") == (
+        '<code class="tg-code">/help</code> a/b x/y &lt;/b&gt;'
+    )
     assert to_html('<a href="https://a.b">/help</a>') == link("https://a.b", "/help")
 
 

@@ -700,7 +700,7 @@ async def build_runtime(
             log.info(
                 "storage: memory (one process; set REDIS_URL to share state between replicas)"
             )
-        log.info("journal: %s at %s", journal.target.backend, journal.target.where())
+        log.info("%s", journal.describe())
         log.info("health server on port %s", port)
         return Runtime(defs, settings, bot, app, parts, offline, resources=stack.pop_all())
 

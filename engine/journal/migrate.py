@@ -46,20 +46,23 @@ def current_revision(connection: Connection) -> str | None:
 def upgrade_connection(connection: Connection) -> tuple[str | None, str]:
     """Bring the schema on ``connection`` to the head revision (sync; run through
     ``AsyncConnection.run_sync``); returns the revisions before and after."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    before = current_revision(connection)
-    config = alembic_config()
-    config.attributes["connection"] = connection
     # Alembic's INFO lines ("Context impl …", "Will assume transactional DDL") say nothing a
-    # desk needs; one line below says what changed.
+    # desk needs, and a start that fails later must print its one line only: the caller
+    # says what changed, once the bot is up.
     alembic_log = logging.getLogger("alembic")
     level = alembic_log.level
     alembic_log.setLevel(logging.WARNING)
     try:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            )
+        before = current_revision(connection)
+        config = alembic_config()
+        config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        after = current_revision(connection)
     finally:
         alembic_log.setLevel(level)
-    after = current_revision(connection)
     assert after is not None
     return before, after

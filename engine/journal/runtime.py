@@ -4,7 +4,6 @@ together (:func:`open_journal`, entered by the composition root)."""
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -13,8 +12,6 @@ from engine.journal.retention import Retention
 from engine.journal.store import JournalStore
 from engine.journal.url import DatabaseTarget
 from engine.journal.writer import JournalWriter
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,6 +22,15 @@ class Journal:
     store: JournalStore
     writer: JournalWriter
     retention: Retention
+    revisions: tuple[str | None, str]  # the schema's before and after the start's upgrade
+
+    def describe(self) -> str:
+        """One log line: where the journal is and what the start's upgrade did."""
+        before, after = self.revisions
+        line = f"journal: {self.target.backend} at {self.target.where()}"
+        if before != after:
+            line += f" (schema migrated from {before or 'empty'} to {after})"
+        return line
 
 
 @contextlib.asynccontextmanager
@@ -37,15 +43,13 @@ async def open_journal(target: DatabaseTarget, config: JournalConfig) -> AsyncIt
     """
     store = JournalStore(target)
     try:
-        before, after = await store.upgrade()
-        if before != after:
-            log.info("journal: schema migrated from %s to %s", before or "empty", after)
+        revisions = await store.upgrade()
         writer = JournalWriter(store, backend=target.backend)
         retention = Retention(store, config.retention_days)
         writer.start()
         retention.start()
         try:
-            yield Journal(target, store, writer, retention)
+            yield Journal(target, store, writer, retention, revisions)
         finally:
             await retention.stop()
             await writer.close()

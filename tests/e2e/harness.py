@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fake_providers import API_KEY, FakeProviders
 from fake_telegram import TOKEN, ChatMessage, FakeTelegram
+from pgscratch import ScratchDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = 1001
@@ -48,6 +49,7 @@ SCRUBBED = (
     "LOG_FORMAT",
     "WEBHOOK_URL",
     "WEBHOOK_SECRET",
+    "DATABASE_URL",
 )
 
 
@@ -195,6 +197,9 @@ class BotLauncher:
         self.providers = providers
         self.config = write_project(folder / "project", providers, edits)
         self.processes: list[BotProcess] = []
+        # Replicas on Redis need the journal on PostgreSQL (SQLite is refused with Redis):
+        # one scratch database per launcher, made when first needed, dropped by stop_all.
+        self.database: ScratchDatabase | None = None
 
     def environment(self, **extra: str) -> dict[str, str]:
         env = {
@@ -218,6 +223,10 @@ class BotLauncher:
     def start(self, ready: str = "getUpdates", **extra_env: str) -> BotProcess:
         """Start one more process (environment: :meth:`environment` plus ``extra_env``)."""
         name = f"bot{len(self.processes) + 1}"
+        if "REDIS_URL" in extra_env and "DATABASE_URL" not in extra_env:
+            if self.database is None:
+                self.database = ScratchDatabase().create()
+            extra_env["DATABASE_URL"] = self.database.url
         env = self.environment(**extra_env)
         process = BotProcess(name, self.config, self.folder / f"{name}.log", env)
         self.processes.append(process)
@@ -226,6 +235,9 @@ class BotLauncher:
     def stop_all(self) -> None:
         for process in self.processes:
             process.stop()
+        if self.database is not None:
+            self.database.drop()
+            self.database = None
 
     def logs(self) -> str:
         return "\n".join(p.log() for p in self.processes)

@@ -12,7 +12,7 @@ stored), times are :class:`UTCDateTime` (aware UTC in and out).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import (
@@ -52,7 +52,15 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and exponent > 0:
+            # asyncpg reads NUMERIC 100000000 as 1E+8; PostgreSQL's scale is never negative,
+            # so the number was written with no decimals: give it back as written.
+            with localcontext() as context:
+                context.prec = max(context.prec, len(number.as_tuple().digits) + exponent)
+                number = number.quantize(Decimal(1))
+        return number
 
 
 class UTCDateTime(TypeDecorator[datetime]):

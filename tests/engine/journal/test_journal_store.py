@@ -1,0 +1,180 @@
+"""The journal's store on a real SQLite file and a real PostgreSQL database: migrations
+from empty, exact round trips, idempotent writes, the queries the chat uses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import T0, entry
+from pgscratch import ScratchDatabase
+from sqlalchemy import inspect
+
+from engine.journal.migrate import head_revision
+from engine.journal.store import JournalStore
+from engine.journal.url import DatabaseTarget, database_target
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def test_migrations_from_empty_create_the_table(target: DatabaseTarget) -> None:
+    store = JournalStore(target)
+    try:
+        assert await store.upgrade() == (None, head_revision())
+        assert await store.upgrade() == (head_revision(), head_revision())  # nothing to do
+        async with store.engine.connect() as connection:
+            names = await connection.run_sync(lambda c: inspect(c).get_table_names())
+            columns = await connection.run_sync(
+                lambda c: {col["name"] for col in inspect(c).get_columns("journal_quotes")}
+            )
+        assert {"journal_quotes", "alembic_version"} <= set(names)
+        assert {
+            "quote_no", "created_at", "admin_id", "admin_username", "chat_id", "give", "get",
+            "mode", "amount_given", "amount_received", "base_rate", "final_rate", "margin",
+            "sources", "rate_age_seconds", "stale", "locale", "bot_version",
+        } <= columns
+        assert await store.count() == 0
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("value", [
+    "1E-9", "0.000000001", "123456789012.12345678", "85.30", "0.0056540", "100000000", "1.50",
+])
+async def test_decimals_round_trip_exactly(store: JournalStore, value: str) -> None:
+    number = Decimal(value)
+    written = entry(amount_given=number, amount_received=number, base_rate=number,
+                    final_rate=number, margin=number)
+    await store.insert([written])
+    [read] = await store.recent(1)
+    for field in ("amount_given", "amount_received", "base_rate", "final_rate", "margin"):
+        got = getattr(read, field)
+        assert isinstance(got, Decimal)
+        assert got == number and got.as_tuple() == number.as_tuple(), (field, got)
+
+
+async def test_every_field_round_trips(store: JournalStore) -> None:
+    written = entry(
+        quote_no="K7M2QX", admin_username=None, chat_id=-100123456789, mode="receive",
+        give="USDT", get="THB", asset="USDT", price="THB", amount_given=Decimal("1000.00"),
+        amount_received=Decimal("31769.00"), base_rate=Decimal("32.410"),
+        final_rate=Decimal("31.769"), margin=Decimal("1.5"), sources=("rapira", "apilayer"),
+        rate_age_seconds=912, stale=True, held=True, locale="en", bot_version="1.2.3",
+        admin_id=9_007_199_254_740_993,  # beyond 2**53: no float anywhere
+    )
+    await store.insert([written])
+    assert await store.find(written.entry_id) == written
+    assert await store.recent(5) == [written]
+    read = await store.find(written.entry_id)
+    assert read is not None and read.created_at == T0 and read.created_at.tzinfo is not None
+
+
+async def test_a_retried_write_adds_no_duplicate(store: JournalStore) -> None:
+    first, second = entry(1), entry(2)
+    await store.insert([first])
+    await store.insert([first, second])  # the first batch's answer was lost: retried
+    assert await store.count() == 2
+
+
+async def test_the_same_quote_number_twice_is_two_quotes(store: JournalStore) -> None:
+    # A six-character number repeats now and then over a year: both quotes are kept.
+    await store.insert([entry(1, quote_no="K7M2QX"), entry(2, quote_no="K7M2QX")])
+    assert await store.count() == 2
+
+
+async def test_recent_is_newest_first_per_admin_or_everyone(store: JournalStore) -> None:
+    mine = [entry(i) for i in range(12)]
+    theirs = [entry(100 + i, admin_id=2002, admin_username=None) for i in range(3)]
+    await store.insert(mine + theirs)
+    assert [e.quote_no for e in await store.recent(10, 1001)] == [
+        f"Q{i:05d}" for i in range(11, 1, -1)
+    ]
+    everyone = await store.recent(4)
+    assert [e.quote_no for e in everyone] == ["Q00102", "Q00101", "Q00100", "Q00011"]
+
+
+async def test_between_is_the_half_open_interval(store: JournalStore) -> None:
+    await store.insert([entry(i) for i in range(10)])
+    found = await store.between(T0 + timedelta(seconds=2), T0 + timedelta(seconds=5))
+    assert [e.quote_no for e in found] == ["Q00002", "Q00003", "Q00004"]
+
+
+async def test_delete_before_removes_only_older_quotes(store: JournalStore) -> None:
+    await store.insert([entry(i) for i in range(5)])
+    assert await store.delete_before(T0 + timedelta(seconds=3)) == 3
+    assert [e.quote_no for e in await store.recent(10)] == ["Q00004", "Q00003"]
+
+
+async def test_a_day_of_a_thousand_quotes(store: JournalStore) -> None:
+    quotes = [
+        replace(entry(i), amount_given=Decimal(1000 + i) / 100, created_at=T0 + timedelta(seconds=i * 30))
+        for i in range(1000)
+    ]
+    for start in range(0, 1000, 250):
+        await store.insert(quotes[start : start + 250])
+    day = await store.between(T0, T0 + timedelta(days=1))
+    assert day == quotes  # every one, in order, exact
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_db_upgrade_command(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATA_DIR")}
+    if backend == "postgresql":
+        database: ScratchDatabase = request.getfixturevalue("pg_database")
+        env["DATABASE_URL"] = database.url.replace("postgresql+asyncpg://", "postgresql://")
+        where = f"127.0.0.1:{database.port}/{database.name}"
+    else:
+        env["DATA_DIR"] = str(tmp_path / "data")
+        where = str(tmp_path / "data" / "journal.sqlite3")
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "engine.cli", "db", "upgrade"], cwd=tmp_path, env=env,
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+
+    first = run()
+    assert (first.returncode, first.stderr) == (0, "")
+    assert first.stdout == (
+        f"journal database {backend} at {where}: migrated from an empty database to "
+        f"revision {head_revision()}\n"
+    )
+    again = run()
+    assert again.stdout == (
+        f"journal database {backend} at {where}: already at revision {head_revision()}, "
+        "the newest\n"
+    )
+
+
+def test_db_upgrade_says_why_it_cannot(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": "postgresql://desk:s3cret-pw@127.0.0.1:9/journal"}
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "db", "upgrade"], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "journal database unusable at 127.0.0.1:9/journal (connection refused): start it or "
+        "fix DATABASE_URL\n"
+    )
+    assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_database_url_forms(tmp_path: Path) -> None:
+    assert database_target(None, tmp_path).url.drivername == "sqlite+aiosqlite"
+    assert database_target(None, tmp_path).where() == str((tmp_path / "journal.sqlite3").absolute())
+    for url in ("postgres://u:s3cret@db:5432/j", "postgresql://u:s3cret@db/j",
+                "postgresql+asyncpg://u:s3cret@db:5432/j"):
+        target = database_target(url, tmp_path)
+        assert target.url.drivername == "postgresql+asyncpg"
+        assert target.password == "s3cret"
+        assert target.where() == "db:5432/j"
+    railway = database_target("postgresql://u:p@db:5432/j?sslmode=require", tmp_path)
+    assert dict(railway.url.query) == {"ssl": "require"}
+    assert database_target("sqlite:///x/j.db", tmp_path).url.drivername == "sqlite+aiosqlite"

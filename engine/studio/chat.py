@@ -91,7 +91,7 @@ class Screen:
         who = "bot (edited)" if edited else "bot"
         self.line(self.style(f"{who}:", "1;32"))
         for text_line in to_terminal(message.html, ansi=self.ansi).split("\n"):
-            self.line(f"  {text_line}")
+            self.line(f"  {text_line}" if text_line else "")
         number = 0
         for row in message.keyboard:
             labels = []
@@ -311,7 +311,7 @@ def _loop(runner: asyncio.Runner, chat: Chat, stdin: TextIO, out: TextIO) -> int
 
 def _input(stdin: TextIO, out: TextIO) -> str:
     """One typed line (``input()`` on the process's terminal, for readline)."""
-    if stdin is sys.stdin and out is sys.stdout:
+    if stdin is sys.stdin and out is sys.stdout and stdin.isatty():
         return input(PROMPT)
     out.write(PROMPT)
     out.flush()

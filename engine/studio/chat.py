@@ -31,7 +31,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -61,7 +61,7 @@ AppFactory = Callable[..., AbstractAsyncContextManager[Any]]
 (anything with a ``dispatcher``), e.g. :func:`engine.app.local_app`."""
 
 
-def wants_ansi(stream: TextIO, environ: dict[str, str] | os._Environ[str]) -> bool:
+def wants_ansi(stream: TextIO, environ: Mapping[str, str]) -> bool:
     """ANSI styles for a terminal, unless ``NO_COLOR`` is set or ``TERM`` is ``dumb``."""
     if "NO_COLOR" in environ or environ.get("TERM") == "dumb":
         return False

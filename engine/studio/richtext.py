@@ -13,10 +13,12 @@ is drawn:
   Telegram does), anything else (``javascript:``…) is drawn as plain text;
 * :func:`to_terminal`: ANSI styles (bold, italic, underline, strike, code in cyan, a
   spoiler in reverse video, links underlined with their address after them) when
-  ``ansi`` is true, else plain text; a quote's lines start with ``│``.
+  ``ansi`` is true, else plain text; code blocks and quotes stand on lines of their own,
+  a quote's lines start with ``│``.
 
-Like Telegram's clients, bot commands (``/help``) and bare ``http(s)://`` addresses in the
-text are recognised and drawn as links, outside code and links.
+As in Telegram, bot commands (``/help``; TDLib's rule: not next to a word character,
+``/``, ``<`` or ``>``) and bare ``http(s)://`` addresses in the text are drawn as links,
+outside code and links.
 
 Why hand-written: HTML sanitizers (bleach, nh3) make arbitrary HTML safe, but they read the
 source as a browser does, not as Telegram does (``AT&T``, ``2 < 3``, ``<a href=x>``,

@@ -130,11 +130,16 @@ async def test_a_margin_typed_as_text_with_the_quote_mark(definitions: Definitio
 async def test_commands(definitions: Definitions) -> None:
     async with terminal(definitions) as term:
         assert "/admin_bot" in await term.type("/help")
-        assert "USDT/RUB" in await term.type("/rates") or "USDT" in term.out.getvalue()
-        assert "Client gets" in await term.type("/q 1000 rub usdt 2")
-        await term.type("/start")
-        shown = await term.type("/cancel")
-        assert shown.strip(), "the bot answers /cancel"
+        assert "1 USDT = 85.30 RUB" in await term.type("/rates")
+        assert "Client gets: 11.49 USDT" in await term.type("/q 1000 rub usdt 2")
+        assert "Which currency does the client give?" in await term.type("/start")
+        assert await term.type("/cancel") == "bot:\n  Quote cancelled. /admin_bot starts a new one.\n\n"
+        assert "Nothing to cancel." in await term.type("/cancel")
+        shown = await term.type("/admin_bot")
+        assert "Which currency does the client give?" in shown
+        cancelled = await term.tap("Cancel")
+        assert cancelled.startswith("bot (edited):\n  Quote cancelled.")
+        assert "Which currency does the client give?" in await term.tap("New quote")
 
 
 @pytest.mark.parametrize(
@@ -217,6 +222,49 @@ async def test_a_link_button_and_a_number_beyond_the_keyboard() -> None:
         await bot.session.close()
     assert out.getvalue() == "bot:\n  see\n  [1] Site\n\n(a link: https://rapira.net)\n"
     assert seen == ["2"]
+
+
+async def test_keyboard_edits_and_deletes() -> None:
+    api = LocalBotAPI({"id": USER_ID, "is_bot": False, "first_name": "You"})
+    bot = Bot(TOKEN, session=api, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    out = io.StringIO()
+    chat = Chat(api, bot, Dispatcher(), Screen(out, ansi=False))
+    one = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="A", callback_data="a")]])
+    two = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="B", callback_data="b")]])
+    try:
+        first = await bot.send_message(USER_ID, "first", reply_markup=one)
+        second = await bot.send_message(USER_ID, "second", reply_markup=one)
+        chat.draw(api.drain())
+        assert chat.current() is api.messages[second.message_id]
+        out.truncate(0)
+        out.seek(0)
+        # A keyboard taken away: nothing new to read; the older keyboard is current again.
+        await bot.edit_message_reply_markup(chat_id=USER_ID, message_id=second.message_id)
+        chat.draw(api.drain())
+        assert out.getvalue() == ""
+        assert chat.current() is api.messages[first.message_id]
+        # A new keyboard: the message again, with its buttons.
+        await bot.edit_message_reply_markup(
+            chat_id=USER_ID, message_id=second.message_id, reply_markup=two
+        )
+        await bot.delete_message(USER_ID, first.message_id)
+        chat.draw(api.drain())
+        assert out.getvalue() == "bot (edited):\n  second\n  [1] B\n\n"
+        await bot.delete_message(USER_ID, second.message_id)
+        chat.draw(api.drain())
+        assert chat.current() is None
+    finally:
+        await bot.session.close()
+
+
+def test_ctrl_c_leaves_with_130(definitions: Definitions) -> None:
+    class Interrupted(io.StringIO):
+        def readline(self, size: int | None = -1) -> str:
+            raise KeyboardInterrupt
+
+    out = io.StringIO()
+    code = run_chat(definitions, local_app, locale="en", stdin=Interrupted(), stdout=out)
+    assert code == 130 and out.getvalue().endswith("you › \n")
 
 
 def test_ansi_only_on_a_terminal() -> None:

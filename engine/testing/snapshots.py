@@ -2,11 +2,12 @@
 
 What ``crypto-helper check`` renders (every window × locale × direction, every input error,
 the error and cancel cards, the bot's own messages), from the offline ``static`` rates and
-a clock that never moves, so a quote's age is always 0. Each window becomes its text and
-then one line per keyboard row, ``[label | <intent>:callback_data]`` — the button data as
-Telegram gets it, with aiogram-dialog's random intent id in front masked — and clock times
-and dates in the text are masked too (``<time>``, ``<date>``), so a snapshot changes only
-when what an admin sees changes.
+a clock that never moves, so a quote's age is always 0, and with one quote number and one
+quote time (:data:`QUOTE_NUMBER`, :data:`QUOTE_TIME`) instead of fresh random ones. Each
+window becomes its text and then one line per keyboard row, ``[label |
+<intent>:callback_data]`` — the button data as Telegram gets it, with aiogram-dialog's
+random intent id in front masked — and clock times and dates in the text are masked too
+(``<time>``, ``<date>``), so a snapshot changes only when what an admin sees changes.
 
 The pytest fixtures are in :mod:`engine.testing.plugin`; the project's own dialog tests
 mask the messages they record with :func:`message_screen`.
@@ -19,12 +20,15 @@ import concurrent.futures
 import logging
 import os
 import re
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.check import screen_problems, string_problems
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, EngineError, Problem
+from engine.flow import actions
 from engine.preview import PreviewResult, Screen, preview_all, select_screens
 from engine.rates.offline import create_offline_rates
 
@@ -32,6 +36,9 @@ if TYPE_CHECKING:  # only the type: aiogram is imported by whoever has a Message
     from aiogram.types import Message
 
 INTENT = "<intent>"
+#: What every card of a snapshot shows as its quote's number and time.
+QUOTE_NUMBER = "000000"
+QUOTE_TIME = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 # aiogram-dialog's separator between the intent id and a button's own data
 # (aiogram_dialog.utils.CB_SEP; a test keeps the two equal).
 INTENT_SEPARATOR = "\x1d"
@@ -116,7 +123,8 @@ def render_screens(config_path: str | os.PathLike[str]) -> list[Screen]:
         defs = load_definitions(config_path)
     except ConfigError as exc:
         raise SnapshotConfigError(exc.problems) from None
-    result = _run(_preview(defs))
+    with _fixed_quote_identity():
+        result = _run(_preview(defs))
     problems = [
         *result.problems,
         *screen_problems(defs, result.screens),
@@ -155,6 +163,18 @@ def _as_sent(rows: Iterable[Iterable[tuple[str, str]]]) -> list[list[tuple[str, 
     """The preview's buttons with an intent in front of their data, as the dialog sends
     them (every button of a window belongs to its dialog)."""
     return [[(label, f"{INTENT}{INTENT_SEPARATOR}{data}") for label, data in row] for row in rows]
+
+
+@contextmanager
+def _fixed_quote_identity() -> Iterator[None]:
+    """Quotes made meanwhile get :data:`QUOTE_NUMBER` and :data:`QUOTE_TIME` (the action
+    module keeps both as names to be replaced for this), then the real ones again."""
+    saved = actions.quote_number, actions.quote_clock
+    actions.quote_number, actions.quote_clock = (lambda: QUOTE_NUMBER), (lambda: QUOTE_TIME)
+    try:
+        yield
+    finally:
+        actions.quote_number, actions.quote_clock = saved
 
 
 async def _preview(defs: Definitions) -> PreviewResult:

@@ -109,9 +109,22 @@ def test_importing_the_plugin_imports_no_engine() -> None:
 def test_windows_chosen_like_preview(crypto_helper_windows) -> None:
     windows = crypto_helper_windows(ROOT / "config.yaml", locale="EN", step="result",
                                     case="rub->usdt")
-    assert list(windows) == ["exchange.result [en] RUB→USDT"]
-    [text] = windows.values()
+    assert "exchange.result [en] RUB→USDT" in windows
+    assert all(name.startswith("exchange.result [en] RUB→USDT") for name in windows)
+    text = windows["exchange.result [en] RUB→USDT"]
     assert text.endswith("\n[← Back | <intent>:result.back]  [🔄 New quote | <intent>:result.new_deal]")
+
+
+def test_one_quote_number_and_time_while_rendering(crypto_helper_windows) -> None:
+    """Every card shows QUOTE_NUMBER, not a fresh random one; the real ones come back."""
+    from engine.flow import actions
+    from engine.testing.snapshots import QUOTE_NUMBER
+
+    before = actions.quote_number, actions.quote_clock
+    first = crypto_helper_windows(ROOT / "config.yaml", step="result")
+    assert (actions.quote_number, actions.quote_clock) == before
+    assert crypto_helper_windows(ROOT / "config.yaml", step="result") == first
+    assert all(QUOTE_NUMBER in text for name, text in first.items() if "error" not in name)
 
 
 def test_a_filter_matching_nothing_fails_with_the_choices(crypto_helper_windows) -> None:

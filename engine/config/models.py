@@ -8,6 +8,7 @@ naming an unknown currency, a rule naming an unknown provider) live in
 from __future__ import annotations
 
 import decimal
+import difflib
 import zoneinfo
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,6 @@ from pydantic import (
     model_validator,
 )
 
-from engine.config.source import did_you_mean
 from providers.base import Pair, PriceField, ProviderConfig
 
 RoundingMode = Literal[
@@ -266,7 +266,7 @@ class BotConfig(_Model):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            hint = did_you_mean(value, zoneinfo.available_timezones()) or (
+            hint = _zone_hint(value) or (
                 "; use a tz database name like Europe/Moscow, Asia/Dubai or UTC"
             )
             raise ValueError(f"{value!r} is not a time zone I know{hint}") from None
@@ -275,6 +275,17 @@ class BotConfig(_Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+
+def _zone_hint(value: str) -> str:
+    """`` did you mean 'Europe/Moscow'?`` for ``Europe/Moskow``, ``moscow``, ``Moscow time``
+    (the zones' names and their last parts compared without case), or empty."""
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+    names = {z.rsplit("/", 1)[-1].casefold(): z for z in zones}
+    names.update({z.casefold(): z for z in zones})
+    typed = value.strip().casefold().replace(" ", "_")
+    match = difflib.get_close_matches(typed, list(names), n=1, cutoff=0.6)
+    return f"; did you mean {names[match[0]]!r}?" if match else ""
 
 
 class JournalConfig(_Model):

@@ -373,6 +373,7 @@ def create_health_app(
     providers: Mapping[str, object],
     ping_timeout: float = 2.0,
     token: str | None = None,
+    journal: JournalStatus | None = None,
 ) -> web.Application:
     """A new application with the routes of :func:`setup_health_routes`."""
     app = web.Application()
@@ -384,5 +385,6 @@ def create_health_app(
         providers=providers,
         ping_timeout=ping_timeout,
         token=token,
+        journal=journal,
     )
     return app

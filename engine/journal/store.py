@@ -52,11 +52,8 @@ _COLUMNS = [column.key for column in QuoteRow.__table__.columns if column.key !=
 
 
 def create_engine(target: DatabaseTarget) -> AsyncEngine:
-    """The async engine for ``target`` (the SQLite file's folder is created)."""
+    """The async engine for ``target`` (connecting is left to the first call)."""
     if target.is_sqlite:
-        database = target.url.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
             target.url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, pool_pre_ping=True
         )
@@ -122,13 +119,18 @@ class JournalStore:
     async def upgrade(
         self, seconds: float = 2 * CONNECT_TIMEOUT_SECONDS
     ) -> tuple[str | None, str]:
-        """Apply the migrations; returns the revisions before and after.
+        """Create the SQLite file's folder, apply the migrations; returns the revisions
+        before and after.
 
         Raises:
             JournalUnavailableError: the database did not answer or refused.
         """
-        async with self._guard(seconds), self.engine.begin() as connection:
-            return await connection.run_sync(upgrade_connection)
+        async with self._guard(seconds):
+            database = self.target.url.database
+            if self.target.is_sqlite and database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(upgrade_connection)
 
     async def insert(self, entries: Sequence[JournalEntry]) -> None:
         """Write ``entries`` in one transaction; an entry already there is left as it is."""

@@ -43,6 +43,7 @@ from engine.preview import Screen, preview_all
 from engine.rates.offline import create_offline_rates
 from engine.studio.graph import flow_graph
 from engine.studio.richtext import read_message, tree_html
+from engine.telegram import MAX_CALLBACK_ANSWER, check_plain_text
 from engine.texts import REQUIRED_STRINGS
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -63,7 +64,8 @@ class Picture:
         group: its page: ``<flow>.<step>``, ``bot.<message>``, ``notices`` or ``oneline``.
         text: Telegram HTML (a pop-up's is plain text).
         source: the file (and key) its text comes from.
-        problem: why it could not be rendered (then ``text`` is empty).
+        problem: why it could not be rendered, e.g. "cannot be shown: …" (then ``text``
+            is empty).
     """
 
     id: str
@@ -210,16 +212,22 @@ def group_pages(defs: Definitions, pictures: Sequence[Picture]) -> list[Page]:
 
 
 def picture_html(picture: Picture) -> tuple[Markup, str | None]:
-    """The bubble's inner HTML and why Telegram would refuse the text (None if it would not).
+    """The bubble's inner HTML, and what is wrong with it in one sentence (None if nothing).
 
-    A pop-up is plain text: escaped as it is.
+    A pop-up is plain text: escaped as it is, held to ``answerCallbackQuery``'s 200
+    characters.
     """
     if picture.problem is not None:
-        return Markup(""), picture.problem
+        return Markup(""), f"This text {picture.problem}"
     if picture.kind == "popup":
-        return Markup.escape(picture.text), None
+        found = check_plain_text(
+            picture.text, MAX_CALLBACK_ANSWER, what="this pop-up text", allow_empty=True
+        )
+        refused = f"Telegram refuses this text: {found[0].message}" if found else None
+        return Markup.escape(picture.text), refused
     message = read_message(picture.text)
-    return Markup(tree_html(message.root)), message.problem
+    refused = f"Telegram refuses this text: {message.problem}" if message.problem else None
+    return Markup(tree_html(message.root)), refused
 
 
 def _environment() -> Environment:
@@ -310,7 +318,7 @@ def write_gallery(defs: Definitions, pictures: Sequence[Picture], folder: Path) 
                 "case": p.case,
                 "kind": p.kind,
                 "source": p.source,
-                "refused": picture_html(p)[1],
+                "problem": picture_html(p)[1],
             }
             for p in gallery.pictures
         ],
@@ -370,10 +378,10 @@ def build_gallery(config_path: str | None, folder: Path) -> tuple[list[Problem],
     if problems:
         return problems, None
     pictures = [*screen_pictures(defs, screens), *string_pictures(defs)]
-    return [], write_gallery(defs, _unique(pictures), folder)
+    return [], write_gallery(defs, unique_ids(pictures), folder)
 
 
-def _unique(pictures: Sequence[Picture]) -> list[Picture]:
+def unique_ids(pictures: Sequence[Picture]) -> list[Picture]:
     """Ids made unique (a second ``x`` becomes ``x-2``), so every picture has its anchor."""
     seen: dict[str, int] = {}
     unique = []

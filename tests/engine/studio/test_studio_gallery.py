@@ -15,7 +15,14 @@ from markupsafe import escape
 from engine.check import POPUP_NOTICES, preview_screens
 from engine.cli import main
 from engine.definitions import load_definitions
-from engine.studio.gallery import ASSETS, build_gallery, walkthrough
+from engine.studio.gallery import (
+    ASSETS,
+    Picture,
+    build_gallery,
+    unique_ids,
+    walkthrough,
+    write_gallery,
+)
 from engine.studio.graph import flow_graph
 
 
@@ -122,15 +129,67 @@ def test_a_text_telegram_refuses_is_drawn_with_the_reason(
     (project / "templates/en/cancelled.j2").write_text(f"<div>{source}", encoding="utf-8")
     problems, written = build_gallery(str(project / "config.yaml"), tmp_path / "g")
     assert problems == [] and written is not None
-    refused = {w["id"]: w["refused"] for w in manifest(tmp_path / "g")["windows"] if w["refused"]}
+    refused = {w["id"]: w["problem"] for w in manifest(tmp_path / "g")["windows"] if w["problem"]}
     reason = (
         "<div> is not a tag Telegram knows; use <b>, <i>, <u>, <s>, <code>, <pre>, <a>, "
         "<blockquote> or <tg-spoiler>"
     )
-    assert refused == {"exchange.cancelled.en.sample": reason}
+    assert refused == {"exchange.cancelled.en.sample": f"Telegram refuses this text: {reason}"}
     page = (tmp_path / "g" / "exchange-cancelled.en.html").read_text(encoding="utf-8")
     assert f'<p class="refused" role="alert">Telegram refuses this text: {html.escape(reason)}</p>' in page
     assert '<div class="bubble">&lt;div&gt;' in page
+
+
+def test_a_notice_that_cannot_be_rendered_is_drawn_with_the_reason(
+    project: Path, edit: Any, tmp_path: Path
+) -> None:
+    edit(
+        "templates/en/strings.yaml",
+        'too_fast: "Too fast:',
+        'too_fast: "{{ nope.x }} Too fast:',
+    )
+    problems, written = build_gallery(str(project / "config.yaml"), tmp_path / "g")
+    assert problems == [] and written is not None
+    window = next(w for w in manifest(tmp_path / "g")["windows"] if w["id"] == "notices.en.too_fast")
+    assert window["problem"] == "This text cannot be shown: 'nope' is undefined"
+    page = (tmp_path / "g" / "notices.en.html").read_text(encoding="utf-8")
+    start = page.index('data-window-id="notices.en.too_fast"')
+    section = page[start : page.index("</section>", start)]
+    assert '<p class="refused" role="alert">This text cannot be shown: &#39;nope&#39; is undefined</p>' in section
+    assert '<span class="empty">(nothing to show)</span>' in section
+
+
+def test_a_popup_over_200_characters_is_flagged(project: Path, tmp_path: Path) -> None:
+    defs = load_definitions(project / "config.yaml")
+    pictures = [
+        Picture("long", "notices", "en", "long", "popup", "x" * 201),
+        Picture("short", "notices", "en", "short", "popup", "<b>as is</b>"),
+    ]
+    write_gallery(defs, pictures, tmp_path / "g")
+    problems = {w["id"]: w["problem"] for w in manifest(tmp_path / "g")["windows"]}
+    assert problems == {
+        "long": "Telegram refuses this text: this pop-up text is 201 characters; Telegram "
+        "allows at most 200",
+        "short": None,
+    }
+    page = (tmp_path / "g" / "notices.en.html").read_text(encoding="utf-8")
+    assert '<div class="toast">&lt;b&gt;as is&lt;/b&gt;</div>' in page
+
+
+def test_ids_made_unique() -> None:
+    pictures = [Picture(i, "g", "en", "", "message", "x") for i in ("a", "b", "a", "a")]
+    assert [p.id for p in unique_ids(pictures)] == ["a", "b", "a-2", "a-3"]
+
+
+def test_a_foreign_or_broken_manifest_is_left_alone(project: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "g"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("not json", encoding="utf-8")
+    (folder / "exchange-source.en.html").write_text("old", encoding="utf-8")
+    defs = load_definitions(project / "config.yaml")
+    write_gallery(defs, [Picture("x", "exchange.source", "en", "", "message", "<b>hi</b>")], folder)
+    assert manifest(folder)["pages"] == ["exchange-source.en.html"]
+    assert "<b>hi</b>" in (folder / "exchange-source.en.html").read_text(encoding="utf-8")
 
 
 def test_writing_again_removes_only_the_old_pages(project: Path, gallery: Path) -> None:

@@ -54,8 +54,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 def browser(built: tuple[Path, list[str]]) -> Iterator[Browser]:
     executable = chromium()
     with sync_playwright() as playwright:
+        # Root (as CI runs) needs --no-sandbox; a container's small /dev/shm, the last flag.
         launched = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         )
         try:
             yield launched

@@ -132,6 +132,10 @@ async def test_commands(definitions: Definitions) -> None:
         assert "/admin_bot" in await term.type("/help")
         assert "1 USDT = 85.30 RUB" in await term.type("/rates")
         assert "Client gets: 11.49 USDT" in await term.type("/q 1000 rub usdt 2")
+        # No journal in the chat (nothing written to disk): the bot says so.
+        off = definitions.renderer.string("en", "journal", "off", {})
+        for command in ("/history", "/today", "/export"):
+            assert await term.type(command) == f"bot:\n  {off}\n\n", command
         assert "Which currency does the client give?" in await term.type("/start")
         assert await term.type("/cancel") == "bot:\n  Quote cancelled. /admin_bot starts a new one.\n\n"
         assert "Nothing to cancel." in await term.type("/cancel")

@@ -56,7 +56,17 @@ def load_definitions(
         flows = load_flows(config)
     except ConfigError as exc:
         problems += exc.problems
-    strings, string_maps, string_problems = load_strings(config.templates_dir, config.locales)
+    # The flows' own buttons have labels too; read off the files when a flow did not load.
+    if flows or not config.flows:
+        labels, known = [name for flow in flows for name in flow.buttons], True
+    else:
+        labels, known = declared_buttons(config.flows)
+    strings, string_maps, string_problems = load_strings(
+        config.templates_dir,
+        config.locales,
+        {"buttons": labels},
+        unknown_ok=() if known else ("buttons",),
+    )
     problems += string_problems
     problems += _check_bot_templates(config)
     problems += _every_template(config.templates_dir, config.locales)
@@ -121,9 +131,28 @@ def _beyond_config(path: Path) -> list[Problem]:
         except ValidationError as exc:
             problems += pydantic_problems(exc, smap, FlowConfig)
     if templates_dir.is_dir():
-        problems += load_strings(templates_dir, locales)[2]
+        labels, known = declared_buttons(flow_paths)
+        problems += load_strings(
+            templates_dir, locales, {"buttons": labels}, unknown_ok=() if known else ("buttons",)
+        )[2]
         problems += _every_template(templates_dir, locales)
     return problems
+
+
+def declared_buttons(flow_paths: list[Path]) -> tuple[list[str], bool]:
+    """The ids under ``buttons:`` of these flow files, read as plain YAML, for flows that
+    do not validate (so their labels are not reported as unknown), and whether every file
+    could be read."""
+    names: list[str] = []
+    for path in flow_paths:
+        try:
+            raw, _ = load_yaml(path)
+        except ConfigError:
+            return names, False
+        buttons = raw.get("buttons") if isinstance(raw, dict) else None
+        if isinstance(buttons, dict):
+            names += [str(name) for name in buttons]
+    return names, True
 
 
 def _every_template(templates_dir: Path, locales: list[str]) -> list[Problem]:

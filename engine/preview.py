@@ -29,6 +29,7 @@ from engine.config.source import did_you_mean, display_path
 from engine.definitions import Definitions
 from engine.errors import EngineError, Problem
 from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
+from engine.flow.buttons import button_id, visible_buttons
 from engine.flow.context import ERROR_KEY, input_limits, window_context
 from engine.flow.options import option_codes
 from engine.flow.schema import FlowConfig
@@ -70,6 +71,10 @@ class PreviewResult:
     problems: list[Problem] = field(default_factory=list)
 
 
+# The set buttons a walk already took on its path (so fix_receive, fix_give… end).
+WALKED_KEY = "_walked"
+
+
 def _rows(buttons: list[Button], columns: int) -> list[tuple[Button, ...]]:
     return [tuple(buttons[i : i + columns]) for i in range(0, len(buttons), columns)]
 
@@ -81,7 +86,7 @@ def sample_number(
     step = flow.steps[step_id]
     if step.presets:
         return str(step.presets[len(step.presets) // 2])
-    rule = input_limits(step, config, data).rule
+    rule = input_limits(step, config, flow.answers(data)).rule
     low = rule.min if rule.min is not None and rule.min > 0 else Decimal(1)
     value = low * 1000
     if rule.max is not None and value > rule.max:
@@ -123,10 +128,23 @@ class _Previewer:
                 for p in step.presets
             ]
             rows += _rows(buttons, step.columns)
-        if step.buttons:
-            rows.append(
-                tuple((label(locale, "buttons", b, {}), f"{step_id}.{b}") for b in step.buttons)
-            )
+        shown = visible_buttons(flow, self.config, step_id, data)
+        for names in step.button_rows():
+            row: list[Button] = []
+            for name in names:
+                spec = flow.buttons.get(name)
+                if spec is not None and spec.send is not None and spec.locales == "each":
+                    row += [
+                        (
+                            label(locale, "buttons", name, {"locale": loc, "lang": loc.upper()}),
+                            button_id(step_id, name, loc),
+                        )
+                        for loc in self.renderer.locales
+                    ]
+                elif spec is None or spec.send is not None or name in shown:
+                    row.append((label(locale, "buttons", name, {}), button_id(step_id, name)))
+            if row:
+                rows.append(tuple(row))
         return tuple(rows)
 
     def render(self, flow: FlowConfig, step_id: str, data: Mapping[str, Any], case: str) -> None:
@@ -170,9 +188,58 @@ class _Previewer:
         where = f"message {template!r}" if message else f"step {step_id!r}"
         return Problem(display_path(path), line, 1, "", f"{where} ({case}): {reason}")
 
+    def render_sends(
+        self, flow: FlowConfig, step_id: str, data: Mapping[str, Any], case: str
+    ) -> None:
+        """The messages the step's send buttons send (the client's quote), every locale."""
+        for name in flow.steps[step_id].button_names():
+            spec = flow.buttons.get(name)
+            if spec is None or spec.send is None:
+                continue
+            for locale in self.renderer.locales:
+                context: Mapping[str, Any] = {}
+                try:
+                    context = window_context(
+                        flow, step_id, self.config, data, locale, self.renderer
+                    )
+                    text = self.renderer.window(locale, spec.send, context)
+                except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+                    problem = self._render_problem(
+                        exc, locale, spec.send, spec.send, case, context, message=True
+                    )
+                    key = (problem.file, problem.line, type(exc).__name__, str(exc))
+                    if key not in self._reported:
+                        self._reported.add(key)
+                        self.result.problems.append(problem)
+                    continue
+                self.result.screens.append(
+                    Screen(flow.id, spec.send, locale, case, text, (), spec.send)
+                )
+
     async def walk(self, flow: FlowConfig, step_id: str, data: dict[str, Any], case: str) -> None:
+        await self._walk_on(flow, step_id, data, case)
+        # A set button that shows this step again with other answers (the amount typed as
+        # what the client receives): walk on from there too, once per path, after the
+        # usual path (so the first window of each step is the usual one).
+        answers = flow.answers(data)
+        for name in visible_buttons(flow, self.config, step_id, data):
+            spec = flow.buttons[name]
+            if spec.set is None or spec.next or spec.actions:
+                continue
+            before = ",".join(f"{k}={answers.get(k)}" for k in sorted(spec.set))
+            after = ",".join(f"{k}={v}" for k, v in sorted(spec.set.items()))
+            walked = list(data.get(WALKED_KEY, [before]))
+            if after in walked:
+                continue
+            changed = {**data, **spec.set, WALKED_KEY: [*walked, after]}
+            await self.walk(flow, step_id, changed, f"{case}+{name}")
+
+    async def _walk_on(
+        self, flow: FlowConfig, step_id: str, data: dict[str, Any], case: str
+    ) -> None:
         step = flow.steps[step_id]
         self.render(flow, step_id, data, case)
+        self.render_sends(flow, step_id, data, case)
         if step.kind == "choice":
             assert step.options is not None and step.save_as and step.next
             for code in option_codes(step.options, self.config, data):

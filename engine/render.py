@@ -44,12 +44,16 @@ def _as_decimal(value: Any) -> Decimal:
 
 
 @cache
-def _pattern(decimals: int) -> str:
-    return "#,##0." + "0" * decimals if decimals > 0 else "#,##0"
+def _pattern(decimals: int, grouped: bool = True) -> str:
+    whole = "#,##0" if grouped else "0"
+    return whole + "." + "0" * decimals if decimals > 0 else whole
 
 
-def format_number(value: Any, locale: str, decimals: int | None = None) -> str:
-    """``value`` with locale separators and exactly ``decimals`` decimals.
+def format_number(
+    value: Any, locale: str, decimals: int | None = None, *, grouped: bool = True
+) -> str:
+    """``value`` with locale separators and exactly ``decimals`` decimals; without
+    thousands separators when not ``grouped`` (a number to copy: ``1149,42``).
 
     With ``decimals=None`` the value's own exponent is kept (``Decimal('0.005654')`` shows six
     decimals): callers round explicitly before formatting, this never rounds again.
@@ -58,7 +62,7 @@ def format_number(value: Any, locale: str, decimals: int | None = None) -> str:
     if decimals is None:
         exponent = number.as_tuple().exponent
         decimals = max(0, -exponent) if isinstance(exponent, int) else 0
-    return format_decimal(number, format=_pattern(decimals), locale=locale)
+    return format_decimal(number, format=_pattern(decimals, grouped), locale=locale)
 
 
 def format_percent_value(value: Any, locale: str) -> str:
@@ -76,6 +80,11 @@ def format_age(seconds: Any, locale: str) -> str:
 @pass_context
 def _money(ctx: Context, value: Any, decimals: int | None = None) -> str:
     return format_number(value, ctx["locale"], decimals)
+
+
+@pass_context
+def _plain(ctx: Context, value: Any, decimals: int | None = None) -> str:
+    return format_number(value, ctx["locale"], decimals, grouped=False)
 
 
 @pass_context
@@ -104,7 +113,7 @@ def create_environment(folder: Path) -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
-    env.filters.update(money=_money, rate=_rate, percent=_percent, age=_age)
+    env.filters.update(money=_money, plain=_plain, rate=_rate, percent=_percent, age=_age)
     return env
 
 

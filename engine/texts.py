@@ -6,7 +6,7 @@ uses. Each value is a Jinja template rendered with the window's context.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from jinja2 import TemplateSyntaxError
@@ -47,7 +47,6 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
         "missing_currency",
         "unknown_direction",
         "too_many",
-        "receive_mode",
     ),
     # The quote journal (engine.bot.journal_commands).
     "journal": (
@@ -91,9 +90,22 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
 
 
 def load_strings(
-    templates_dir: Path, locales: Iterable[str]
+    templates_dir: Path,
+    locales: Iterable[str],
+    extra: Mapping[str, Iterable[str]] | None = None,
+    *,
+    unknown_ok: Iterable[str] = (),
 ) -> tuple[Strings, dict[str, SourceMap], list[Problem]]:
-    """Read every locale's strings.yaml; returns the texts, source maps and problems."""
+    """Read every locale's strings.yaml; returns the texts, source maps and problems.
+
+    ``extra``: keys required beyond :data:`REQUIRED_STRINGS`, by section (the labels of
+    the flows' own buttons, ``buttons.<id>``); ``unknown_ok``: sections whose unknown keys
+    are not reported (a flow file could not be read, so its buttons are not known)."""
+    lenient = frozenset(unknown_ok)
+    required = {
+        section: (*keys, *(k for k in (extra or {}).get(section, ()) if k not in keys))
+        for section, keys in REQUIRED_STRINGS.items()
+    }
     strings: Strings = {}
     maps: dict[str, SourceMap] = {}
     problems: list[Problem] = []
@@ -111,11 +123,11 @@ def load_strings(
             problems.append(smap.problem((), "must be a mapping of sections"))
             continue
         for section, texts in data.items():
-            if section not in REQUIRED_STRINGS:
+            if section not in required:
                 problems.append(
                     smap.problem(
                         (section,),
-                        f"unknown section{did_you_mean(section, REQUIRED_STRINGS)}",
+                        f"unknown section{did_you_mean(section, required)}",
                         key=True,
                     )
                 )
@@ -128,11 +140,11 @@ def load_strings(
                 if not isinstance(text, str):
                     problems.append(smap.problem((section, key), "must be text (quote it)"))
                     continue
-                if key not in REQUIRED_STRINGS[section]:
+                if key not in required[section] and section not in lenient:
                     problems.append(
                         smap.problem(
                             (section, key),
-                            f"unknown key{did_you_mean(key, REQUIRED_STRINGS[section])}",
+                            f"unknown key{did_you_mean(key, required[section])}",
                             key=True,
                         )
                     )
@@ -145,7 +157,7 @@ def load_strings(
                     )
                     continue
                 strings[locale][section][key] = text
-        for section, keys in REQUIRED_STRINGS.items():
+        for section, keys in required.items():
             for key in keys:
                 if key not in strings[locale].get(section, {}):
                     problems.append(smap.problem((section,), f"missing {section}.{key}", key=True))

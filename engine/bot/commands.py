@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import BaseFilter, Command, CommandObject, CommandStart, StateFilter
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 
-from engine.bot.oneline import OneLineQuotes
+from engine.bot.oneline import OneLineQuotes, ReadsAsQuote, kept_card_states
 from engine.config.models import AppConfig
 from engine.flow.builder import FlowDialog
 from engine.locale import user_locale
@@ -46,12 +47,28 @@ def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: R
     async def start_flow(message: Message, dialog_manager: DialogManager) -> None:
         await main_flow.start(dialog_manager)
 
-    quotes = OneLineQuotes(main_flow, config, renderer, NEW_DEAL_DATA)
+    quotes = OneLineQuotes(main_flow, config, renderer)
 
     @router.message(Command("q"))
-    async def one_line(message: Message, command: CommandObject, **services: Any) -> None:
-        """``/q 1000 rub usdt 2``: the result card at once; an open dialog stays as it is."""
-        await quotes.answer(message, command.args or "", services)
+    async def one_line(
+        message: Message, command: CommandObject, dialog_manager: DialogManager, **services: Any
+    ) -> None:
+        """``/q 1000 rub usdt 2``: the result card at once (the dialog opened there)."""
+        await quotes.answer(message, command.args or "", services, dialog_manager)
+
+    on_cards = kept_card_states(quotes)
+
+    @router.message(ReadsAsQuote(quotes))
+    async def one_line_on_card(
+        message: Message, dialog_manager: DialogManager, **services: Any
+    ) -> None:
+        """``500 usdt rub`` typed on a result card: a new quote, not a wrong amount. In
+        any other step the step reads it (the filters run before the dialog is known)."""
+        if not dialog_manager.has_context():
+            raise SkipHandler  # no dialog: the fallback router answers it
+        if dialog_manager.current_context().state.state not in on_cards:
+            raise SkipHandler
+        await quotes.answer(message, message.text or "", services, dialog_manager)
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, dialog_manager: DialogManager) -> None:
@@ -95,7 +112,7 @@ def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: R
 def create_fallback_router(main_flow: FlowDialog, config: AppConfig, renderer: Renderer) -> Router:
     """Included last: whatever no flow or command took."""
     router = Router(name="fallback")
-    quotes = OneLineQuotes(main_flow, config, renderer, NEW_DEAL_DATA)
+    quotes = OneLineQuotes(main_flow, config, renderer)
 
     @router.callback_query()
     async def stray_button(callback: CallbackQuery) -> None:
@@ -110,7 +127,7 @@ def create_fallback_router(main_flow: FlowDialog, config: AppConfig, renderer: R
         from the first step, as for an old button (errors.py), instead of answering
         nothing. A text that reads as a one-line quote (``1000 rub usdt 2``) gets the card."""
         if message.text and quotes.reads_as_quote(message.text):
-            await quotes.answer(message, message.text, services)
+            await quotes.answer(message, message.text, services, dialog_manager)
             return
         locale = user_locale(message.from_user, renderer.locales, config.bot.default_locale)
         await message.answer(renderer.string(locale, "notices", "start_over", {}))

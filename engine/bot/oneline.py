@@ -11,12 +11,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.filters import BaseFilter
+from aiogram.types import Message
+from aiogram_dialog import DialogManager
 
 from engine.config.models import AppConfig
 from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
-from engine.flow.builder import FlowDialog
-from engine.flow.context import window_context
+from engine.flow.builder import FAILED_STEP_KEY, FlowDialog
 from engine.flow.oneline import (
     OneLineRejectedError,
     QuoteRequest,
@@ -36,17 +37,14 @@ class OneLineQuotes:
 
     Args:
         main_flow: the flow whose amount step's actions compute the quote.
-        new_deal_data: callback data of the "new quote" button under the card.
     """
 
-    def __init__(
-        self, main_flow: FlowDialog, config: AppConfig, renderer: Renderer, new_deal_data: str
-    ) -> None:
+    def __init__(self, main_flow: FlowDialog, config: AppConfig, renderer: Renderer) -> None:
         self.flow = main_flow.flow
+        self.dialog = main_flow
         self.config = config
         self.renderer = renderer
         self.words = vocabulary(config)
-        self.new_deal_data = new_deal_data
         steps = self.flow.steps
         self.step_id = next(
             sid
@@ -62,8 +60,15 @@ class OneLineQuotes:
         except OneLineRejectedError:
             return False
 
-    async def answer(self, message: Message, text: str, services: Mapping[str, Any]) -> None:
-        """Reply to ``text`` with the result card, or one line on what is missing."""
+    async def answer(
+        self,
+        message: Message,
+        text: str,
+        services: Mapping[str, Any],
+        manager: DialogManager,
+    ) -> None:
+        """Reply to ``text`` with the flow's result card (the dialog opened there, so its
+        buttons and typed amounts work), or one line on what is missing."""
         locale = user_locale(
             message.from_user, self.renderer.locales, self.config.bot.default_locale
         )
@@ -74,15 +79,9 @@ class OneLineQuotes:
             await message.answer(rejection_text(self.renderer, locale, exc))
             return
         card, data = await self._quote(request, services)
-        context = window_context(self.flow, card, self.config, data, locale, self.renderer)
-        button = InlineKeyboardButton(
-            text=self.renderer.string(locale, "buttons", "new_deal", {}),
-            callback_data=self.new_deal_data,
-        )
-        await message.answer(
-            self.renderer.window(locale, self.flow.template_of(card), context),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
-        )
+        if card == self.flow.steps[self.step_id].on_error:
+            data[FAILED_STEP_KEY] = self.step_id  # Retry there repeats the quote
+        await self.dialog.open_at(manager, card, data)
 
     async def _quote(
         self, request: QuoteRequest, services: Mapping[str, Any]
@@ -99,3 +98,23 @@ class OneLineQuotes:
             return step.on_error, data
         assert step.next is not None
         return step.next, data
+
+
+class ReadsAsQuote(BaseFilter):
+    """A text that reads as a one-line quote (a number and a currency)."""
+
+    def __init__(self, quotes: OneLineQuotes) -> None:
+        self.quotes = quotes
+
+    async def __call__(self, message: Message) -> bool:
+        return bool(message.text) and self.quotes.reads_as_quote(message.text or "")
+
+
+def kept_card_states(quotes: OneLineQuotes) -> frozenset[str]:
+    """The states of the flow's kept cards (the result card): a one-line quote typed there
+    is a new quote, not a wrong amount for the card."""
+    return frozenset(
+        quotes.dialog.state(sid).state or ""
+        for sid, step in quotes.flow.steps.items()
+        if step.kind == "card" and step.keep_message
+    )

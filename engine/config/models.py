@@ -60,13 +60,25 @@ class _Model(BaseModel):
 class CurrencyConfig(_Model):
     """One currency the desk deals in."""
 
-    code: CurrencyCode
-    kind: Literal["fiat", "crypto"]
-    emoji: str = ""
+    code: CurrencyCode = Field(
+        description="the code shown on buttons and cards: 2–10 capital letters or digits, "
+        "starting with a letter, like USDT"
+    )
+    kind: Literal["fiat", "crypto"] = Field(
+        description="fiat: a country's money (its code should be an ISO 4217 one, like EUR); "
+        "crypto: a coin or token"
+    )
+    emoji: str = Field(default="", description="shown before the code, like 🇷🇺")
     name: dict[str, str] = Field(description="display name per locale")
-    decimals: int = Field(default=2, ge=0, le=8)
-    min_amount: Amount = Decimal(1)
-    max_amount: Amount = Decimal(100_000_000)
+    decimals: int = Field(
+        default=2, ge=0, le=8, description="how many decimals amounts are shown and typed with"
+    )
+    min_amount: Amount = Field(
+        default=Decimal(1), description="the smallest amount that may be typed in it"
+    )
+    max_amount: Amount = Field(
+        default=Decimal(100_000_000), description="the largest amount that may be typed in it"
+    )
     aliases: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
         default_factory=list,
         description="words that name this currency in a one-line quote (case-insensitive; "
@@ -85,8 +97,12 @@ class CurrencyConfig(_Model):
 class SidePrice(_Model):
     """Price field chosen by the side of the deal, seen from the client."""
 
-    client_buys: PriceField = "close"
-    client_sells: PriceField = "close"
+    client_buys: PriceField = Field(
+        default="close", description="the price used when the client buys the asset"
+    )
+    client_sells: PriceField = Field(
+        default="close", description="the price used when the client sells the asset"
+    )
 
 
 class RoutingRule(_Model):
@@ -97,11 +113,17 @@ class RoutingRule(_Model):
     usable cached), the next one is asked.
     """
 
-    pairs: list[PairText] = Field(min_length=1)
+    pairs: list[PairText] = Field(
+        min_length=1, description="the pairs this rule quotes, like USDT/RUB or USD/RUB"
+    )
     provider: str | list[str] = Field(
         description="provider name, or an ordered list of fallbacks: [apilayer, cbr]"
     )
-    price: PriceField | SidePrice = "close"
+    price: PriceField | SidePrice = Field(
+        default="close",
+        description="which of the source's prices is used: close, ask, bid or mid; or one "
+        "per side of the deal: {client_buys: ask, client_sells: bid}",
+    )
 
     @field_validator("provider")
     @classmethod
@@ -126,12 +148,29 @@ class RoutingConfig(_Model):
     decimals where ``max_rounding_percent`` needs them (see :mod:`engine.rates.quote`).
     """
 
-    pivot: CurrencyCode = "RUB"
-    rules: list[RoutingRule] = Field(min_length=1)
-    price_order: list[CurrencyCode] = Field(default_factory=list)
-    rate_decimals: int = Field(default=2, ge=0, le=8)
-    min_significant: int = Field(default=4, ge=1, le=12)
-    rounding: RoundingMode = "ROUND_HALF_UP"
+    pivot: CurrencyCode = Field(
+        default="RUB",
+        description="the currency other pairs are crossed through: USDT→THB is quoted as "
+        "USDT→RUB→THB",
+    )
+    rules: list[RoutingRule] = Field(
+        min_length=1, description="which provider quotes which pairs, with which price"
+    )
+    price_order: list[CurrencyCode] = Field(
+        default_factory=list,
+        description="which currency is the price side when a rate is shown, first wins: "
+        "[RUB] shows 1 USDT = 85.30 RUB (the pivot comes first unless listed)",
+    )
+    rate_decimals: int = Field(
+        default=2, ge=0, le=8, description="at least this many decimals in a shown rate"
+    )
+    min_significant: int = Field(
+        default=4, ge=1, le=12, description="at least this many significant digits in a rate"
+    )
+    rounding: RoundingMode = Field(
+        default="ROUND_HALF_UP",
+        description="how the market rate shown beside the client's rate is rounded",
+    )
     # Not gt=0 here: engine.config.semantic says in plain words why 0 cannot be met.
     max_rounding_percent: Decimal = Field(
         default=Decimal("0.015"),
@@ -161,16 +200,31 @@ class RoutingConfig(_Model):
 
 
 class CacheConfig(_Model):
-    max_size: int = Field(default=256, ge=1, le=1_000_000)
-    ttl_seconds: float = Field(default=60, gt=0)
-    max_stale_seconds: float = Field(default=900, ge=0)
+    """How long fetched rates are kept and reused."""
+
+    max_size: int = Field(
+        default=256, ge=1, le=1_000_000, description="rates kept at most (provider × pair)"
+    )
+    ttl_seconds: float = Field(
+        default=60, gt=0, description="a fetched rate is fresh this long, then fetched again"
+    )
+    max_stale_seconds: float = Field(
+        default=900,
+        ge=0,
+        description="after that, still quoted this much longer (its age shown) while it "
+        "refreshes; past it, the card says the rate is unavailable",
+    )
 
 
 class BreakerConfig(_Model):
     """Per-provider circuit breaker: opens after ``failure_threshold`` failures in a row."""
 
-    failure_threshold: int = Field(default=5, ge=1, le=1000)
-    open_seconds: float = Field(default=30, gt=0, le=3600)
+    failure_threshold: int = Field(
+        default=5, ge=1, le=1000, description="failures in a row after which it is rested"
+    )
+    open_seconds: float = Field(
+        default=30, gt=0, le=3600, description="how long it is rested before it is asked again"
+    )
 
 
 class GuardConfig(_Model):
@@ -222,7 +276,7 @@ class BudgetConfig(_Model):
 
 
 class QuoteConfig(_Model):
-    """One-line quotes (``/q 1000 rub usdt 2``)."""
+    """Quotes: one-line quotes (``/q 1000 rub usdt 2``) and what the client is told."""
 
     default_margin: Decimal = Field(
         default=Decimal(1),
@@ -230,30 +284,62 @@ class QuoteConfig(_Model):
         allow_inf_nan=False,
         description="margin % used when a one-line quote names none; the card shows it",
     )
+    valid_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=1440,
+        description="how long the client's quote says its rate holds, in minutes",
+    )
 
 
 class PreloadConfig(_Model):
-    enabled: bool = True
-    interval_seconds: float = Field(default=60, ge=1)
-    pairs: list[PairText] = Field(default_factory=list)
+    """Rates fetched ahead, so a quote does not wait for them."""
+
+    enabled: bool = Field(default=True, description="fetch the pairs ahead of quotes")
+    interval_seconds: float = Field(default=60, ge=1, description="how often they are fetched")
+    pairs: list[PairText] = Field(
+        default_factory=list, description="the pairs fetched ahead, like USDT/RUB"
+    )
 
 
 class BotCommandConfig(_Model):
-    command: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
-    description: dict[str, str]
+    """One command of the bot's menu."""
+
+    command: str = Field(
+        pattern=r"^[a-z0-9_]{1,32}$", description="the command without the /, like rates"
+    )
+    description: dict[str, str] = Field(description="what the menu says of it, per locale")
 
 
 class BotConfig(_Model):
-    admin_ids: list[int] = Field(default_factory=list)
-    default_locale: LocaleCode = "ru"
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_path: str = Field(default="/telegram/webhook", pattern=r"^/[A-Za-z0-9/_-]*$")
+    """The Telegram side: who may use the bot, its language, how updates arrive, its menu."""
+
+    admin_ids: list[int] = Field(
+        default_factory=list,
+        description="Telegram user ids allowed to use the bot (ADMIN_IDS adds more)",
+    )
+    default_locale: LocaleCode = Field(
+        default="ru",
+        description="the language used when a user's Telegram language is not in locales",
+    )
+    mode: Literal["polling", "webhook"] = Field(
+        default="polling",
+        description="polling: the bot asks Telegram for updates; webhook: Telegram sends "
+        "them to WEBHOOK_URL (behind a load balancer)",
+    )
+    webhook_path: str = Field(
+        default="/telegram/webhook",
+        pattern=r"^/[A-Za-z0-9/_-]*$",
+        description="the path Telegram posts updates to, with mode webhook",
+    )
     allow_groups: bool = Field(
         default=False,
         description="answer in group chats too (rates then show where the group can read "
         "them); by default the bot works in private chats only",
     )
-    commands: list[BotCommandConfig] = Field(default_factory=list)
+    commands: list[BotCommandConfig] = Field(
+        default_factory=list, description="the bot's command menu, in this order"
+    )
     timezone: str = Field(
         default="Europe/Moscow",
         description="the desk's time zone (a tz database name): where /today and /export "
@@ -300,23 +386,55 @@ class JournalConfig(_Model):
 
 
 class StorageConfig(_Model):
-    backend: Literal["memory", "redis"] = "memory"
-    state_ttl_seconds: int = Field(default=86_400, ge=60)
+    """Where the dialogs in progress are kept."""
+
+    backend: Literal["memory", "redis"] = Field(
+        default="memory",
+        description="memory: in the bot's process; redis: in Redis (REDIS_URL), shared by "
+        "replicas and kept across restarts",
+    )
+    state_ttl_seconds: int = Field(
+        default=86_400, ge=60, description="a dialog left idle this long is forgotten"
+    )
 
 
 class ServerConfig(_Model):
-    host: str = "0.0.0.0"
-    port: int = Field(default=8080, ge=1, le=65535)
+    """The health and metrics server (and the webhook)."""
+
+    host: str = Field(
+        default="0.0.0.0",
+        description="the address it listens on: 0.0.0.0 every interface (containers), "
+        "127.0.0.1 this machine only",
+    )
+    port: int = Field(
+        default=8080, ge=1, le=65535, description="its port; PORT in the environment wins"
+    )
 
 
 class AppConfig(_Model):
     """The whole of config.yaml. Paths are absolute once loaded."""
 
-    locales: list[LocaleCode] = Field(default_factory=lambda: ["ru", "en"], min_length=1)
-    currencies: list[CurrencyConfig] = Field(min_length=2)
-    directions: dict[CurrencyCode, list[CurrencyCode]] = Field(min_length=1)
-    routing: RoutingConfig
-    providers: dict[str, SerializeAsAny[ProviderConfig]] = Field(min_length=1)
+    locales: list[LocaleCode] = Field(
+        default_factory=lambda: ["ru", "en"],
+        min_length=1,
+        description="the languages of the texts: each has a folder templates/<locale>/",
+    )
+    currencies: list[CurrencyConfig] = Field(
+        min_length=2, description="every currency the desk deals in"
+    )
+    directions: dict[CurrencyCode, list[CurrencyCode]] = Field(
+        min_length=1,
+        description="for each currency a client may give, the currencies they may get for "
+        "it: RUB: [USDT, USD]",
+    )
+    routing: RoutingConfig = Field(
+        description="where each rate comes from, and how rates are rounded and shown"
+    )
+    providers: dict[str, SerializeAsAny[ProviderConfig]] = Field(
+        min_length=1,
+        description="the rate sources, each under a name of your choice (routing.rules "
+        "names them)",
+    )
     cache: CacheConfig = CacheConfig()
     breaker: BreakerConfig = BreakerConfig()
     preload: PreloadConfig = PreloadConfig()
@@ -327,8 +445,15 @@ class AppConfig(_Model):
     journal: JournalConfig = JournalConfig()
     storage: StorageConfig = StorageConfig()
     server: ServerConfig = ServerConfig()
-    flows: list[Path] = Field(default_factory=lambda: [Path("flows/exchange.yaml")], min_length=1)
-    templates_dir: Path = Path("templates")
+    flows: list[Path] = Field(
+        default_factory=lambda: [Path("flows/exchange.yaml")],
+        min_length=1,
+        description="the dialog files, relative to this file; the first is the quote dialog",
+    )
+    templates_dir: Path = Field(
+        default=Path("templates"),
+        description="the folder of the texts: <locale>/<step>.j2 and <locale>/strings.yaml",
+    )
 
     @field_validator("locales")
     @classmethod

@@ -6,15 +6,17 @@ Pure: the aiogram getter and ``crypto-helper check`` previews both call
 Variables: ``locale``; ``currencies`` (code → code, emoji, name, decimals, kind); every
 ``save_as`` of the flow (``None`` until chosen); ``limits`` on input steps (min, max,
 max_decimals, unit); ``error`` (the rendered input error or ``None``); ``quote`` (after
-``compute_quote``) or ``None``.
+``compute_quote``) or ``None``; ``valid_until`` with a quote (:func:`valid_until`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
@@ -44,11 +46,12 @@ class Limits:
 
 
 def input_limits(step: StepConfig, config: AppConfig, data: Mapping[str, Any]) -> Limits:
-    """The rule for an input step; an amount takes its currency's limits from config."""
+    """The rule for an input step; an amount takes its currency's limits from config.
+    ``data`` holds the answers (with the flow's defaults: :meth:`FlowConfig.answers`)."""
     spec = step.input
     assert spec is not None
     if spec.type == "amount":
-        code = str(data.get(spec.currency or "", ""))
+        code = str(data.get(spec.currency_key(data) or "", ""))
         cur = config.currency(code)
         rule = NumberRule(
             min=spec.min if spec.min is not None else cur.min_amount,
@@ -97,6 +100,25 @@ def _maybe_decimal(value: Any) -> Any:
     return value
 
 
+def valid_until(at: str, config: AppConfig) -> dict[str, Any]:
+    """Until when a quote made at ``at`` (UTC, ISO 8601) holds, on the desk's clock
+    (``bot.timezone``): ``time`` "14:50", ``date`` "2026-12-01", ``utc_offset`` "UTC+3",
+    ``minutes`` (``quote.valid_minutes``)."""
+    minutes = config.quote.valid_minutes
+    until = (datetime.fromisoformat(at) + timedelta(minutes=minutes)).astimezone(
+        ZoneInfo(config.bot.timezone)
+    )
+    offset = until.utcoffset() or timedelta()
+    hours, rest = divmod(int(offset.total_seconds()), 3600)
+    zone = f"UTC{hours:+d}" + (f":{abs(rest) // 60:02d}" if rest else "") if offset else "UTC"
+    return {
+        "time": until.strftime("%H:%M"),
+        "date": until.date().isoformat(),
+        "utc_offset": zone,
+        "minutes": minutes,
+    }
+
+
 def window_context(
     flow: FlowConfig,
     step_id: str,
@@ -109,10 +131,15 @@ def window_context(
     step = flow.steps[step_id]
     context: dict[str, Any] = {s.save_as: None for s in flow.steps.values() if s.save_as}
     context.update({"quote": None, "limits": None, ERROR_KEY: None})
-    context.update({k: v for k, v in data.items() if not k.startswith("_") and k != ERROR_KEY})
+    context.update(
+        {k: v for k, v in flow.answers(data).items() if not k.startswith("_") and k != ERROR_KEY}
+    )
     context["currencies"] = currencies_context(config, locale)
     context["locale"] = locale
-    limits = input_limits(step, config, data) if step.input is not None else None
+    quote = data.get("quote")
+    if isinstance(quote, Mapping) and quote.get("at"):
+        context["valid_until"] = valid_until(str(quote["at"]), config)
+    limits = input_limits(step, config, flow.answers(data)) if step.input is not None else None
     if limits is not None:
         context["limits"] = limits.as_context()
     error = data.get(ERROR_KEY)

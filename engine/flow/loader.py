@@ -16,7 +16,7 @@ from engine.config.models import AppConfig
 from engine.config.source import SourceMap, did_you_mean, display_path, load_yaml, read_text
 from engine.errors import ConfigError, Problem
 from engine.flow.actions import ACTIONS
-from engine.flow.schema import FlowConfig
+from engine.flow.schema import NAV_BUTTONS, FlowConfig, StepConfig
 from engine.render import TEMPLATE_SUFFIX, create_environment
 
 
@@ -124,6 +124,10 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
             if spec.type == "amount":
                 if spec.currency is None:
                     add(smap.problem((*loc, "input"), "an amount input needs 'currency'"))
+                elif isinstance(spec.currency, dict):
+                    problems += _currency_choice_problems(
+                        spec.currency, (*loc, "input", "currency"), smap, saved, flow
+                    )
                 elif spec.currency not in saved:
                     add(
                         smap.problem(
@@ -181,13 +185,27 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
                 )
         if step.actions and step.on_error is None:
             add(smap.problem((*loc, "actions"), "a step with actions needs 'on_error'"))
-        for i, button in enumerate(step.buttons):
-            bloc = (*loc, "buttons", i)
+        for bloc, button in _button_locs(step, loc):
             if button == "back" and flow.back_of(step_id) is None:
                 add(smap.problem(bloc, "Back has nowhere to go from the first step; set 'back'"))
             if button == "retry" and step_id not in error_targets:
                 add(smap.problem(bloc, "Retry only works on a step that is some step's on_error"))
+            if button not in NAV_BUTTONS and button not in flow.buttons:
+                known = [*NAV_BUTTONS, *flow.buttons]
+                add(
+                    smap.problem(
+                        bloc,
+                        f"{button!r} is not a button: use back, cancel, new_deal, retry or "
+                        f"one declared under 'buttons:'{did_you_mean(button, known)}",
+                    )
+                )
+        for name in step.button_names():
+            own = flow.buttons.get(name)
+            if own is not None and own.goto is not None:
+                reached.add(own.goto)
         problems += _check_template(flow.template_of(step_id), (*loc, "template"), smap, config)
+    problems += _flow_button_problems(flow, smap, config, saved)
+    reached.update(b.next for b in flow.buttons.values() if b.next)
     for step_id in ids:
         if step_id not in reached:
             add(
@@ -198,6 +216,120 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
                     key=True,
                 )
             )
+    return problems
+
+
+def _button_locs(
+    step: StepConfig, loc: tuple[str | int, ...]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each button a step lists, with where it is written."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for i, item in enumerate(step.buttons):
+        if isinstance(item, list):
+            found += [((*loc, "buttons", i, j), name) for j, name in enumerate(item)]
+        else:
+            found.append(((*loc, "buttons", i), item))
+    return found
+
+
+def _currency_choice_problems(
+    choice: dict[str, str],
+    loc: tuple[str | int, ...],
+    smap: SourceMap,
+    saved: list[str],
+    flow: FlowConfig,
+) -> list[Problem]:
+    """``currency: {by: fixed, give: give, receive: get}``: an answer, then cases naming
+    saved values."""
+    problems = []
+    answers = [*saved, *flow.defaults]
+    by = choice.get("by")
+    if by is None:
+        problems.append(
+            smap.problem(loc, "a currency chosen by another answer needs 'by: <answer>'")
+        )
+    elif by not in answers:
+        problems.append(
+            smap.problem(
+                (*loc, "by"),
+                f"{by!r} is not an answer of this flow (saved by a step or in 'defaults')"
+                f"{did_you_mean(by, answers)}",
+            )
+        )
+    cases = {k: v for k, v in choice.items() if k != "by"}
+    if not cases:
+        problems.append(smap.problem(loc, "name at least one case, e.g. give: give"))
+    for case, key in cases.items():
+        if key not in saved:
+            problems.append(
+                smap.problem(
+                    (*loc, case),
+                    f"{key!r} is not saved by any step{did_you_mean(key, saved)}",
+                )
+            )
+    return problems
+
+
+def _flow_button_problems(
+    flow: FlowConfig, smap: SourceMap, config: AppConfig, saved: list[str]
+) -> list[Problem]:
+    """The flow's own buttons: each does one thing, with what exists."""
+    problems: list[Problem] = []
+    add = problems.append
+    answers = [*saved, *flow.defaults]
+    choice_saves = {s.save_as for s in flow.steps.values() if s.kind == "choice" and s.save_as}
+    ids = list(flow.steps)
+    for button_id, button in flow.buttons.items():
+        loc: tuple[str | int, ...] = ("buttons", button_id)
+        if button.does == "":
+            add(smap.problem(loc, "a button needs one of goto, swap, set or send"))
+        elif button.does == "many":
+            add(smap.problem(loc, "a button does one thing: goto, swap, set or send"))
+        for attr in ("goto", "next"):
+            target = getattr(button, attr)
+            if target is not None and target not in flow.steps:
+                add(
+                    smap.problem(
+                        (*loc, attr),
+                        f"{target!r} is not a step of this flow{did_you_mean(target, ids)}",
+                    )
+                )
+        for i, key in enumerate(button.swap or ()):
+            if key not in choice_saves:
+                add(
+                    smap.problem(
+                        (*loc, "swap", i),
+                        f"{key!r} is not saved by a choice step; swap exchanges two choices"
+                        f"{did_you_mean(key, sorted(choice_saves))}",
+                    )
+                )
+        for key in [*(button.set or {}), *button.when]:
+            if key not in answers:
+                add(
+                    smap.problem(
+                        loc,
+                        f"{key!r} is not an answer of this flow (saved by a step or in "
+                        f"'defaults'){did_you_mean(key, answers)}",
+                    )
+                )
+        if button.does in ("goto", "send") and (button.actions or button.next):
+            add(
+                smap.problem(
+                    loc, f"'actions' and 'next' belong to swap and set buttons, not {button.does}"
+                )
+            )
+        if button.locales == "each" and button.send is None:
+            add(smap.problem((*loc, "locales"), "'locales' goes with send", key=True))
+        for i, name in enumerate(button.actions):
+            if name not in ACTIONS:
+                add(
+                    smap.problem(
+                        (*loc, "actions", i),
+                        f"{name!r} is not a known action{did_you_mean(name, ACTIONS)}",
+                    )
+                )
+        if button.send is not None:
+            problems += _check_template(button.send, (*loc, "send"), smap, config)
     return problems
 
 

@@ -16,8 +16,12 @@ Accepted forms (any case, words in any order around the numbers)::
 
 Anything else is refused with :class:`OneLineRejectedError`, whose ``section`` and
 ``code`` name a text of ``strings.yaml``: ``oneline.*`` for what was not understood (with
-what was), ``errors.*`` for a number the dialog would refuse too. Receive mode ("получить
-500 usdt за rub") is recognised and refused as not available yet.
+what was), ``errors.*`` for a number the dialog would refuse too.
+
+Receive mode: a receive word before everything else ("получить 500 usdt за rub 2",
+"receive 500 usdt for rub") makes the amount what the client receives, in the currency
+next to it, and the other currency the one the client gives; limits are then the
+received currency's, as in the dialog after "enter the amount received".
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from markupsafe import Markup
 
 from engine.config.models import AppConfig
 from engine.errors import EngineError
+from engine.flow.actions import FIXED_KEY
 from engine.flow.context import error_text, input_limits
 from engine.flow.parse import InputRejectedError, NumberRule, parse_number, visible_text
 from engine.flow.schema import FlowConfig
+from engine.rates.quote import Fixed
 from engine.render import Renderer
 from engine.texts import REQUIRED_STRINGS
 
@@ -79,7 +85,7 @@ class OneLine:
     def attempt(self) -> bool:
         """Whether the line looks like a quote at all (a plain text that does not is left
         to the bot's usual reply): a currency and a number, or a receive word."""
-        has_currency = self.give is not None
+        has_currency = self.give is not None or self.get is not None
         return has_currency and (self.amount is not None or self.receive)
 
 
@@ -92,6 +98,7 @@ class QuoteRequest:
     amount: Decimal
     margin: Decimal
     default_margin: bool
+    fixed: Fixed = "give"  # receive: ``amount`` is what the client receives, of ``get``
 
     def as_data(self) -> dict[str, str]:
         """As dialog data (JSON-safe), the keys the exchange flow saves."""
@@ -100,6 +107,7 @@ class QuoteRequest:
             "get": self.get,
             "amount": str(self.amount),
             "margin": str(self.margin),
+            FIXED_KEY: self.fixed,
         }
 
 
@@ -165,10 +173,13 @@ def read_line(text: str, words: Mapping[str, str]) -> OneLine:
     amount = numbers[0] if numbers else None
     margin = percents[0] if percents else (numbers[1] if len(numbers) > 1 else None)
     used = (amount is not None) + (margin is not None)
+    first = currencies[0] if currencies else None
+    second = currencies[1] if len(currencies) > 1 else None
     return OneLine(
         amount=amount,
-        give=currencies[0] if currencies else None,
-        get=currencies[1] if len(currencies) > 1 else None,
+        # "получить 500 usdt за rub": the amount's currency is the one the client receives
+        give=second if receive else first,
+        get=first if receive else second,
         margin=margin,
         unknown=tuple(unknown),
         receive=receive,
@@ -197,8 +208,6 @@ def check_line(line: OneLine, config: AppConfig, flow: FlowConfig) -> QuoteReque
         OneLineRejectedError: what is missing or refused.
     """
     params: dict[str, object] = {**understood(line), "example": example(config, line)}
-    if line.receive:
-        raise OneLineRejectedError("oneline", "receive_mode", params)
     if line.unknown:
         params.update(word=line.unknown[0][:24], codes=", ".join(config.currency_codes))
         raise OneLineRejectedError("oneline", "unknown_word", params)
@@ -212,23 +221,26 @@ def check_line(line: OneLine, config: AppConfig, flow: FlowConfig) -> QuoteReque
     if line.get not in gets:
         params.update(gets=", ".join(gets), gives=", ".join(config.directions))
         raise OneLineRejectedError("oneline", "unknown_direction", params)
-    data = {"give": line.give, "get": line.get}
-    amount = _number(line.amount, amount_rule(config, flow, data), line.give)
+    fixed: Fixed = "receive" if line.receive else "give"
+    data = {"give": line.give, "get": line.get, FIXED_KEY: fixed}
+    unit = line.get if line.receive else line.give
+    amount = _number(line.amount, amount_rule(config, flow, data), unit)
     margin_rule = percent_rule(config, flow)
     if line.margin is None:
         margin = config.quote.default_margin
         _number(str(margin), margin_rule, "%")
     else:
         margin = _number(line.margin, margin_rule, "%")
-    return QuoteRequest(line.give, line.get, amount, margin, line.margin is None)
+    return QuoteRequest(line.give, line.get, amount, margin, line.margin is None, fixed)
 
 
 def amount_rule(config: AppConfig, flow: FlowConfig, data: Mapping[str, str]) -> NumberRule:
-    """The amount step's rule (the give currency's limits), as the dialog applies it."""
+    """The amount step's rule (the limits of the currency typed: the one given, or with
+    ``fixed: receive`` the one received), as the dialog applies it."""
     for step in flow.steps.values():
         if step.kind == "input" and step.input is not None and step.input.type == "amount":
-            return input_limits(step, config, data).rule
-    cur = config.currency(data["give"])
+            return input_limits(step, config, flow.answers(data)).rule
+    cur = config.currency(data["get" if data.get(FIXED_KEY) == "receive" else "give"])
     return NumberRule(cur.min_amount, cur.max_amount, cur.decimals)
 
 

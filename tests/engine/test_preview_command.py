@@ -11,8 +11,8 @@ from engine.cli import main
 from engine.preview import PreviewSelectionError, Screen, case_key, select_screens
 
 STEPS = (
-    "amount, cancelled, failure, help, margin, rates, rates_unavailable, refused, result, "
-    "source, target"
+    "amount, cancelled, client, failure, help, history, margin, rates, rates_unavailable, "
+    "refused, result, source, target, today"
 )
 
 
@@ -34,7 +34,9 @@ def test_a_case_however_written(project: Path, capsys: pytest.CaptureFixture[str
                                 case: str) -> None:
     code, out, err = run_preview(capsys, "--case", case, "--locale", "en", "--step", "amount")
     assert (code, err) == (0, "")
-    assert headers(out) == ["── exchange.amount [en] RUB→USDT"]
+    # the amount typed as what the client gives, and as what the client receives
+    assert headers(out) == ["── exchange.amount [en] RUB→USDT",
+                            "── exchange.amount [en] RUB→USDT+fix_receive"]
 
 
 def test_the_whole_direction_in_every_locale(project: Path,
@@ -43,7 +45,10 @@ def test_the_whole_direction_in_every_locale(project: Path,
     assert code == 0
     assert headers(out) == [
         f"── exchange.{step} [{locale}] RUB→USDT"
-        for step in ("margin", "amount", "result") for locale in ("ru", "en")
+        for step in ("margin", "amount", "result", "client") for locale in ("ru", "en")
+    ] + [
+        f"── exchange.{step} [{locale}] RUB→USDT+fix_receive"
+        for step in ("amount", "result", "client") for locale in ("ru", "en")
     ]
 
 
@@ -74,8 +79,8 @@ def test_unknown_case(project: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert (code, out) == (2, "")
     first, second = err.splitlines()
     assert first == "crypto-helper preview: --case 'gold' matches nothing"
-    assert second.startswith("valid cases: RUB, RUB→AED, RUB→EUR, ")
-    assert second.endswith(", message, sample, warnings")
+    assert second.startswith("valid cases: RUB, RUB→AED, RUB→AED+fix_receive, RUB→EUR, ")
+    assert second.endswith(", sample, warnings")
     assert "USDT→RUB" in second and "error:too_small" in second
 
 

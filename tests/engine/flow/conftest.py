@@ -9,7 +9,7 @@ import pytest
 from aiogram.types import User
 from aiogram_dialog.test_tools import BotClient
 from aiogram_dialog.test_tools.memory_storage import JsonMemoryStorage
-from flow_helpers import Chat, RecordingMessageManager
+from flow_helpers import Chat, RecordingMessageManager, SendingBot
 
 from engine.app import create_dispatcher
 from engine.definitions import Definitions, load_definitions
@@ -38,7 +38,7 @@ async def make_chat(definitions: Definitions) -> AsyncIterator[Callable[..., Cha
         manager = RecordingMessageManager()
         app = create_dispatcher(defs, rates=service, admins=[user_id],
                                 storage=JsonMemoryStorage(), message_manager=manager)
-        client = BotClient(app.dispatcher, user_id=user_id, chat_id=user_id)
+        client = BotClient(app.dispatcher, user_id=user_id, chat_id=user_id, bot=SendingBot())
         client.user = User(id=user_id, is_bot=False, first_name="Admin", language_code=language)
         return Chat(client, manager, app)
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from aiogram.methods import SendMessage, TelegramMethod
+from aiogram.types import Chat as TgChat
 from aiogram.types import Message
 from aiogram_dialog import ShowMode
 from aiogram_dialog.test_tools import BotClient, MockMessageManager
+from aiogram_dialog.test_tools.bot_client import FakeBot
 from aiogram_dialog.test_tools.keyboard import InlineButtonTextLocator
 
 from engine.app import BotApp
@@ -21,6 +26,20 @@ def screen(message: Message) -> str:
     """Text and keyboard of a message, intent id and times masked: what a snapshot holds
     (the snapshot kit's format, so the bot's windows compare with the kit's)."""
     return message_screen(message)
+
+
+class SendingBot(FakeBot):
+    """aiogram-dialog's stub bot, plus sendMessage (what a send button sends), recorded."""
+
+    def __init__(self) -> None:
+        self.sent: list[SendMessage] = []
+
+    async def __call__(self, method: TelegramMethod[Any], request_timeout: int | None = None) -> Any:
+        if isinstance(method, SendMessage):
+            self.sent.append(method)
+            return Message(message_id=10_000 + len(self.sent), date=datetime.datetime.now(),
+                           chat=TgChat(id=int(method.chat_id), type="private"), text=method.text)
+        return await super().__call__(method, request_timeout)
 
 
 class RecordingMessageManager(MockMessageManager):

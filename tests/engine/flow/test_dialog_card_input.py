@@ -58,7 +58,7 @@ async def test_anything_else_on_the_card_gets_the_hint_on_a_new_card(make_chat) 
     chat = make_chat()
     card = await card_for(chat, "RUB", "USDT", "2", "1000")
     old_text = card.text
-    for typed in ("abc", "500 usdt rub 2"):
+    for typed in ("abc", "5 тысяч"):  # a one-line quote typed here is a new quote (test_oneline_quotes)
         shown = assert_card_kept(await type_on_card(chat, typed), card)
         text = shown.text or ""
         assert text.startswith(f"⚠️ «{typed}» — не число."), text

@@ -55,11 +55,25 @@ def test_reads(text: str, give: str, get: str, amount: str, margin: str) -> None
     request = quote(text)
     assert (request.give, request.get) == (give, get)
     assert (request.amount, request.margin) == (Decimal(amount), Decimal(margin))
+    assert request.fixed == "give"
+
+
+@pytest.mark.parametrize(("text", "give", "get", "amount", "margin"), [
+    ("получить 500 usdt за rub 2", "RUB", "USDT", "500", "2"),
+    ("receive 500 usdt for rub", "RUB", "USDT", "500", "1"),
+    ("получить 1 000 000 idr за usdt 1,5%", "USDT", "IDR", "1000000", "1.5"),
+])
+def test_reads_receive_mode(text: str, give: str, get: str, amount: str, margin: str) -> None:
+    """The amount is what the client receives, in the currency next to it."""
+    request = quote(text)
+    assert (request.give, request.get, request.fixed) == (give, get, "receive")
+    assert (request.amount, request.margin) == (Decimal(amount), Decimal(margin))
+    assert request.as_data()["fixed"] == "receive"
 
 
 @pytest.mark.parametrize(("text", "code"), [
-    ("получить 500 usdt за rub 2", ("oneline", "receive_mode")),
-    ("receive 500 usdt for rub", ("oneline", "receive_mode")),
+    ("получить 500 usdt", ("oneline", "missing_currency")),
+    ("получить 0,001 usdt за rub", ("errors", "too_many_decimals")),  # USDT's 2 decimals
     ("1000 rub xyz 2", ("oneline", "unknown_word")),
     ("1000 rub", ("oneline", "missing_currency")),
     ("1000", ("oneline", "missing_currency")),

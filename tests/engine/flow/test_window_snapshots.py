@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from flow_helpers import FlakyProvider, to_amount, walk_to
 from test_dialog import DIRECTIONS
+from test_dialog_double_tap import tap
 from test_dialog_failures import flaky_service
 
 from engine.messages import RATES, rates_context
@@ -128,3 +129,32 @@ async def test_typed_on_the_result_card(make_chat, snapshot, locale: str, typed:
     await walk_to(chat, "result")
     await chat.send(typed)
     assert chat.transcript[-1] == snapshot
+
+
+@pytest.mark.parametrize("admin_locale", LOCALES)
+@pytest.mark.parametrize("client_locale", LOCALES)
+@pytest.mark.parametrize(("give", "get"), [("RUB", "USDT"), ("USDT", "THB")])
+async def test_client_card(
+    make_chat, snapshot, admin_locale: str, client_locale: str, give: str, get: str
+) -> None:
+    """What "for the client" sends, in the language picked, whatever the admin's."""
+    chat = make_chat(language=admin_locale)
+    await to_amount(chat, give, get, margin="1.5")
+    await chat.send(SAMPLE_AMOUNT[give])
+    label = {"ru": "📤 Клиенту", "en": "📤 For the client"}[admin_locale]
+    await tap(chat, chat.window(), f"{label} · {client_locale.upper()}")
+    [sent] = chat.client.bot.sent
+    assert sent.text == snapshot
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize(("give", "get"), [("RUB", "USDT"), ("USDT", "RUB"), ("USDT", "IDR")])
+async def test_receive_mode_windows(
+    make_chat, snapshot, locale: str, give: str, get: str
+) -> None:
+    """The amount typed as what the client receives: the prompt, the card, the swap."""
+    chat = make_chat(language=locale)
+    await to_amount(chat, give, get, margin="1.5")
+    await chat.click({"ru": "↔️ Ввести сумму получения", "en": "↔️ Enter the amount received"}[locale])
+    await chat.send("1000")
+    assert transcript(chat) == snapshot

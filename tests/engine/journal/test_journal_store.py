@@ -19,6 +19,7 @@ from sqlalchemy import inspect
 from engine.journal.migrate import head_revision
 from engine.journal.store import JournalStore
 from engine.journal.url import DatabaseTarget, database_target
+from engine.logs import secrets_in_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -178,3 +179,8 @@ def test_database_url_forms(tmp_path: Path) -> None:
     railway = database_target("postgresql://u:p@db:5432/j?sslmode=require", tmp_path)
     assert dict(railway.url.query) == {"ssl": "require"}
     assert database_target("sqlite:///x/j.db", tmp_path).url.drivername == "sqlite+aiosqlite"
+
+
+def test_database_url_is_a_secret_for_the_logs() -> None:
+    url = "postgresql://desk:s3cret-pw@db:5432/journal"
+    assert secrets_in_env({"DATABASE_URL": url, "PATH": "/bin"}) == [url]

@@ -1,7 +1,8 @@
 """The e2e fakes of ``tests/e2e``, imported as they import each other.
 
 Those modules import their siblings by bare name (``from loopback import ...``), as pytest's
-rootdir insertion allows; outside pytest their folder has to be on ``sys.path`` first.
+rootdir insertion allows (and ``tests/`` itself, for ``pgscratch``); outside pytest those
+folders have to be on ``sys.path`` first.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 E2E = ROOT / "tests" / "e2e"
-if str(E2E) not in sys.path:
-    sys.path.insert(0, str(E2E))
+for folder in (ROOT / "tests", E2E):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from fake_providers import API_KEY, FakeProviders  # noqa: E402
 from fake_telegram import TOKEN, FakeTelegram  # noqa: E402

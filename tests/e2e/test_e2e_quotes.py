@@ -15,6 +15,9 @@ import re
 from fake_telegram import FakeTelegram
 from harness import ADMINS, BotProcess, Person
 
+CARD_BUTTONS = ["✏️ Наценка", "✏️ Сумма", "⇄ Обратный обмен", "📤 Клиенту · RU",
+                "📤 Клиенту · EN", "← Назад", "🔄 Новый расчёт"]
+
 
 async def test_rub_to_usdt(tg: FakeTelegram, bot: BotProcess) -> None:
     # The client gives RUB, buys USDT: final = 85.30 × 1.02 = 87.006 → up → 87.01;
@@ -28,7 +31,7 @@ async def test_rub_to_usdt(tg: FakeTelegram, bot: BotProcess) -> None:
     assert re.search(r"Источник: rapira, курс получен (только что|\d+ \w+ назад)\.$", card.norm), (
         card.norm
     )
-    assert card.button_texts == ["← Назад", "🔄 Новый расчёт"]
+    assert card.button_texts == CARD_BUTTONS
     assert "1 USDT = 87,01 RUB" in card.entity_texts(
         "bold"
     )  # the client rate is bold, as the template says
@@ -140,7 +143,7 @@ async def test_an_amount_typed_on_the_card_requotes_below_it(
     new = await admin.sees("Клиент отдаёт: 5 000,00 RUB")
     assert new.message_id != card.message_id
     assert "Наценка: 2 %" in new.norm and "Клиент получает: 57,46 USDT" in new.norm
-    assert new.button_texts == ["← Назад", "🔄 Новый расчёт"]
+    assert new.button_texts == CARD_BUTTONS
     kept = next(m for m in tg.bot_messages(admin.user_id) if m.message_id == card.message_id)
     assert kept.text == card.text and kept.reply_markup is None  # text as it was, no buttons
     admin.send("abc")

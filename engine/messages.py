@@ -37,6 +37,13 @@ def help_context(config: AppConfig, locale: str) -> dict[str, Any]:
         ],
         "pivot": config.routing.pivot,
         "default_margin": config.quote.default_margin,
+        "valid_minutes": config.quote.valid_minutes,
+        # the words a one-line quote understands for each currency, from config.yaml
+        "aliases": [
+            {"code": c.code, "words": [a for a in c.aliases if a.casefold() != c.code.casefold()]}
+            for c in config.currencies
+            if c.aliases
+        ],
     }
 
 

@@ -4,7 +4,8 @@ The bot is the one ``crypto-helper run --offline`` starts — the same validatio
 dispatcher with its flows, commands, access control and middlewares (built by the
 composition root and handed in as ``app_factory``), static rates — with a
 :class:`~engine.studio.botapi.LocalBotAPI` in place of Telegram: no token, no network.
-The person at the terminal is the chat's only user, and an admin.
+Unlike ``run`` it keeps no quote journal, so nothing is written to disk. The person at the
+terminal is the chat's only user, and an admin.
 
 What the terminal shows is what a Telegram client would: each message the bot sends or
 edits, its HTML drawn as text (:func:`engine.studio.richtext.to_terminal`; ANSI styles on a

@@ -276,8 +276,9 @@ async def local_app(
     defs: Definitions, bot: Bot, *, admins: Iterable[int]
 ) -> AsyncIterator[BotApp]:
     """The bot as ``crypto-helper run --offline`` wires it (static rates, memory storage,
-    metrics, the command menu), for a ``bot`` whose session is not Telegram's: the seam of
-    ``crypto-helper chat``. The dispatcher's startup and shutdown run around the block."""
+    metrics, the command menu; no quote journal, so nothing is written to disk), for a
+    ``bot`` whose session is not Telegram's: the seam of ``crypto-helper chat``. The
+    dispatcher's startup and shutdown run around the block."""
     config = defs.config
     rates = create_offline_rates(config)
     storage = CompactMemoryStorage(config.storage.state_ttl_seconds)

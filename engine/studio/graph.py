@@ -7,7 +7,9 @@ them (:mod:`engine.flow.builder`):
 * ``on_error``: the step's actions failed (no rate);
 * buttons: ``back`` goes to ``back`` (else the previous step in file order), ``cancel`` to
   the flow's ``on_cancel`` (without one the dialog ends), ``new_deal`` to ``start``,
-  ``retry`` runs the failed step's actions again and goes on to that step's ``next``.
+  ``retry`` runs the failed step's actions again and goes on to that step's ``next``;
+  the flow's own buttons as :func:`_own_button_edges` says (``goto``, ``swap``, ``set``;
+  a ``send`` button stays on its window, so it is no edge).
 
 A declared ``back`` on a step without a Back button is no way anywhere, and neither is a
 ``/cancel`` command (it ends the dialog), so neither is an edge. :func:`flow_graph` prints
@@ -76,6 +78,9 @@ def flow_edges(flow: FlowConfig) -> list[Edge]:
             label = failed if step.actions else "on_error"
             edges.append(Edge(step_id, step.on_error, "on_error", label))
         for button in step_buttons(step):
+            if button in flow.buttons:
+                edges += _own_button_edges(flow, step_id, button)
+                continue
             for target in _button_targets(flow, step_id, button, failed_by):
                 edges.append(Edge(step_id, target, "button", f"button {button}"))
     known = {*flow.steps, ENTRY, ENDED}
@@ -86,6 +91,32 @@ def flow_edges(flow: FlowConfig) -> list[Edge]:
             seen.add(edge)
             unique.append(edge)
     return unique
+
+
+def _own_button_edges(flow: FlowConfig, step_id: str, name: str) -> list[Edge]:
+    """Where one of the flow's own buttons (``buttons:`` of the flow file) leads from
+    ``step_id``: ``goto`` to that step, and, once it is answered, on with ``step_id``'s
+    actions and next (Back there returns here too); ``swap``/``set`` run the button's
+    actions, then its ``next`` (else this step again), on failure this step's on_error;
+    ``send`` sends a message and stays."""
+    spec = flow.buttons[name]
+    step = flow.steps[step_id]
+    when = ", ".join(f"{key}={value}" for key, value in spec.when.items())
+    label = f"button {name}" + (f" (when {when})" if when else "")
+    if spec.goto is not None:
+        edges = [Edge(step_id, spec.goto, "button", label)]
+        if spec.goto in flow.steps:
+            edges.append(Edge(spec.goto, step.next or step_id, "next", f"answered after {name}"))
+            if "back" in step_buttons(flow.steps[spec.goto]):
+                edges.append(Edge(spec.goto, step_id, "button", f"button back after {name}"))
+        return edges
+    if spec.swap is not None or spec.set is not None:
+        edges = [Edge(step_id, spec.next or step_id, "button", label)]
+        if spec.actions and step.on_error:
+            failed = f"on_error ({', '.join(spec.actions)} failed after {name})"
+            edges.append(Edge(step_id, step.on_error, "on_error", failed))
+        return edges
+    return []  # send: a message of its own below; the window stays
 
 
 def _button_targets(

@@ -116,7 +116,7 @@ def test_shipped_flow_mermaid_reads_back(shipped: FlowConfig) -> None:
         "s_rates_unavailable": "rates_unavailable (card)",
         "s_cancelled": "cancelled (card)",
     }
-    assert len(edges) == len(flow_edges(shipped)) == 21
+    assert len(edges) == len(flow_edges(shipped))
     assert ("s_amount", "==>", "on_error (compute_quote failed)", "s_rates_unavailable") in edges
     assert ("s_rates_unavailable", "-.->", "button retry", "s_result") in edges
     assert ("entry", "-->", "", "s_source") in edges
@@ -128,7 +128,7 @@ def test_shipped_flow_dot_parses(shipped: FlowConfig) -> None:
     labels = {n.get_name(): dot_label(n) for n in graph.get_nodes()}
     assert labels["s_margin"] == "margin (input)" and labels["entry"] == "start"
     edges = {(e.get_source(), e.get_destination(), e.get("style")) for e in graph.get_edges()}
-    assert len(graph.get_edges()) == 21
+    assert len(graph.get_edges()) == len(flow_edges(shipped))
     assert ("s_amount", "s_rates_unavailable", "dashed") in edges
     assert ("s_target", "s_source", "dotted") in edges
     assert ("s_source", "s_target", "solid") in edges
@@ -145,7 +145,12 @@ def test_shipped_flow_transitions(shipped: FlowConfig) -> None:
         ("result", "result", "next (compute_quote done)"),  # a typed amount: a new card
         ("result", "source", "button new_deal"),
         ("rates_unavailable", "result", "button retry"),  # the failed step's next
+        ("result", "margin", "button change_margin"),  # the flow's own goto button
+        ("margin", "result", "answered after change_margin"),  # and back to the card
+        ("result", "result", "button swap"),  # the reverse deal on a new card
+        ("amount", "amount", "button fix_receive (when fixed=give)"),
     } <= edges
+    assert not any("for_client" in label for _, _, label in edges)  # a send stays put
     assert not unreachable_steps(shipped)
 
 
@@ -211,6 +216,41 @@ def test_unreachable_steps_are_marked_in_both_formats() -> None:
     dot_nodes = {n.get_name(): n for n in read_dot(flow_graph(demo, "dot")).get_nodes()}
     assert dot_nodes["s_also_lost"].get("style") == "dashed"
     assert dot_label(dot_nodes["s_one"]) == "one (card)"
+
+
+def test_the_flows_own_buttons() -> None:
+    demo = FlowConfig.model_validate({
+        "id": "demo", "start": "pick",
+        "buttons": {
+            "again": {"goto": "pick"},
+            "flip": {"swap": ["a", "b"], "actions": ["compute_quote"], "next": "done"},
+            "mode": {"set": {"m": "x"}, "when": {"m": "y"}},
+            "copy": {"send": "client"},
+        },
+        "steps": {
+            "pick": {"kind": "choice", "options": {"from": "currencies"}, "save_as": "a",
+                     "next": "card", "buttons": ["back"]},
+            "card": {"kind": "card", "buttons": [["again", "flip"], ["mode", "copy"]],
+                     "on_error": "oops", "next": "done"},
+            "done": {"kind": "card"},
+            "oops": {"kind": "card", "buttons": ["retry"]},
+        },
+    })
+    edges = [(e.source, e.target, e.kind, e.label) for e in flow_edges(demo) if e.source != ENTRY]
+    assert edges == [
+        ("pick", "card", "next", "next"),
+        ("card", "done", "next", "next"),
+        ("card", "oops", "on_error", "on_error"),
+        ("card", "pick", "button", "button again"),  # goto
+        ("pick", "done", "next", "answered after again"),  # then on with card's next
+        ("pick", "card", "button", "button back after again"),  # Back returns to the card
+        ("card", "done", "button", "button flip"),  # swap, its actions, its next
+        ("card", "oops", "on_error", "on_error (compute_quote failed after flip)"),
+        ("card", "card", "button", "button mode (when m=y)"),  # set: the same step again
+        ("oops", "done", "button", "button retry"),  # copy (send) stays: no edge
+    ]
+    assert read_mermaid(flow_graph(demo))[1][4] == ("s_card", "-.->", "button again", "s_pick")
+    read_dot(flow_graph(demo, "dot"))
 
 
 def test_an_unknown_format_is_refused(shipped: FlowConfig) -> None:

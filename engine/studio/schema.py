@@ -44,6 +44,9 @@ STRING_SECTIONS: Mapping[str, str] = {
     "errors": "What the bot says when a typed number is refused, shown above the window. "
     "Variables: input (what was typed), min, max, max_decimals, max_length, unit.",
     "notices": "Short messages outside the windows: replies to /cancel, pop-ups, warnings.",
+    "journal": "Replies of the quote journal's commands: /history, /today, /export.",
+    "export_columns": "/export's CSV file: the header of each column, and the words in its "
+    "cells. Variable: timezone (bot.timezone).",
     "oneline": "Replies to a one-line quote (/q 1000 rub usdt 2) that could not be understood. "
     "Variables: amount, give, get, margin (as understood), understood, example, word, "
     "codes, gets, gives.",
@@ -90,6 +93,46 @@ STRING_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
         "unknown_direction": "no such direction: the client cannot give or get that currency",
         "too_many": "the line has more parts than an amount, two currencies and a margin",
         "receive_mode": "quoting from the amount the client receives is not available",
+    },
+    "journal": {
+        "reopen_button": "each quote's button in /history, which shows that quote again; "
+        "variables: number, amount, give, get",
+        "not_found": "pop-up when the quote of such a button is no longer in the journal",
+        "unavailable": "the reply while the journal's database does not answer; variable: "
+        "waiting (quotes waiting to be written)",
+        "off": "the reply when no journal is kept",
+        "history_usage": "the reply to /history with words it does not take; variable: input",
+        "export_caption": "the text sent with /export's file; variables: period, timezone, count",
+        "export_empty": "the reply to /export when the period has no quotes; variables: "
+        "period, timezone",
+        "period_bad_date": "/export with something that is not a date; variable: input",
+        "period_reversed": "/export whose last day is before its first; variables: first, last",
+        "period_too_long": "/export of too many days at once; variables: max_days, days",
+        "period_too_many": "/export with more than two dates",
+    },
+    "export_columns": {
+        "number": "the column of the quote's number",
+        "time": "the column of when it was quoted; variable: timezone",
+        "admin_id": "the column of the admin's Telegram id",
+        "admin": "the column of the admin's name",
+        "chat_id": "the column of the chat's Telegram id",
+        "give": "the column of the currency the client gives",
+        "get": "the column of the currency the client gets",
+        "mode": "the column saying which amount was typed: the one given or received",
+        "amount_given": "the column of the amount the client gives",
+        "amount_received": "the column of the amount the client gets",
+        "market_rate": "the column of the market rate",
+        "client_rate": "the column of the client's rate",
+        "margin": "the column of the margin, in %",
+        "sources": "the column of the rate's source",
+        "rate_age": "the column of the rate's age, in seconds",
+        "stale": "the column saying whether the rate was older than usual",
+        "locale": "the column of the admin's language",
+        "version": "the column of the bot's version",
+        "mode_give": "in the mode column: the amount given was typed",
+        "mode_receive": "in the mode column: the amount received was typed",
+        "yes": "the word for yes in the cells",
+        "no": "the word for no in the cells",
     },
 }
 

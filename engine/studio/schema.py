@@ -44,6 +44,8 @@ STRING_SECTIONS: Mapping[str, str] = {
     "errors": "What the bot says when a typed number is refused, shown above the window. "
     "Variables: input (what was typed), min, max, max_decimals, max_length, unit.",
     "notices": "Short messages outside the windows: replies to /cancel, pop-ups, warnings.",
+    "inline": "Inline quotes: '@yourbot 1000 rub usdt 2' typed in any chat (admins only). "
+    "Plain text on one line.",
     "journal": "Replies of the quote journal's commands: /history, /today, /export.",
     "export_columns": "/export's CSV file: the header of each column, and the words in its "
     "cells. Variable: timezone (bot.timezone).",
@@ -93,6 +95,23 @@ STRING_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
         "unknown_direction": "no such direction: the client cannot give or get that currency",
         "too_many": "the line has more parts than an amount, two currencies and a margin",
         "receive_mode": "quoting from the amount the client receives is not available",
+    },
+    "inline": {
+        "title": "each result's title, in its own language; variables of client.j2 (quote, "
+        "give, get, currencies, valid_until) and lang (RU, EN)",
+        "description": "each result's second line; the same variables as title",
+        "hint": "the button above the results for an empty query (at most 64 characters); "
+        "variable: example",
+        "stranger": "that button for someone who is not an admin",
+        "unavailable": "that button when there is no rate; variables: give, get",
+        "bad_number": "that button for a number the dialog refuses; variable: reason",
+        "unknown_word": "that button for a word that names no currency; variables: word, example",
+        "missing_amount": "that button when the query has no amount; variable: example",
+        "missing_currency": "that button when a currency is missing; variables: give, get, "
+        "example",
+        "unknown_direction": "that button for a direction not configured; variables: give, "
+        "get, example",
+        "too_many": "that button for a query with more than a quote needs; variable: example",
     },
     "journal": {
         "reopen_button": "each quote's button in /history, which shows that quote again; "

@@ -63,6 +63,11 @@ def test_a_desk_writes_checks_and_breaks_its_snapshot(desk: pytest.Pytester) -> 
     changed.stdout.fnmatch_lines(["*-*Client gets: <b>*", "*+*The client gets: <b>*"])
 
 
+def test_the_readme_shows_this_very_file() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert DESK_TEST in readme
+
+
 def test_a_broken_config_fails_with_what_check_says(desk: pytest.Pytester) -> None:
     config = desk.path / "config.yaml"
     text = config.read_text(encoding="utf-8")

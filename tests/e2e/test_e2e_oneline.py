@@ -25,3 +25,25 @@ async def test_q_gives_the_card(tg: FakeTelegram, bot: BotProcess) -> None:
     refusal = await admin.sees("Не знаю «xyz»")
     assert refusal.norm.startswith("Понял: 1000 RUB → …. Не знаю «xyz»")
     assert admin.refusals() == []
+
+
+async def test_english_one_line_and_three_lines_not_understood(
+    tg: FakeTelegram, bot: BotProcess
+) -> None:
+    admin = Person(tg, ADMINS[38], language="en")
+    admin.send("usdt 500 → thb 1.5")
+    card = await admin.sees("Exchange quote")
+    assert "Client gives: 500.00 USDT · ✍️ fixed" in card.norm
+    assert "Margin: 1.5%" in card.norm
+    for line, reply in (
+        ("/q 1000 rub", "Understood: 1000 RUB → …. The currency the client gets is missing."),
+        ("/q 1000 rub xyz", "Understood: 1000 RUB → …. “xyz” is not a currency I know"),
+        ("/q 1000 usd eur", "Understood: 1000 USD → EUR. No such direction"),
+    ):
+        admin.send(line)
+        refusal = await admin.sees(reply)
+        assert "Example:" in refusal.norm
+    admin.send("receive 500 usdt for rub 2")
+    received = await admin.sees("Client gets: 500.00 USDT · ✍️ fixed")
+    assert "Client gives: 43,505.00 RUB" in received.norm  # 500 × 87.01, rounded up
+    assert admin.refusals() == []

@@ -47,7 +47,7 @@ from aiogram.exceptions import (
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, Update
 from aiogram_dialog import setup_dialogs
 from aiogram_dialog.api.protocols import MessageManagerProtocol
 from aiohttp import web
@@ -62,6 +62,7 @@ from engine.bot.access import AccessMiddleware
 from engine.bot.commands import create_commands_router, create_fallback_router
 from engine.bot.errors import StorageFailureMiddleware, create_errors_router
 from engine.bot.inflight import InFlight, InFlightDispatcher, create_webhook_gate
+from engine.bot.inline import create_inline_router
 from engine.bot.journal_commands import create_journal_router
 from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.retry import RetryAfterMiddleware
@@ -157,6 +158,7 @@ def create_dispatcher(
     access = AccessMiddleware(admins, defs.config, defs.renderer)
     dispatcher.message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)
+    dispatcher.inline_query.outer_middleware(access)
     # Before setup_dialogs: aiogram-dialog must not read zero-width characters as a button.
     dispatcher.message.outer_middleware(TypedTextMiddleware())
     # Before setup_dialogs too: aiogram-dialog fails on a callback without data.
@@ -166,6 +168,7 @@ def create_dispatcher(
     # Commands first (so /cancel is not read as a number), then the flows, then fallbacks.
     dispatcher.include_router(create_commands_router(main, defs.config, defs.renderer))
     dispatcher.include_router(create_journal_router(main, defs.config, defs.renderer))
+    dispatcher.include_router(create_inline_router(main, defs.config, defs.renderer))
     for flow in flows:
         dispatcher.include_router(flow.dialog)
     dispatcher.include_router(create_fallback_router(main, defs.config, defs.renderer))
@@ -711,7 +714,15 @@ async def run_webhook(runtime: Runtime, stop: asyncio.Event) -> None:
     config, settings, bot = runtime.defs.config, runtime.settings, runtime.bot
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     url = settings.webhook_url.rstrip("/") + config.bot.webhook_path
-    await bot.set_webhook(url, secret_token=settings.webhook_secret.get_secret_value())
+    # The update types the handlers use (inline queries too), as polling asks for them: a
+    # webhook set before keeps its own list otherwise. aiogram-dialog's own event type is
+    # no Telegram update.
+    used = runtime.app.dispatcher.resolve_used_update_types()
+    await bot.set_webhook(
+        url,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=[kind for kind in used if kind in Update.model_fields],
+    )
     await runtime.app.dispatcher.emit_startup(bot=bot)
     log.info("webhook mode: serving %s", config.bot.webhook_path)
     await stop.wait()

@@ -18,6 +18,7 @@ from jinja2 import TemplateError
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, Problem
 from engine.flow.oneline import rejection_text, sample_rejections
+from engine.inline import MAX_BUTTON_TEXT, MAX_DESCRIPTION, MAX_TITLE, InlineQuotes, sample_cases
 from engine.journal.texts import string_samples
 from engine.preview import PreviewResult, Screen, preview_all
 from engine.rates.offline import create_offline_rates
@@ -25,6 +26,7 @@ from engine.studio.reach import unreachable_warnings
 from engine.telegram import (
     MAX_CALLBACK_ANSWER,
     MAX_CALLBACK_DATA,
+    MAX_TEXT,
     HtmlProblem,
     callback_data_size,
     check_html,
@@ -140,7 +142,51 @@ def string_problems(defs: Definitions) -> list[Problem]:
                 continue
             problems += [smap.problem(loc, p.message) for p in check_html(text)]
         problems += journal_string_problems(defs, locale)
+        problems += inline_string_problems(defs, locale)
     return problems
+
+
+def inline_string_problems(defs: Definitions, locale: str) -> list[Problem]:
+    """The ``inline`` strings of ``locale`` as an inline query's answer shows them (plain
+    text, one line), from sample quotes and refusals: the button above the results held to
+    :data:`~engine.inline.MAX_BUTTON_TEXT` characters, the results' titles and descriptions
+    to theirs. (The client's card itself is rendered with the result card's previews.)"""
+    smap = defs.string_maps[locale]
+    quotes = InlineQuotes(defs.flows[0], defs.config, defs.renderer, cut=False)
+    problems: list[Problem] = []
+    for key, render in sample_cases(quotes, locale):
+        loc = ("inline", key)
+        try:
+            answer = render()
+        except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
+            problems.append(smap.problem(loc, f"cannot be shown: {exc}"))
+            continue
+        found: list[HtmlProblem] = []
+        if answer.button is not None:
+            found += _line_problems(answer.button, MAX_BUTTON_TEXT, "this button text")
+        for article in answer.articles:
+            if key == "title":
+                found += _line_problems(article.title, MAX_TITLE, "this result title")
+            else:
+                found += _line_problems(
+                    article.description, MAX_DESCRIPTION, "this result description"
+                )
+        problems += [smap.problem(loc, p.message) for p in dict.fromkeys(found)]
+    return problems
+
+
+def _line_problems(text: str, limit: int, what: str) -> list[HtmlProblem]:
+    """A one-line plain text: what Telegram refuses (empty, a broken character), and our
+    cap (Telegram documents none; clients show one line)."""
+    found = check_plain_text(text, MAX_TEXT, what=what)
+    if not found and len(text) > limit:
+        found.append(
+            HtmlProblem(
+                f"{what} is {len(text)} characters; at most {limit} fit on its one line "
+                "(a longer one is cut with …): shorten it"
+            )
+        )
+    return found
 
 
 def journal_string_problems(defs: Definitions, locale: str) -> list[Problem]:

@@ -48,6 +48,20 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
         "unknown_direction",
         "too_many",
     ),
+    # Inline quotes (engine.inline): the results' labels and the button above them.
+    "inline": (
+        "title",
+        "description",
+        "hint",
+        "stranger",
+        "unavailable",
+        "bad_number",
+        "unknown_word",
+        "missing_amount",
+        "missing_currency",
+        "unknown_direction",
+        "too_many",
+    ),
     # The quote journal (engine.bot.journal_commands).
     "journal": (
         "reopen_button",

@@ -4,9 +4,11 @@ The bot works in private chats only unless ``bot.allow_groups`` is true: in a gr
 admin's command gets one line asking to use a private chat, and nothing else is answered
 (no rates are posted where others can read them).
 
-An outer middleware on messages and callback queries, so no handler, dialog or rate is
-reached by a stranger. A stranger is told once an hour at most (a bounded TTL cache), so a
-flood of messages does not become a flood of replies.
+An outer middleware on messages, callback queries and inline queries, so no handler, dialog
+or rate is reached by a stranger. A stranger is told once an hour at most (a bounded TTL
+cache), so a flood of messages does not become a flood of replies. A stranger's inline query
+is always answered (else their client waits on it), with no result and the button to open
+the bot (``inline.stranger``), cached by Telegram for a minute.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
-from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
+from aiogram.types import CallbackQuery, Chat, InlineQuery, Message, TelegramObject, User
 from cachetools import TTLCache
 
+from engine.bot.inline import send_answer
 from engine.config.models import AppConfig
+from engine.inline import stranger_answer
 from engine.locale import user_locale
 from engine.messages import REFUSED, base_context
 from engine.render import Renderer
@@ -46,6 +50,9 @@ class AccessMiddleware(BaseMiddleware):
         self.renderer = renderer
         self._refused: TTLCache[int, bool] = TTLCache(maxsize=10_000, ttl=refuse_every_seconds)
         self._told_groups: TTLCache[int, bool] = TTLCache(maxsize=10_000, ttl=refuse_every_seconds)
+        self._logged_inline: TTLCache[int, bool] = TTLCache(
+            maxsize=10_000, ttl=refuse_every_seconds
+        )
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
@@ -64,6 +71,11 @@ class AccessMiddleware(BaseMiddleware):
             log.info("refused user %s (not in admins)", user_id)
             text = self.renderer.window(locale, REFUSED, base_context(self.config, locale))
             await event.answer(text)
+        elif isinstance(event, InlineQuery):
+            if user_id not in self._logged_inline:
+                self._logged_inline[user_id] = True
+                log.info("refused user %s inline (not in admins)", user_id)
+            await send_answer(event, stranger_answer(self.config, self.renderer, locale))
         return None
 
     async def _outside_private(self, event: TelegramObject, user: User | None, chat: Chat) -> None:

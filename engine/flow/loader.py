@@ -175,14 +175,7 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
                             f"the preset {preset} is outside the allowed {spec.min}..{spec.max}",
                         )
                     )
-        for i, name in enumerate(step.actions):
-            if name not in ACTIONS:
-                add(
-                    smap.problem(
-                        (*loc, "actions", i),
-                        f"{name!r} is not a known action{did_you_mean(name, ACTIONS)}",
-                    )
-                )
+        problems += _unknown_actions(step.actions, loc, smap)
         if step.actions and step.on_error is None:
             add(smap.problem((*loc, "actions"), "a step with actions needs 'on_error'"))
         for bloc, button in _button_locs(step, loc):
@@ -217,6 +210,19 @@ def check_flow(flow: FlowConfig, smap: SourceMap, config: AppConfig) -> list[Pro
                 )
             )
     return problems
+
+
+def _unknown_actions(
+    names: list[str], loc: tuple[str | int, ...], smap: SourceMap
+) -> list[Problem]:
+    """An ``actions:`` list's names that are not actions, each at its place."""
+    return [
+        smap.problem(
+            (*loc, "actions", i), f"{name!r} is not a known action{did_you_mean(name, ACTIONS)}"
+        )
+        for i, name in enumerate(names)
+        if name not in ACTIONS
+    ]
 
 
 def _button_locs(
@@ -320,14 +326,7 @@ def _flow_button_problems(
             )
         if button.locales == "each" and button.send is None:
             add(smap.problem((*loc, "locales"), "'locales' goes with send", key=True))
-        for i, name in enumerate(button.actions):
-            if name not in ACTIONS:
-                add(
-                    smap.problem(
-                        (*loc, "actions", i),
-                        f"{name!r} is not a known action{did_you_mean(name, ACTIONS)}",
-                    )
-                )
+        problems += _unknown_actions(button.actions, loc, smap)
         if button.send is not None:
             problems += _check_template(button.send, (*loc, "send"), smap, config)
     return problems

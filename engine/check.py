@@ -18,7 +18,7 @@ from jinja2 import TemplateError
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, Problem
 from engine.flow.oneline import rejection_text, sample_rejections
-from engine.inline import MAX_BUTTON_TEXT, MAX_DESCRIPTION, MAX_TITLE, InlineQuotes, sample_cases
+from engine.inline import InlineQuotes, line_limit, sample_cases
 from engine.journal.texts import string_samples
 from engine.preview import PreviewResult, Screen, preview_all
 from engine.rates.offline import create_offline_rates
@@ -105,6 +105,8 @@ def screen_problems(defs: Definitions, screens: Iterable[Screen]) -> list[Proble
 # as messages (HTML, 4096).
 POPUP_NOTICES = frozenset({"restarted", "refused"})
 # The journal's texts that are not HTML messages: pop-ups and button labels (plain text).
+# What an inline text is, in check's messages (the others are the button's).
+INLINE_WHAT = {"title": "this result title", "description": "this result description"}
 JOURNAL_PLAIN = {"not_found": MAX_CALLBACK_ANSWER, "reopen_button": 64, "off": MAX_CALLBACK_ANSWER}
 
 
@@ -148,29 +150,21 @@ def string_problems(defs: Definitions) -> list[Problem]:
 
 def inline_string_problems(defs: Definitions, locale: str) -> list[Problem]:
     """The ``inline`` strings of ``locale`` as an inline query's answer shows them (plain
-    text, one line), from sample quotes and refusals: the button above the results held to
-    :data:`~engine.inline.MAX_BUTTON_TEXT` characters, the results' titles and descriptions
-    to theirs. (The client's card itself is rendered with the result card's previews.)"""
+    text, one line), from sample quotes and refusals, each held to its cap
+    (:func:`~engine.inline.line_limit`: the button above the results, a result's title and
+    description). (The client's card itself is rendered with the result card's previews.)"""
     smap = defs.string_maps[locale]
     quotes = InlineQuotes(defs.flows[0], defs.config, defs.renderer, cut=False)
     problems: list[Problem] = []
     for key, render in sample_cases(quotes, locale):
         loc = ("inline", key)
         try:
-            answer = render()
+            texts = render()
         except (TemplateError, ArithmeticError, TypeError, ValueError, KeyError) as exc:
             problems.append(smap.problem(loc, f"cannot be shown: {exc}"))
             continue
-        found: list[HtmlProblem] = []
-        if answer.button is not None:
-            found += _line_problems(answer.button, MAX_BUTTON_TEXT, "this button text")
-        for article in answer.articles:
-            if key == "title":
-                found += _line_problems(article.title, MAX_TITLE, "this result title")
-            else:
-                found += _line_problems(
-                    article.description, MAX_DESCRIPTION, "this result description"
-                )
+        what = INLINE_WHAT.get(key, "this button text")
+        found = [p for text in texts for p in _line_problems(text, line_limit(key), what)]
         problems += [smap.problem(loc, p.message) for p in dict.fromkeys(found)]
     return problems
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -72,6 +73,8 @@ MAX_RESULT_ID_BYTES = 64
 MAX_BUTTON_TEXT = 64
 MAX_TITLE = 96
 MAX_DESCRIPTION = 160
+# Each ``inline`` text's cap: the two labels of a result, else the button's.
+LINE_LIMITS: Mapping[str, int] = {"title": MAX_TITLE, "description": MAX_DESCRIPTION}
 # Results of a quote may be cached this long (per user: is_personal); a quote's rate moves.
 CACHE_SECONDS = 5
 # A stranger's empty answer may be cached longer: it will not change soon.
@@ -81,6 +84,7 @@ STRANGER_CACHE_SECONDS = 60
 START_PARAMETER = "inline"
 # The button texts, by what they answer (each a key of the ``inline`` section).
 HINT, UNAVAILABLE, STRANGER, BAD_NUMBER = "hint", "unavailable", "stranger", "bad_number"
+_SPACES = re.compile(r"[ \t\n\r\f\v]+")
 # The sample quote number of check's renderings (like the journal's samples).
 SAMPLE_NUMBER = "K7M2QX"
 
@@ -115,8 +119,15 @@ def plain_line(rendered: str, limit: int | None) -> str:
         text = parse_html(rendered).text
     except TelegramTextError:  # not valid HTML (a literal "<" in the text): as written
         text = html.unescape(rendered)
-    text = " ".join(text.split())
+    # Line breaks and runs of spaces become one space; a no-break space (Babel's group
+    # separator: "1 000") stays, so a number is not broken across lines.
+    text = _SPACES.sub(" ", text).strip(" ")
     return text if limit is None or len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def line_limit(key: str) -> int:
+    """The cap of the ``inline`` text ``key``, in characters."""
+    return LINE_LIMITS.get(key, MAX_BUTTON_TEXT)
 
 
 def result_id(number: str, locale: str) -> str:
@@ -225,24 +236,28 @@ class InlineQuotes:
 
     def articles(self, data: Mapping[str, Any], locale: str) -> tuple[Article, ...]:
         """One article per locale (the admin's first) for a computed quote in ``data``."""
-        assert self.card_step is not None and self.template is not None
+        assert self.template is not None
         number = str(data["quote"]["number"])
-        found: list[Article] = []
-        for loc in self.locales_for(locale)[:MAX_RESULTS]:
-            context = window_context(
-                self.flow, self.card_step, self.config, data, loc, self.renderer
+        return tuple(
+            Article(
+                id=result_id(number, loc),
+                locale=loc,
+                title=self.label(data, loc, "title"),
+                description=self.label(data, loc, "description"),
+                text=self.renderer.window(loc, self.template, self._context(data, loc)),
             )
-            labels = {**context, "lang": loc.upper()}
-            found.append(
-                Article(
-                    id=result_id(number, loc),
-                    locale=loc,
-                    title=self._line(loc, "title", labels, MAX_TITLE),
-                    description=self._line(loc, "description", labels, MAX_DESCRIPTION),
-                    text=self.renderer.window(loc, self.template, context),
-                )
-            )
-        return tuple(found)
+            for loc in self.locales_for(locale)[:MAX_RESULTS]
+        )
+
+    def label(self, data: Mapping[str, Any], locale: str, key: str) -> str:
+        """An article's ``title`` or ``description`` in ``locale``: the client card's
+        variables and ``lang`` (``RU``)."""
+        labels = {**self._context(data, locale), "lang": locale.upper()}
+        return self._line(locale, key, labels, line_limit(key))
+
+    def _context(self, data: Mapping[str, Any], locale: str) -> dict[str, Any]:
+        assert self.card_step is not None
+        return window_context(self.flow, self.card_step, self.config, data, locale, self.renderer)
 
     def rejection_answer(self, locale: str, exc: OneLineRejectedError) -> InlineAnswer:
         """The button saying what a query lacks: ``inline.<code>`` for a one-line refusal
@@ -321,48 +336,51 @@ def sample_quote_data(config: AppConfig, *, receive: bool = False) -> dict[str, 
     }
 
 
-def sample_cases(
-    quotes: InlineQuotes, locale: str
-) -> list[tuple[str, Callable[[], InlineAnswer]]]:
-    """Every kind of answer in ``locale``, each with the ``inline`` key that writes it, as a
-    call that renders it (one failing does not hide the others): articles of a quote and
-    of one in receive mode for ``title`` and ``description``, a button for each other key.
+def sample_cases(quotes: InlineQuotes, locale: str) -> list[tuple[str, Callable[[], list[str]]]]:
+    """Every ``inline`` text of ``locale``, each with a call that renders what it shows (one
+    failing does not hide the others): the button of a sample of each kind of answer, the
+    title and description of a sample quote and of one in receive mode (in ``locale`` only).
     For ``check``: rendered as the bot renders them, from sample data, without rates."""
     config = quotes.config
     give = next(iter(config.directions))
     get = config.directions[give][0]
-    cases: list[tuple[str, Callable[[], InlineAnswer]]] = [
+
+    def button(render: Callable[[], InlineAnswer]) -> Callable[[], list[str]]:
+        return lambda: [render().button or ""]
+
+    cases: list[tuple[str, Callable[[], list[str]]]] = [
         (
             HINT,
-            partial(quotes.button_answer, locale, HINT, {"example": example(config, OneLine())}),
+            button(
+                partial(
+                    quotes.button_answer, locale, HINT, {"example": example(config, OneLine())}
+                )
+            ),
         ),
-        (STRANGER, partial(quotes.stranger_answer, locale)),
+        (STRANGER, button(partial(quotes.stranger_answer, locale))),
         (
             UNAVAILABLE,
-            partial(quotes.button_answer, locale, UNAVAILABLE, {"give": give, "get": get}),
+            button(partial(quotes.button_answer, locale, UNAVAILABLE, {"give": give, "get": get})),
         ),
         (
             BAD_NUMBER,
-            partial(
-                quotes.rejection_answer,
-                locale,
-                OneLineRejectedError("errors", "negative", {"input": "-1"}),
+            button(
+                partial(
+                    quotes.rejection_answer,
+                    locale,
+                    OneLineRejectedError("errors", "negative", {"input": "-1"}),
+                )
             ),
         ),
     ]
     cases += [
-        (code, partial(quotes.rejection_answer, locale, rejection))
+        (code, button(partial(quotes.rejection_answer, locale, rejection)))
         for code, rejection in sample_rejections(config).items()
     ]
     if quotes.available:
-
-        def quoted() -> InlineAnswer:
-            return InlineAnswer(
-                articles=(
-                    *quotes.articles(sample_quote_data(config), locale),
-                    *quotes.articles(sample_quote_data(config, receive=True), locale),
-                )
-            )
-
-        cases += [("title", quoted), ("description", quoted)]
+        samples = [sample_quote_data(config), sample_quote_data(config, receive=True)]
+        cases += [
+            (key, partial(lambda key: [quotes.label(d, locale, key) for d in samples], key))
+            for key in LINE_LIMITS
+        ]
     return cases

@@ -17,6 +17,10 @@ What it answers like Telegram (``{"ok": false, "error_code": ..., "description":
   not modified" when text, entities and keyboard are all unchanged; ``editMessageText``
   without ``reply_markup`` removes the keyboard, as Telegram does;
 * ``answerCallbackQuery`` once per query ("query is too old ... or query id is invalid");
+* inline mode (off until :meth:`FakeTelegram.set_inline_mode`, as @BotFather's /setinline):
+  :meth:`FakeTelegram.user_inline_query` queues an ``inline_query``; ``answerInlineQuery``
+  once per query, checked as :mod:`fake_inline` says (at most 50 results, ids of 1..64 bytes
+  and unique, article titles and message texts, the button);
 * ``sendDocument`` with a multipart upload (``attach://`` as aiogram sends it): a non-empty
   file of at most 50 MB, a caption of at most 1024 characters; the bytes are kept
   (:meth:`FakeTelegram.documents`);
@@ -59,6 +63,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
+from fake_inline import InlineAnswer, InlineResult, read_inline_answer
 from loopback import LoopbackThread
 from telegram_html import utf16_len
 from telegram_wire import (
@@ -138,6 +143,7 @@ class FakeTelegram:
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
                 "deleteMessage": self._delete_message,
                 "answerCallbackQuery": self._answer_callback_query,
+                "answerInlineQuery": self._answer_inline_query,
                 "setMyCommands": self._set_my_commands,
                 "getMyCommands": self._get_my_commands,
                 "deleteMyCommands": self._delete_my_commands,
@@ -159,6 +165,7 @@ class FakeTelegram:
                 "editMessageReplyMarkup",
                 "deleteMessage",
                 "answerCallbackQuery",
+                "answerInlineQuery",
                 "setMyCommands",
                 "getMyCommands",
                 "deleteMyCommands",
@@ -179,6 +186,8 @@ class FakeTelegram:
             self._queries: dict[str, int] = {}  # callback query id → user id
             self._clicks: dict[str, dict[str, Any]] = {}  # query id → its update
             self._answers: dict[str, ApiCall] = {}
+            self._inline_queries: dict[str, int] = {}  # inline query id → user id
+            self._inline_answers: dict[str, InlineAnswer] = {}
             self._fail: dict[str, list[int]] = {}  # method → [remaining, retry_after, status]
             self._delay: dict[str, float] = {}  # method → seconds before answering
             self._blocked: set[int] = set()  # users who blocked the bot: writing is 403
@@ -868,6 +877,107 @@ class FakeTelegram:
                         f"Wrong response from the webhook: {status}",
                     )
                 await asyncio.sleep(0.5)
+
+    # -- inline mode (issue 11 §5) -------------------------------------------------------------
+    # A user types "@bot text" in any chat; the bot answers the query once; the user picks a
+    # result and its message goes into that chat (the bot is not in it, and is not told).
+
+    def set_inline_mode(self, on: bool = True) -> None:
+        """@BotFather's /setinline: without it no client sends the bot inline queries."""
+        with self._lock:
+            self.bot_user["supports_inline_queries"] = on
+
+    def user_inline_query(
+        self,
+        user_id: int,
+        query: str,
+        language_code: str | None = "ru",
+        chat_type: str = "private",
+    ) -> str:
+        """The user types ``@bot query`` in a chat of ``chat_type``; queue the inline_query
+        update and return its id. A user who never wrote to the bot gets no chat with it."""
+        with self._lock:
+            if not self.bot_user["supports_inline_queries"]:
+                raise AssertionError("inline mode is off: call set_inline_mode() (/setinline)")
+            known = self._chats.get(user_id)
+            user = dict(known.user) if known else dict(self._chat_user(user_id))
+            if language_code is not None:
+                user["language_code"] = language_code
+            query_id = str(next(self._query_ids))
+            self._inline_queries[query_id] = user_id
+            self._next_seq()
+            update = {
+                "update_id": next(self._update_ids),
+                "inline_query": {
+                    "id": query_id,
+                    "from": user,
+                    "query": query,
+                    "offset": "",
+                    "chat_type": chat_type,
+                },
+            }
+        self._queue(update)
+        return query_id
+
+    def _chat_user(self, user_id: int) -> dict[str, Any]:
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"Tester{user_id}",
+            "username": f"tester{user_id}",
+            "language_code": "ru",
+        }
+
+    def inline_answer(self, query_id: str) -> InlineAnswer | None:
+        with self._lock:
+            return self._inline_answers.get(query_id)
+
+    async def wait_for_inline_answer(self, query_id: str, timeout: float = 10.0) -> InlineAnswer:
+        """The bot's accepted answer to ``query_id`` (a refused one fails with the error)."""
+
+        def answered() -> InlineAnswer | None:
+            refused = [
+                c
+                for c in self.calls("answerInlineQuery")
+                if c.params.get("inline_query_id") == query_id and c.status not in (0, 200)
+            ]
+            if refused:
+                raise AssertionError(f"answerInlineQuery refused: {refused[-1]}")
+            return self.inline_answer(query_id)
+
+        return await self.wait_for(answered, timeout, f"an answer to inline query {query_id}")
+
+    def user_picks_inline_result(self, query_id: str, result_id: str, chat_id: int) -> ChatMessage:
+        """The user taps a result: its message appears in ``chat_id`` (a chat with a client,
+        which the bot is not in), from the user; return it."""
+        with self._lock:
+            answer = self._inline_answers[query_id]
+            result: InlineResult = next(r for r in answer.results if r.id == result_id)
+            chat = self._chat(chat_id)
+            message = ChatMessage(
+                message_id=chat.next_id,
+                chat_id=chat_id,
+                from_bot=False,
+                text=result.text,
+                entities=result.entities,
+                reply_markup=None,
+                date=int(time.time()),
+                seq=self._next_seq(),
+                html=result.html,
+            )
+            chat.next_id += 1
+            chat.messages[message.message_id] = message
+            return message
+
+    def _answer_inline_query(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("inline_query_id") or "")
+        with self._lock:
+            if query_id not in self._inline_queries or query_id in self._inline_answers:
+                raise ApiError(400, QUERY_INVALID)
+        answer = read_inline_answer(params)
+        with self._lock:
+            self._inline_answers[query_id] = answer
+        return True
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -103,11 +103,19 @@ def free_port() -> int:
 class BotProcess:
     """One ``crypto-helper run`` process; stdout and stderr go to ``log_path``."""
 
-    def __init__(self, name: str, config: Path, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: Path,
+        log_path: Path,
+        env: dict[str, str],
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self.config = config
         self.log_path = log_path
         self.env = env
+        self.args = args  # more arguments of `run`, e.g. ("--offline",)
         self.proc: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
         self.stop_seconds: float | None = None
@@ -122,7 +130,11 @@ class BotProcess:
         mark = tg.mark()
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "engine.cli", "run", "--config", str(self.config)],
+                [
+                    sys.executable,
+                    *("-m", "engine.cli", "run", "--config", str(self.config)),
+                    *self.args,
+                ],
                 cwd=self.config.parent,
                 env=self.env,
                 stdout=log,
@@ -220,15 +232,18 @@ class BotLauncher:
         env.update(extra)
         return env
 
-    def start(self, ready: str = "getUpdates", **extra_env: str) -> BotProcess:
-        """Start one more process (environment: :meth:`environment` plus ``extra_env``)."""
+    def start(
+        self, ready: str = "getUpdates", args: tuple[str, ...] = (), **extra_env: str
+    ) -> BotProcess:
+        """Start one more process (environment: :meth:`environment` plus ``extra_env``;
+        ``args``: more arguments of ``run``, e.g. ``("--offline",)``)."""
         name = f"bot{len(self.processes) + 1}"
         if "REDIS_URL" in extra_env and "DATABASE_URL" not in extra_env:
             if self.database is None:
                 self.database = ScratchDatabase().create()
             extra_env["DATABASE_URL"] = self.database.url
         env = self.environment(**extra_env)
-        process = BotProcess(name, self.config, self.folder / f"{name}.log", env)
+        process = BotProcess(name, self.config, self.folder / f"{name}.log", env, args)
         self.processes.append(process)
         return process.start(self.tg, ready=ready)
 

@@ -5,6 +5,7 @@ updates; what goes to Telegram is the recorded ``answerInlineQuery``."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from decimal import Decimal
@@ -210,6 +211,29 @@ async def test_telegram_refusing_the_answer_is_a_warning_not_a_failure(session, 
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [r.getMessage() for r in warnings] == [
         f"inline query of user {ADMIN} not answered: Bad Request: QUERY_ID_INVALID"]
+
+
+async def test_a_flood_of_inline_queries_is_throttled_like_messages(session) -> None:
+    """The throttle counts inline queries too: one admin's burst is dropped beyond the
+    limit instead of queueing behind their lock (a dropped query is simply not answered:
+    the client asks again with the next keystroke)."""
+
+    class SlowBot(RecordingBot):
+        async def __call__(self, method: TelegramMethod[Any],
+                           request_timeout: int | None = None) -> Any:
+            await asyncio.sleep(0.005)
+            return await super().__call__(method, request_timeout)
+
+    s = session()
+    s.bot = SlowBot()
+    user = User(id=ADMIN, is_bot=False, first_name="U")
+    updates = [Update(update_id=next(_ids), inline_query=InlineQuery(
+        id=str(next(_ids)), from_user=user, query=f"{1000 + i} rub usdt 2", offset=""))
+        for i in range(30)]
+    await asyncio.gather(*(s.app.dispatcher.feed_update(s.bot, u) for u in updates))
+    answered = [c for c in s.bot.calls if isinstance(c, AnswerInlineQuery)]
+    assert s.app.throttle.dropped > 0
+    assert len(answered) + s.app.throttle.dropped == 30
 
 
 async def test_inline_queries_are_asked_for(session) -> None:

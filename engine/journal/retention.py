@@ -79,6 +79,9 @@ class Retention:
                     self.retry_seconds,
                 )
                 pause = self.retry_seconds
+            except Exception:  # a bug: said loudly, and the next pass still comes
+                log.exception("journal: removing old quotes failed (a bug)")
+                pause = self.retry_seconds
             await asyncio.sleep(pause)
 
     def start(self) -> None:

@@ -222,6 +222,15 @@ class JournalWriter:
                         await self._closing.wait()  # shutdown: one last try at once
                 pause = min(pause * 2, self.backoff[1])
                 continue
+            except Exception:  # a bug (an entry the database cannot take): not the database
+                log.exception(
+                    "journal: %d quote(s) could not be written and are dropped (a bug)",
+                    len(self._in_flight),
+                )
+                self._failures += 1
+                self._dropped += len(self._in_flight)
+                self._in_flight = []
+                continue
             self._written += len(self._in_flight)
             self._in_flight = []
             if self._last_error is not None:

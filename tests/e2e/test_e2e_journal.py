@@ -155,4 +155,7 @@ async def test_today_sums_the_day_per_direction(
 def test_the_bot_logged_no_journal_trouble(bot: BotProcess) -> None:
     log = bot.log()
     assert "journal: sqlite at " in log and str(Path("data") / "journal.sqlite3") in log
-    assert "journal: writing" not in log and "ERROR" not in log
+    # The shared bot's log has other tests' injected failures; none of them is the journal's.
+    troubles = [line for line in log.splitlines()
+                if "engine.journal" in line and (" WARNING " in line or " ERROR " in line)]
+    assert troubles == []

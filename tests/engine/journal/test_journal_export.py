@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import entry
+from journal_helpers import entry
 
 from engine.definitions import load_definitions
 from engine.journal.export import export_csv

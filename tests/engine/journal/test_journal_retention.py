@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from conftest import T0, entry
+from journal_helpers import T0, entry
 
 from engine.journal.errors import JournalUnavailableError
 from engine.journal.retention import Retention
@@ -52,3 +52,28 @@ async def test_a_failed_pass_is_logged_and_tried_again(caplog: pytest.LogCapture
         "journal: removing old quotes failed (connection refused); next try in 0.01 s"
         in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     )
+
+
+class BuggyStore:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def delete_before(self, cutoff: object) -> int:
+        self.calls += 1
+        raise TypeError("a bug")
+
+
+async def test_a_bug_in_a_pass_is_an_error_and_the_next_pass_comes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = BuggyStore()
+    retention = Retention(store, 30, every_seconds=60, retry_seconds=0.01)
+    retention.start()
+    for _ in range(200):
+        if store.calls >= 2:
+            break
+        await asyncio.sleep(0.01)
+    await retention.stop()  # does not raise
+    assert store.calls >= 2
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors and errors[0].getMessage() == "journal: removing old quotes failed (a bug)"

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import T0, entry
+from journal_helpers import T0, entry
 from pgscratch import ScratchDatabase
 from sqlalchemy import inspect
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import entry
+from journal_helpers import entry
 from pgscratch import ScratchDatabase, TcpProxy
 
 from engine.journal.entry import JournalEntry
@@ -207,3 +207,27 @@ async def test_postgresql_away_then_back(pg_database: ScratchDatabase) -> None:
     finally:
         await store.close()
         proxy.stop()
+
+
+class BrokenSink(Sink):
+    async def insert(self, entries: list[JournalEntry]) -> None:
+        self.calls += 1
+        if any(e.quote_no == "BAD" for e in entries):
+            raise ValueError("the journal stores finite Decimals only, not Decimal('NaN')")
+        await super().insert(entries)
+
+
+async def test_a_batch_the_database_cannot_take_is_dropped_with_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = BrokenSink()
+    writer = JournalWriter(sink, backoff=FAST)
+    writer.start()
+    writer.record(entry(1, quote_no="BAD"))
+    await wait_until(lambda: writer.stats().dropped == 1)
+    writer.record(entry(2))  # the writer goes on
+    await writer.close()
+    assert [e.quote_no for e in sink.rows.values()] == ["Q00002"]
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert error.getMessage() == "journal: 1 quote(s) could not be written and are dropped (a bug)"
+    assert error.exc_info is not None  # a bug keeps its traceback

@@ -7,7 +7,9 @@ traceback), counts it, keeps the entries, and tries again after an exponential b
 (0.5 s doubling to 30 s); the first write that succeeds again logs one INFO line. When
 the queue is full the oldest entry waiting is dropped, counted, and a WARNING says so
 (once a minute at most): the newest quotes are the ones a desk asks about. At shutdown
-:meth:`JournalWriter.close` writes what is queued, for a bounded time.
+:meth:`JournalWriter.close` writes what is queued, trying again every 0.5 s for a bounded
+time. A batch that fails for another reason than the database (a bug) is logged as an
+ERROR with its traceback and dropped, so one bad entry cannot stop the journal.
 
 Hand-written rather than a library's: a job queue (arq, Celery) would put a broker
 between a quote and its row, and SQLAlchemy has no write-behind buffer; the part that
@@ -35,6 +37,7 @@ BATCH_SIZE = 500
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 FLUSH_SECONDS = 3.0  # at shutdown: inside the 10 s a SIGTERM has
+CLOSING_RETRY_SECONDS = 0.5  # between tries while the shutdown flush lasts
 DROP_WARNING_EVERY_SECONDS = 60.0
 
 
@@ -214,9 +217,11 @@ class JournalWriter:
             try:
                 await self.sink.insert(self._in_flight)
             except JournalUnavailableError as exc:
+                if self._closing.is_set():  # shutting down: try again until close's deadline
+                    self._failed(exc.cause, CLOSING_RETRY_SECONDS)
+                    await asyncio.sleep(CLOSING_RETRY_SECONDS)
+                    continue
                 self._failed(exc.cause, pause)
-                if self._closing.is_set():
-                    return
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(pause):
                         await self._closing.wait()  # shutdown: one last try at once

@@ -231,3 +231,21 @@ async def test_a_batch_the_database_cannot_take_is_dropped_with_an_error(
     [error] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert error.getMessage() == "journal: 1 quote(s) could not be written and are dropped (a bug)"
     assert error.exc_info is not None  # a bug keeps its traceback
+
+
+async def test_at_shutdown_a_failing_write_is_tried_again_until_the_deadline() -> None:
+    sink = Sink()
+    sink.down = "the database file is locked"
+    writer = JournalWriter(sink, backoff=(30.0, 30.0))
+    writer.start()
+    writer.record(entry(1))
+    await wait_until(lambda: sink.calls >= 1)
+
+    async def back_soon() -> None:
+        await asyncio.sleep(0.7)
+        sink.down = None
+
+    task = asyncio.create_task(back_soon())
+    await writer.close(seconds=3)  # fails at once, then every 0.5 s: written when it is back
+    await task
+    assert len(sink.rows) == 1 and writer.stats().waiting == 0

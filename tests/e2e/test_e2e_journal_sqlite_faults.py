@@ -1,7 +1,8 @@
 """The SQLite journal going away under a running bot (another process holds its write
 lock, as a backup tool might): quotes are still shown at once, /health/ready says
 ``journal: degraded`` with what waits, and the rows are written once the lock goes.
-Quotes queued when the bot is stopped are written before it exits."""
+Quotes queued when the bot is stopped are written before it exits; quotes older than
+journal.retention_days are removed when it starts."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import signal
 import sqlite3
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -89,3 +91,38 @@ async def test_quotes_waiting_at_sigterm_are_written(
     assert bot.stop() == 0
     assert count(path) == before + 1
     assert "not written at shutdown" not in bot.log()
+
+
+def old_row(path: Path, entry_id: str, created_at: datetime) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO journal_quotes (entry_id, quote_no, created_at, admin_id, "
+            "admin_username, chat_id, give, get, mode, amount_given, amount_received, asset, "
+            "price, base_rate, final_rate, margin, sources, rate_age_seconds, stale, held, "
+            "locale, bot_version) VALUES (?, 'OLD000', ?, 1, NULL, 1, 'RUB', 'USDT', 'give', "
+            "'1000.00', '11.49', 'USDT', 'RUB', '85.30', '87.01', '2', '[\"rapira\"]', 3, 0, 0, "
+            "'ru', 'old')",
+            (entry_id, created_at.strftime("%Y-%m-%d %H:%M:%S.%f")),
+        )
+
+
+async def test_retention_removes_quotes_older_than_a_year_at_start(
+    own_tg: FakeTelegram, own_launcher: BotLauncher
+) -> None:
+    for process in own_launcher.processes:
+        process.stop()
+    path = own_launcher.config.parent / "data" / "journal.sqlite3"
+    now = datetime.now(UTC)
+    old_row(path, "a" * 32, now - timedelta(days=366))
+    old_row(path, "b" * 32, now - timedelta(days=364))
+    with sqlite3.connect(path) as db:
+        before = int(db.execute("SELECT count(*) FROM journal_quotes").fetchone()[0])
+    bot = own_launcher.start()
+
+    def ids() -> set[str]:
+        with sqlite3.connect(path) as db:
+            return {r[0] for r in db.execute("SELECT entry_id FROM journal_quotes")}
+
+    await own_tg.wait_for(lambda: "a" * 32 not in ids(), 10, "the old quote removed")
+    assert "b" * 32 in ids() and len(ids()) == before - 1
+    assert "journal: 1 quote(s) older than 365 days removed" in bot.log()

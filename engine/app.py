@@ -47,7 +47,7 @@ from aiogram.exceptions import (
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.types import BotCommand, Update
+from aiogram.types import BotCommand
 from aiogram_dialog import setup_dialogs
 from aiogram_dialog.api.protocols import MessageManagerProtocol
 from aiohttp import web
@@ -72,7 +72,7 @@ from engine.bot.stray import DatalessCallbackMiddleware
 from engine.bot.throttle import UserThrottle, setup_throttle
 from engine.bot.typed_text import TypedTextMiddleware
 from engine.bot.updates import SkippedUpdates
-from engine.bot.warmup import freeze_heap, pin_response_models
+from engine.bot.warmup import freeze_heap, pin_response_models, refreeze_heap
 from engine.bot.webhook import UpdateRequestHandler
 from engine.check import validate
 from engine.config.loader import config_path
@@ -92,6 +92,11 @@ from engine.rates.offline import create_offline_rates
 from engine.rates.preloader import Preloader
 from engine.rates.redis_store import RedisRatesBackend, create_redis_rates_backend
 from engine.rates.service import RateService
+from engine.reload.control import setup_reload_route
+from engine.reload.feed import CurrentProviders, CurrentRates, Generation, update_types
+from engine.reload.reloader import TRIGGER_COMMAND, TRIGGER_SIGNAL, TRIGGER_WATCH, Reloader
+from engine.reload.switch import Switchboard, Wiring
+from engine.reload.watch import Watcher
 from engine.settings import (
     REDIS_URL_SHAPE,
     Settings,
@@ -139,10 +144,14 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
     message_manager: MessageManagerProtocol | None = None,
+    inflight: InFlight | None = None,
 ) -> BotApp:
-    """The dispatcher with every flow's dialog, commands, access control and services."""
+    """The dispatcher with every flow's dialog, commands, access control and services.
+
+    ``inflight`` counts its updates; the dispatchers a reload builds share the process's.
+    """
     isolation = events_isolation or SimpleEventIsolation()
-    inflight = InFlight()
+    inflight = inflight if inflight is not None else InFlight()
     # Counts every update from the moment it is fed, and finishes them before shutdown.
     dispatcher = InFlightDispatcher(
         inflight=inflight,
@@ -550,37 +559,48 @@ def create_web_app(
     settings: Settings,
     *,
     bot: Bot,
-    app: BotApp,
+    switchboard: Switchboard,
+    inflight: InFlight,
     metrics: BotMetrics,
     storage: BaseStorage,
-    parts: RatesParts,
     skipped: SkippedUpdates | None = None,
     journal: Journal | None = None,
+    reloader: Reloader | None = None,
 ) -> web.Application:
-    """Health and metrics routes, and in webhook mode the webhook handler (bodies that are
-    not updates get a 400, updates it cannot parse are recorded in ``skipped``)."""
+    """Health and metrics routes (of whichever rate service serves), ``POST /reload``, and
+    in webhook mode the webhook handler feeding whichever dispatcher serves (bodies that
+    are not updates get a 400, updates it cannot parse are recorded in ``skipped``)."""
 
     async def storage_ping() -> bool:
         if isinstance(storage, RedisStorage):
             return bool(await storage.redis.ping())
         return True
 
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     web_app = web.Application(
-        middlewares=[create_webhook_gate(app.inflight, defs.config.bot.webhook_path)]
+        middlewares=[create_webhook_gate(inflight, defs.config.bot.webhook_path)]
     )
     setup_health_routes(
         web_app,
-        rates=parts.rates,
+        rates=CurrentRates(switchboard.feed),
         metrics=metrics,
         storage_ping=storage_ping,
-        providers=parts.providers,
-        token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+        providers=CurrentProviders(switchboard.feed),
+        token=token,
         journal=journal.writer.stats if journal is not None else None,
+        definitions=reloader.status if reloader is not None else None,
     )
+    if reloader is not None:
+        setup_reload_route(
+            web_app,
+            partial(reloader.reload, TRIGGER_COMMAND),
+            config=str(reloader.config),
+            token=token,
+        )
     if defs.config.bot.mode == "webhook":
         assert settings.webhook_secret is not None
         UpdateRequestHandler(
-            app.dispatcher,
+            switchboard.feed,
             bot,
             skipped=skipped if skipped is not None else SkippedUpdates(),
             secret_token=settings.webhook_secret.get_secret_value(),
@@ -634,11 +654,12 @@ async def finish_updates(inflight: InFlight) -> None:
 class Runtime:
     """Everything :func:`build_runtime` acquired; :meth:`aclose` releases it, last first."""
 
-    defs: Definitions
+    defs: Definitions  # as started; the serving ones are switchboard.current.defs
     settings: Settings
     bot: Bot
-    app: BotApp
-    parts: RatesParts
+    switchboard: Switchboard  # the dispatcher and rate service serving (they change on reload)
+    reloader: Reloader
+    watcher: Watcher
     offline: bool
     resources: contextlib.AsyncExitStack = field(repr=False)
 
@@ -648,7 +669,11 @@ class Runtime:
 
 
 async def build_runtime(
-    defs: Definitions, settings: Settings, *, offline: bool = False
+    defs: Definitions,
+    settings: Settings,
+    *,
+    offline: bool = False,
+    config_file: Path | None = None,
 ) -> Runtime:
     """Acquire, and check, every resource the bot needs, in this order: storage (Redis
     answers a PING), the quote journal (its database migrated), Telegram (``getMe``: the
@@ -658,28 +683,61 @@ async def build_runtime(
     All or nothing: when one fails, everything acquired before it is released, last
     first. A further resource (a database) is one more ``enter_async_context`` here.
 
+    A reload (:mod:`engine.reload`) of ``config_file`` builds a new dispatcher with
+    ``wired`` below, sharing the storage, events isolation, metrics and journal, and a new
+    rate stack with :func:`rates_for` when config.yaml's rate side changed.
+
     Raises:
         StartupError: a resource is unavailable; one line naming it and what to do.
     """
     config = defs.config
-    admins = admin_ids(config, settings)
     async with contextlib.AsyncExitStack() as stack:
         storage, isolation = await stack.enter_async_context(storage_for(config, settings))
         # Closed after the updates in progress finished: their quotes are written first.
         journal = await stack.enter_async_context(journal_for(config, settings))
         skipped = SkippedUpdates()  # updates that cannot be parsed, polling or webhook
         bot = await stack.enter_async_context(bot_for(settings, skipped))
-        parts = await stack.enter_async_context(rates_for(config, settings, offline=offline))
-        app = create_dispatcher(
-            defs, rates=parts.rates, admins=admins, storage=storage, events_isolation=isolation
-        )
-        # Runs after the server stopped and before the rates and storage close.
-        stack.push_async_callback(finish_updates, app.inflight)
+        # The first rate stack; the switchboard closes it when a reload replaces it.
+        first_rates = contextlib.AsyncExitStack()
+        stack.push_async_callback(first_rates.aclose)
+        parts = await first_rates.enter_async_context(rates_for(config, settings, offline=offline))
+        inflight = InFlight()  # every update of every dispatcher, for the shutdown
         metrics = BotMetrics()
-        app.dispatcher["metrics"] = metrics
-        app.dispatcher["journal"] = journal.writer  # compute_quote records through it
-        app.dispatcher["journal_store"] = journal.store  # /history, /export, /today read it
-        setup_metrics_middleware(app.dispatcher, metrics)
+
+        def wired(new: Definitions, rates: RateService) -> BotApp:
+            app = create_dispatcher(
+                new,
+                rates=rates,
+                admins=admin_ids(new.config, settings),
+                storage=storage,
+                events_isolation=isolation,
+                inflight=inflight,
+            )
+            app.dispatcher["metrics"] = metrics
+            app.dispatcher["journal"] = journal.writer  # compute_quote records through it
+            app.dispatcher["journal_store"] = journal.store  # /history, /export, /today read it
+            setup_metrics_middleware(app.dispatcher, metrics)
+            return app
+
+        app = wired(defs, parts.rates)
+        wiring = Wiring(
+            create_app=wired,
+            open_rates=partial(rates_for, settings=settings, offline=offline),
+            announce=partial(announce, bot=bot, settings=settings),
+            bot=bot,
+            skipped=skipped,
+            offline=offline,
+            settle=refreeze_heap,
+        )
+        switchboard = Switchboard(wiring, Generation(defs, app, parts, first_rates))
+        stack.push_async_callback(switchboard.aclose)
+        # Runs after the server stopped and before the rates and storage close.
+        stack.push_async_callback(finish_updates, inflight)
+        reloader = Reloader(config_file or config_path(None), defs, switchboard.put_in_place)
+        stack.push_async_callback(reloader.aclose)
+        watcher = Watcher(lambda: reloader.files, reloader.reload, TRIGGER_WATCH)
+        reloader.on_applied(watcher.follow)
+        stack.push_async_callback(watcher.stop)
         skipped.count_with(metrics.count_skipped_update)
         # A flooder's surplus is dropped before it is parsed (polling batches).
         skipped.gate_with(app.throttle.refuses_raw)
@@ -687,12 +745,13 @@ async def build_runtime(
             defs,
             settings,
             bot=bot,
-            app=app,
+            switchboard=switchboard,
+            inflight=inflight,
             metrics=metrics,
             storage=storage,
-            parts=parts,
             skipped=skipped,
             journal=journal,
+            reloader=reloader,
         )
         port = settings.port or config.server.port
         source = "PORT" if settings.port else "server.port"
@@ -706,60 +765,123 @@ async def build_runtime(
             )
         log.info("%s", journal.describe())
         log.info("health server on port %s", port)
-        return Runtime(defs, settings, bot, app, parts, offline, resources=stack.pop_all())
+        log.info(
+            "definitions: set %s (%d files); SIGHUP or crypto-helper reload reloads them",
+            reloader.loaded.fingerprint,
+            reloader.loaded.files,
+        )
+        return Runtime(
+            defs,
+            settings,
+            bot,
+            switchboard,
+            reloader,
+            watcher,
+            offline,
+            resources=stack.pop_all(),
+        )
+
+
+async def announce(old: Generation, new: Generation, *, bot: Bot, settings: Settings) -> None:
+    """After a reload, tell Telegram what changed: the command menu, and the update types
+    the new flows handle (webhook: ``setWebhook`` again; polling: the next
+    ``getUpdates``). A refusal is a WARNING: the new definitions serve all the same."""
+    before, after = old.defs, new.defs
+    try:
+        menu = (before.config.bot.commands, list(before.renderer.locales))
+        if menu != (after.config.bot.commands, list(after.renderer.locales)):
+            await set_commands(bot, after.config, after.renderer.locales)
+            log.info("reload: the command menu is updated")
+        types = update_types(new.app.dispatcher)
+        if set(types) == set(update_types(old.app.dispatcher)):
+            return
+        if after.config.bot.mode == "webhook":
+            await point_webhook(bot, settings, after.config, types)
+        elif isinstance(bot.session, JsonBodySession):
+            bot.session.allowed_updates = types
+        log.info("reload: Telegram is asked for %s from now on", ", ".join(types))
+    except TelegramAPIError as exc:
+        log.warning(
+            "reload: Telegram refused the new command menu or update types (%s); the new "
+            "definitions serve all the same",
+            exc,
+        )
+
+
+async def point_webhook(bot: Bot, settings: Settings, config: AppConfig, types: list[str]) -> None:
+    """``setWebhook`` to ``WEBHOOK_URL`` for the update types the handlers use (inline
+    queries too), as polling asks for them: a webhook set before keeps its own list
+    otherwise."""
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    await bot.set_webhook(
+        settings.webhook_url.rstrip("/") + config.bot.webhook_path,
+        secret_token=settings.webhook_secret.get_secret_value(),
+        allowed_updates=types,
+    )
 
 
 async def run_webhook(runtime: Runtime, stop: asyncio.Event) -> None:
     """Point Telegram at ``WEBHOOK_URL`` and serve until ``stop``."""
-    config, settings, bot = runtime.defs.config, runtime.settings, runtime.bot
-    assert settings.webhook_url is not None and settings.webhook_secret is not None
-    url = settings.webhook_url.rstrip("/") + config.bot.webhook_path
-    # The update types the handlers use (inline queries too), as polling asks for them: a
-    # webhook set before keeps its own list otherwise. aiogram-dialog's own event type is
-    # no Telegram update.
-    used = runtime.app.dispatcher.resolve_used_update_types()
-    await bot.set_webhook(
-        url,
-        secret_token=settings.webhook_secret.get_secret_value(),
-        allowed_updates=[kind for kind in used if kind in Update.model_fields],
-    )
-    await runtime.app.dispatcher.emit_startup(bot=bot)
+    config, bot, feed = runtime.defs.config, runtime.bot, runtime.switchboard.feed
+    await point_webhook(bot, runtime.settings, config, feed.update_types())
+    await feed.current.app.dispatcher.emit_startup(bot=bot)
     log.info("webhook mode: serving %s", config.bot.webhook_path)
     await stop.wait()
-    await runtime.app.dispatcher.emit_shutdown(bot=bot)
+    await feed.current.app.dispatcher.emit_shutdown(bot=bot)
 
 
 async def run_polling(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Poll until ``stop`` (or until polling ends on its own)."""
-    bot, dispatcher = runtime.bot, runtime.app.dispatcher
+    """Poll until ``stop`` (or until polling ends on its own). The feed polls; the
+    dispatcher serving has its start-up and shutdown hooks run around it."""
+    bot, feed = runtime.bot, runtime.switchboard.feed
     await bot.delete_webhook(drop_pending_updates=False)
-    polling = asyncio.create_task(
-        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
-    )
-    log.info("polling mode (%s rates)", "offline" if runtime.offline else "live")
-    await asyncio.wait(
-        [polling, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-    )
-    if not polling.done():
-        await dispatcher.stop_polling()
-    await polling
+    await feed.current.app.dispatcher.emit_startup(bot=bot)
+    try:
+        polling = asyncio.create_task(
+            feed.start_polling(
+                bot,
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=feed.update_types(),
+            )
+        )
+        log.info("polling mode (%s rates)", "offline" if runtime.offline else "live")
+        await asyncio.wait(
+            [polling, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        if not polling.done():
+            await feed.stop_polling()
+        await polling
+    finally:
+        await feed.current.app.dispatcher.emit_shutdown(bot=bot)
 
 
 async def run_runtime(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Register the commands, start preloading, then take updates until ``stop``."""
+    """Register the commands, start preloading and watching, then take updates until
+    ``stop``."""
     await set_commands(runtime.bot, runtime.defs.config, runtime.defs.renderer.locales)
+    parts = runtime.switchboard.current.parts
     if runtime.offline:
-        await runtime.parts.rates.snapshot()  # static rates: cached at once, so ready is 200
-    if runtime.parts.preloader is not None:
-        runtime.parts.preloader.start()
+        await parts.rates.snapshot()  # static rates: cached at once, so ready is 200
+    if parts.preloader is not None:
+        parts.preloader.start()
+    runtime.switchboard.serving()
+    runtime.watcher.follow(runtime.defs)
     if runtime.defs.config.bot.mode == "webhook":
         await run_webhook(runtime, stop)
     else:
         await run_polling(runtime, stop)
 
 
-async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None:
-    """Run the bot until SIGTERM/SIGINT, then finish in-flight updates and close.
+def ignore_early_reload() -> None:
+    log.warning("SIGHUP while starting: ignored; send it again once the bot serves")
+
+
+async def serve(
+    defs: Definitions, settings: Settings, *, offline: bool, config_file: Path | None = None
+) -> None:
+    """Run the bot until SIGTERM/SIGINT, then finish in-flight updates and close; SIGHUP
+    reloads ``config_file`` (:mod:`engine.reload`).
 
     Raises:
         StartupError: from :func:`build_runtime`, with nothing left open.
@@ -768,7 +890,10 @@ async def serve(defs: Definitions, settings: Settings, *, offline: bool) -> None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runtime = await build_runtime(defs, settings, offline=offline)
+    # SIGHUP's default would end the process; while starting there is nothing to reload.
+    loop.add_signal_handler(signal.SIGHUP, ignore_early_reload)
+    runtime = await build_runtime(defs, settings, offline=offline, config_file=config_file)
+    loop.add_signal_handler(signal.SIGHUP, runtime.reloader.request, TRIGGER_SIGNAL)
     async with contextlib.aclosing(runtime):
         pinned = pin_response_models()  # held for the life of the process
         freeze_heap()
@@ -785,7 +910,8 @@ def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
     setup_logging("INFO", secrets_in_env(os.environ))
     # Exactly what `crypto-helper check` validates, with the same messages: a bot that
     # starts can send everything its definitions hold.
-    found = validate(str(config_path(config_arg)))
+    path = config_path(config_arg)
+    found = validate(str(path))
     for problem in found.problems:  # the warnings too: seen at every start
         print(problem, file=sys.stderr)
     if found.definitions is None or found.errors:
@@ -822,7 +948,7 @@ def run_bot(config_arg: str | None, *, offline: bool = False) -> int:
     ]
     setup_logging(settings.log_level, secrets, json_lines=settings.log_format == "json")
     try:
-        asyncio.run(serve(defs, settings, offline=offline))
+        asyncio.run(serve(defs, settings, offline=offline, config_file=path))
     except StartupError as exc:
         print(RedactingFormatter(secrets).redact(str(exc)), file=sys.stderr)
         return EXIT_USER_ERROR

@@ -243,15 +243,19 @@ class Validation:
         return [p for p in self.problems if not p.warning]
 
 
-def validate(config_path: str | None = None) -> Validation:
-    """Load, validate and render everything; the one validation of ``check`` and ``run``.
+def validate(config_path: str | None = None, *, mute_logs: bool = True) -> Validation:
+    """Load, validate and render everything; the one validation of ``check``, ``run`` and
+    a reload.
 
     Never raises for a user's mistake: every problem comes back, sorted, once each.
+    ``mute_logs=False`` leaves logging alone: a running bot validating in a thread mutes
+    that thread only (:mod:`engine.reload.reloader`), not the process.
     """
     started = time.perf_counter()
     # The engine's own log lines (a provider failing in the preview…) are not for the
     # person running check: what matters comes back as problems.
-    logging.disable(logging.CRITICAL)
+    if mute_logs:
+        logging.disable(logging.CRITICAL)
     try:
         try:
             defs = load_definitions(config_path)
@@ -259,7 +263,8 @@ def validate(config_path: str | None = None) -> Validation:
             return Validation(None, sorted(set(exc.problems)), [], time.perf_counter() - started)
         result = asyncio.run(_preview(defs))
     finally:
-        logging.disable(logging.NOTSET)
+        if mute_logs:
+            logging.disable(logging.NOTSET)
     problems = [
         *defs.warnings,
         *unreachable_warnings(list(zip(defs.config.flows, defs.flows, strict=True))),

@@ -3,7 +3,8 @@
 ``check`` validates and renders everything (fast, no aiogram import); ``preview`` prints
 rendered windows as text (``--html DIR``: a gallery of them drawn as Telegram shows them);
 ``graph`` prints a flow as Mermaid or DOT; ``schema`` writes the editors' JSON Schemas;
-``chat`` talks to the bot in the terminal (offline, no token); ``run`` starts the bot.
+``chat`` talks to the bot in the terminal (offline, no token); ``run`` starts the bot;
+``reload`` has the running bot reload config, flows and templates (checked first).
 ``--config PATH`` works on every command, else ``$CONFIG_PATH``, else ``./config.yaml``. A
 user's mistake exits 2 with ``file:line:col: path: message`` lines and no traceback.
 """
@@ -77,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         "--offline",
         action="store_true",
         help="quote from the static rates in config.yaml (demo mode)",
+    )
+    sub.add_parser(
+        "reload",
+        parents=[common],
+        help="have the running bot reload config, flows and templates (checked first; its "
+        "port: PORT, else server.port)",
     )
     return parser
 
@@ -201,6 +208,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return start_chat(args.config, local_app, locale=args.locale, user_id=args.user_id)
 
 
+def cmd_reload(args: argparse.Namespace) -> int:
+    import os
+
+    from engine.config.loader import config_path
+    from engine.reload.command import request_reload
+    from engine.settings import load_env_file
+
+    load_env_file()  # PORT and METRICS_TOKEN as run reads them
+    return request_reload(config_path(args.config), os.environ)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     import os
 
@@ -221,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "chat": cmd_chat,
         "db": cmd_db,
         "run": cmd_run,
+        "reload": cmd_reload,
     }[args.command]
     return handler(args)
 

@@ -16,7 +16,9 @@ Readiness, decided from the cache and the counters only (a probe never calls a p
 The journal is reported (``journal``: ``ok``, or ``degraded`` with how many quotes wait
 in memory and why) but never makes the bot unready: quotes are still shown while the
 journal's database is away, and every replica shares that database, so a 503 would take
-them all out of the load balancer for a fault quoting does not have.
+them all out of the load balancer for a fault quoting does not have. So are the definitions
+(``definitions``: the short hash of the config, flows and templates serving, and the last
+reload's time and result): a reload refused leaves the previous set serving.
 
 So at start-up it answers 503 until the first rates are fetched (by the preloader, or the
 first quote): nothing has been cached and no provider has proven it works. Platform health
@@ -48,6 +50,8 @@ logger = logging.getLogger("engine.health")
 
 StoragePing = Callable[[], Awaitable[bool]]
 JournalStatus = Callable[[], JournalStats]
+# The definitions serving and the last reload (engine.reload.reloader.Reloader.status).
+DefinitionsStatus = Callable[[], dict[str, Any]]
 
 
 class RatesStatusProtocol(RatesMetricsSourceProtocol, Protocol):
@@ -96,6 +100,7 @@ class Readiness:
     budgets: tuple[BudgetStatus, ...] = ()
     guard: dict[str, Any] | None = None
     journal: JournalStats | None = None  # None: no journal wired
+    definitions: dict[str, Any] | None = None  # the set's hash and the last reload
 
     @property
     def ready(self) -> bool:
@@ -120,6 +125,7 @@ class Readiness:
             "budgets": [_budget_json(b) for b in self.budgets],
             "guard": self.guard or {"held": [], "disagreements": []},
             "journal": self.journal.to_json() if self.journal else None,
+            "definitions": self.definitions,
         }
 
 
@@ -250,9 +256,11 @@ class _HealthRoutes:
         ping_timeout: float,
         token: str | None = None,
         journal: JournalStatus | None = None,
+        definitions: DefinitionsStatus | None = None,
     ) -> None:
         self._token = token or None
         self._journal = journal
+        self._definitions = definitions
         self._rates = rates
         self._metrics = metrics
         self._storage_ping = storage_ping
@@ -298,6 +306,7 @@ class _HealthRoutes:
         metrics = self._rates.metrics()
         guard = _guard_json(metrics)
         journal = self._journal() if self._journal is not None else None
+        definitions = self._definitions() if self._definitions is not None else None
         try:
             snapshot = await self._rates.cached_snapshot()
         except Exception as exc:  # a shared store (Redis) down: not ready, not a crash
@@ -311,11 +320,14 @@ class _HealthRoutes:
                 budgets=budgets,
                 guard=guard,
                 journal=journal,
+                definitions=definitions,
             )
         readiness = assess_readiness(
             metrics, snapshot, self._rates.route, storage=storage, providers=self._providers
         )
-        return replace(readiness, budgets=budgets, guard=guard, journal=journal)
+        return replace(
+            readiness, budgets=budgets, guard=guard, journal=journal, definitions=definitions
+        )
 
     async def _ping(self) -> bool:
         try:
@@ -336,6 +348,7 @@ def setup_health_routes(
     ping_timeout: float = 2.0,
     token: str | None = None,
     journal: JournalStatus | None = None,
+    definitions: DefinitionsStatus | None = None,
 ) -> None:
     """Add ``GET /health/live``, ``/health/ready`` and ``/metrics`` to ``app``.
 
@@ -355,11 +368,15 @@ def setup_health_routes(
         providers: provider name → instance, for their quotas (may be empty).
         journal: the journal writer's counters, shown under ``journal`` (and exported
             to ``/metrics``); None without a journal.
+        definitions: the set of definitions serving (its hash) and the last reload's
+            result, shown under ``definitions``; None leaves it out (null).
     """
     metrics.watch_rates(rates, providers)
     if journal is not None:
         metrics.watch_journal(journal)
-    routes = _HealthRoutes(rates, metrics, storage_ping, providers, ping_timeout, token, journal)
+    routes = _HealthRoutes(
+        rates, metrics, storage_ping, providers, ping_timeout, token, journal, definitions
+    )
     app.router.add_get("/health/live", routes.live)
     app.router.add_get("/health/ready", routes.ready)
     app.router.add_get("/metrics", routes.metrics)

@@ -112,6 +112,7 @@ def create_environment(folder: Path) -> ImmutableSandboxedEnvironment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
+        cache_size=-1,
     )
     env.filters.update(money=_money, plain=_plain, rate=_rate, percent=_percent, age=_age)
     return env
@@ -131,6 +132,12 @@ class Renderer:
         strings: Mapping[str, Mapping[str, Mapping[str, str]]],
     ) -> None:
         self.envs = {locale: create_environment(templates_dir / locale) for locale in strings}
+        # Every template compiled now and never read again (auto_reload is off, the cache
+        # unbounded): a running bot serves the templates that were checked, even once a file
+        # is edited; the edit reaches it by a reload, checked first (engine.reload).
+        for env in self.envs.values():
+            for name in env.list_templates(extensions=[TEMPLATE_SUFFIX.lstrip(".")]):
+                env.get_template(name)
         self._strings: dict[tuple[str, str, str], Template] = {}
         self._string_cache: LRUCache[tuple[Any, ...], str] = LRUCache(maxsize=4096)
         for locale, sections in strings.items():

@@ -14,6 +14,11 @@ One exception: a ``getUpdates`` answer is read update by update
 (:mod:`engine.bot.updates`), so one update aiogram cannot parse is skipped instead of
 failing the whole batch, and the next ``getUpdates`` confirms it. aiogram's own parsing
 would raise ``ClientDecodeError`` for the batch and poll the same offset again.
+
+And one addition: :attr:`JsonBodySession.allowed_updates`, when set, is what every
+``getUpdates`` asks for. aiogram fixes the update types when polling starts; a reload whose
+flows handle other types (inline queries) sets them here, and the next ``getUpdates`` asks
+for them, with no restart of polling (which could lose the offset of updates in hand).
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class JsonBodySession(AiohttpSession):
     def __init__(self, *, skipped: SkippedUpdates | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.skipped = skipped if skipped is not None else SkippedUpdates()
+        # None: as aiogram's polling asks (the types used when it started).
+        self.allowed_updates: list[str] | None = None
 
     def json_body(self, bot: Bot, method: TelegramMethod[TelegramType]) -> str | None:
         """The request body, or None when the method uploads files (a form is needed).
@@ -70,6 +77,8 @@ class JsonBodySession(AiohttpSession):
     ) -> TelegramType:
         if isinstance(method, GetUpdates):
             self.skipped.confirm(bot, method)
+            if self.allowed_updates is not None:
+                method.allowed_updates = self.allowed_updates
         body = self.json_body(bot, method)
         if body is None:
             return await super().make_request(bot, method, timeout)

@@ -345,6 +345,12 @@ class BotConfig(_Model):
         description="the desk's time zone (a tz database name): where /today and /export "
         "days start and end, and the times they show",
     )
+    watch: bool = Field(
+        default=False,
+        description="true: reload config.yaml, the flows and the templates as soon as one "
+        "of them is saved (as SIGHUP or crypto-helper reload do: checked first, kept only "
+        "if check passes)",
+    )
 
     @field_validator("timezone")
     @classmethod

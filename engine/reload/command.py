@@ -90,6 +90,8 @@ def request_reload(
         status, body = _answer(request)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, OSError) and reason.strerror:
+            reason = reason.strerror.lower()
         print(
             f"crypto-helper reload: no bot answers at {where} ({reason}); is crypto-helper run "
             f"running? (its port: {source}; set PORT to the bot's port)",

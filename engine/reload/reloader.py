@@ -142,7 +142,7 @@ class Reloader:
 
     async def _reload(self, trigger: str, started: float) -> ReloadResult:
         running = self.loaded.fingerprint
-        tried = await asyncio.to_thread(self._files.fingerprint)
+        tried = await asyncio.to_thread(self._fingerprint_now)
         if tried == running:
             log.info("reload (%s): nothing new, the files are those of set %s", trigger, tried)
             return ReloadResult(
@@ -238,6 +238,10 @@ class Reloader:
             restart_needed=restart,
             seconds=seconds,
         )
+
+    def _fingerprint_now(self) -> str:
+        """The set the running config names, as the files are now (a template added)."""
+        return file_set(self.config, self._running.config).fingerprint()
 
     def _log_problems(self, failed: ReloadResult) -> None:
         """What ``check`` prints, line for line, then one summary line."""

@@ -35,6 +35,7 @@ ADMIN = 1001
 
 def copy_project(dest: Path) -> Path:
     """config.yaml, flows/ and templates/ as shipped, in ``dest``; returns config.yaml."""
+    dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "config.yaml", dest / "config.yaml")
     for folder in ("flows", "templates"):
         shutil.copytree(ROOT / folder, dest / folder)
@@ -104,10 +105,15 @@ class Bot:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(folder: Path, language: str = "ru") -> AsyncIterator[Bot]:
+async def running_bot(
+    folder: Path, language: str = "ru", *, watch: bool = False
+) -> AsyncIterator[Bot]:
     """A project copied into ``folder``, served as ``crypto-helper run --offline`` wires it
-    (memory storage shared by every dispatcher, one InFlight for all)."""
+    (memory storage shared by every dispatcher, one InFlight for all); ``watch``: with
+    ``bot.watch: true``."""
     config = copy_project(folder)
+    if watch:
+        edit(config, "  watch: false ", "  watch: true ")
     defs = load_definitions(config)
     storage = JsonMemoryStorage()
     manager = MockMessageManager()

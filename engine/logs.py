@@ -95,6 +95,8 @@ def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = Fals
     sys.excepthook = log_uncaught
     threading.excepthook = log_uncaught_in_thread
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Two lines per SQLite call of the journal's writer even at DEBUG: not worth reading.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     # A line per update is debugging detail, and costs CPU; set again on every call (the
     # first call, before the settings are read, is at INFO).
     logging.getLogger("aiogram.event").setLevel(

@@ -196,6 +196,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    # SIGHUP reloads once the bot serves; until then (imports, the check) it must not end
+    # the process, as its default would.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from engine.app import run_bot
 
     return run_bot(args.config, offline=args.offline)

@@ -23,7 +23,8 @@ COPY flows ./flows
 COPY templates ./templates
 RUN crypto-helper check
 # Rates and the metered providers' monthly request counts survive restarts here (mount a
-# volume to keep them across deploys; with REDIS_URL they live in Redis instead).
+# volume to keep them across deploys; with REDIS_URL they live in Redis instead), and so
+# does the quote journal's SQLite file unless DATABASE_URL names a PostgreSQL database.
 ENV DATA_DIR=/app/data
 RUN mkdir -p /app/data && chown bot /app/data
 VOLUME /app/data

@@ -253,3 +253,36 @@ async def test_sighup_in_webhook_mode(webhook: tuple[FakeTelegram, BotProcess]) 
     report("SIGHUP, webhook", saved, applied, time.monotonic())
     assert tg.calls("getUpdates") == []
     assert admin.refusals() == []
+
+
+@pytest.fixture(scope="module")
+def live(
+    tmp_path_factory: pytest.TempPathFactory, own_upstreams: FakeProviders
+) -> Iterator[tuple[FakeTelegram, BotProcess]]:
+    for tg, launch in _launcher(tmp_path_factory, own_upstreams):
+        yield tg, launch.start()  # live rates, from the fake providers
+
+
+async def test_a_direction_removed_applies_with_live_rates(
+    live: tuple[FakeTelegram, BotProcess], own_upstreams: FakeProviders
+) -> None:
+    tg, bot = live
+    admin = Person(tg, ADMINS[5])
+    admin.send("/q 1000 rub zar 2")
+    await admin.sees("Клиент получает:")
+    await in_log(bot, "rates: preloading")
+    fetched = {name: len(own_upstreams.calls(name)) for name in ("rapira", "apilayer", "cbr")}
+    save(bot.config, "RUB: [USDT, USD, EUR, THB, AED, ZAR, IDR]", "RUB: [USDT, USD, EUR, THB, AED, IDR]")
+    done = await asyncio.to_thread(reload_command, bot)
+    assert done.returncode == 0, done.stderr
+    admin.send("/q 1000 rub zar 2")
+    await admin.sees("Понял: 1000 RUB → ZAR")  # no such direction any more
+    admin.send("/q 1000 rub usd 2")
+    await admin.sees("Клиент получает:")  # the new rate service serves the rest
+    # the new rate service starts from the cached rates and counts: nothing fetched again
+    assert {name: len(own_upstreams.calls(name)) for name in fetched} == fetched
+    assert bot.log().count("rates: preloading") == 2  # handed over to the new one
+    assert admin.refusals() == []
+    assert bot.stop() == 0
+    log = bot.log()
+    assert "Unclosed" not in log and "Traceback" not in log and "ERROR" not in log

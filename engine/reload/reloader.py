@@ -5,8 +5,9 @@
 nothing new):
 
 1. the fingerprint of the files (:mod:`.fileset`): the running set's means nothing to do
-   (``unchanged``); the one that failed last time fails the same way, said again without
-   validating again;
+   (``unchanged``). Anything else is validated, even files that failed before: a new
+   config.yaml may name files the running set does not have (a new locale's templates),
+   whose arrival no fingerprint of the running set would show;
 2. :func:`~engine.check.validate`, the very validation of ``crypto-helper check`` and of
    ``run``'s start, in a worker thread (it renders every window: about a second of CPU the
    loop should not wait for); the thread's own log lines are muted as ``check`` mutes its
@@ -38,7 +39,7 @@ from engine.check import Validation, validate
 from engine.definitions import Definitions
 from engine.reload.changes import keep_running, restart_needed
 from engine.reload.fileset import FileSet, file_set
-from engine.reload.result import LoadedSet, ReloadResult, status_json, utc_now
+from engine.reload.result import LoadedSet, ReloadResult, status_json
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,6 @@ class Reloader:
         self._files = file_set(config, running.config)
         self.loaded = LoadedSet(self._files.fingerprint(), len(self._files.files))
         self.last: ReloadResult | None = None
-        self._failed: ReloadResult | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[ReloadResult]] = set()
         self._closed = False
@@ -148,15 +148,6 @@ class Reloader:
             return ReloadResult(
                 "unchanged", trigger, tried, running, seconds=time.perf_counter() - started
             )
-        if self._failed is not None and self._failed.tried == tried:
-            again = replace(
-                self._failed,
-                trigger=trigger,
-                at=utc_now(),
-                seconds=time.perf_counter() - started,
-            )
-            self._log_problems(again)
-            return again
         found = await asyncio.to_thread(self._validate, self.config)
         warnings = tuple(str(p) for p in found.problems if p.warning)
         errors = tuple(str(p) for p in found.errors)
@@ -170,7 +161,6 @@ class Reloader:
                 warnings=warnings,
                 seconds=time.perf_counter() - started,
             )
-            self._failed = failed
             self._log_problems(failed)
             return failed
         for line in warnings:
@@ -215,7 +205,7 @@ class Reloader:
         previous = self.loaded.fingerprint
         files = file_set(self.config, defs.config)
         fingerprint = await asyncio.to_thread(files.fingerprint)
-        self._running, self._files, self._failed = defs, files, None
+        self._running, self._files = defs, files
         self.loaded = LoadedSet(fingerprint, len(files.files))
         seconds = time.perf_counter() - started
         log.info(

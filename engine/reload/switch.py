@@ -14,7 +14,8 @@ set needs, *before* anything changes for the admins:
 then switches the feed (:class:`~.feed.UpdateFeed`) in one assignment, points the
 throttle's raw-update gate at the new dispatcher's throttle, hands preloading over (the old
 preloader stops, giving up a Redis leadership, before the new one starts), and lets the
-composition root tell Telegram what changed (the command menu, the update types).
+composition root tell Telegram what changed (the command menu, the update types). Once
+switched, nothing is undone: a failure handing over is logged with its traceback.
 
 The old generation is retired in the background: the updates it took finish on it; then, if
 its rate stack is no longer used, the stack is closed (within :data:`DRAIN_SECONDS`; what
@@ -122,10 +123,14 @@ class Switchboard:
             undo.pop_all()
         self.feed.switch(new)
         self.wiring.skipped.gate_with(new.app.throttle.refuses_raw)
-        if new.parts is not old.parts:
-            await self._hand_over_preloading(old.parts, new.parts)
-        await self.wiring.announce(old, new)
-        self._retire(old)
+        try:
+            if new.parts is not old.parts:
+                await self._hand_over_preloading(old.parts, new.parts)
+            await self.wiring.announce(old, new)
+        except Exception:  # the new set serves already: say what failed, do not undo it
+            log.exception("reload: the new definitions serve, but handing over failed")
+        finally:
+            self._retire(old)
 
     async def _hand_over_preloading(self, old: RatesProtocol, new: RatesProtocol) -> None:
         if old.preloader is not None:

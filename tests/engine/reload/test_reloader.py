@@ -77,7 +77,7 @@ async def test_validation_failure_keeps_the_old_set_and_logs_what_check_prints(
         )
         await bot.client.send("/admin_bot")
         assert SOURCE in bot.last_text()  # the old text
-        # the same files again: the same failure, said again without validating again
+        # the same files again: the same failure, said again
         again = await bot.reloader.reload("crypto-helper reload")
         assert again.outcome == "failed" and again.problems == result.problems
         assert again.trigger == "crypto-helper reload"

@@ -38,7 +38,7 @@ import html
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -109,6 +109,8 @@ class InlineAnswer:
     button: str | None = None
     button_key: str | None = None
     cache_seconds: int = CACHE_SECONDS
+    # the dialog data of the quote the articles show (to journal it once it is picked)
+    data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 def plain_line(rendered: str, limit: int | None) -> str:
@@ -222,7 +224,7 @@ class InlineQuotes:
             request.get,
             len(articles),
         )
-        return InlineAnswer(articles=articles)
+        return InlineAnswer(articles=articles, data=data)
 
     async def quote(self, data: dict[str, Any], services: Mapping[str, Any]) -> None:
         """Run the amount step's actions on ``data`` (``compute_quote`` stores ``quote``).

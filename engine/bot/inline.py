@@ -15,7 +15,15 @@ chooses where the card goes and the card holds no margin and no source.
 
 The chat the card will be sent to is not known when the query is answered (Telegram says
 where only with inline feedback, and even then only an ``inline_message_id``); the quote is
-made, counted and journalled as a quote in the admin's own chat with the bot.
+made and counted as a quote in the admin's own chat with the bot.
+
+Journalled is the quote the admin **sends**, not every one answered: Telegram sends a query
+at each pause in typing, so ``1000 rub usd`` is quoted on the way to ``1000 rub usdt``. With
+inline feedback on (@BotFather ``/setinlinefeedback``, 100 %), Telegram reports the result
+picked (``chosen_inline_result``, its id is ``<quote number>-<locale>``) and that quote is
+recorded then, from what this process answered (kept :data:`KEPT_SECONDS`; a pick that
+reaches another replica is logged and not recorded). Without feedback, inline quotes are
+not journalled; the README says so.
 """
 
 from __future__ import annotations
@@ -28,20 +36,26 @@ from aiogram.enums import ChatType, ParseMode
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import (
     Chat,
+    ChosenInlineResult,
     InlineQuery,
     InlineQueryResultArticle,
     InlineQueryResultsButton,
     InlineQueryResultUnion,
     InputTextMessageContent,
 )
+from cachetools import TTLCache
 
 from engine.config.models import AppConfig
 from engine.flow.builder import FlowDialog
 from engine.inline import START_PARAMETER, InlineAnswer, InlineQuotes
+from engine.journal.hook import record_quote
 from engine.locale import user_locale
 from engine.render import Renderer
 
 log = logging.getLogger(__name__)
+# How many answered inline quotes, and for how long, wait to be picked.
+KEPT_QUOTES = 1024
+KEPT_SECONDS = 3600.0
 
 
 async def send_answer(query: InlineQuery, answer: InlineAnswer) -> bool:
@@ -86,12 +100,29 @@ def create_inline_router(main_flow: FlowDialog, config: AppConfig, renderer: Ren
         log.info("inline quotes off: the main flow's result card sends no client card")
         return router
 
+    # Quotes answered, by number, until the admin picks one (then journalled) or they age.
+    answered: TTLCache[str, tuple[int, dict[str, Any]]] = TTLCache(KEPT_QUOTES, KEPT_SECONDS)
+
     @router.inline_query()
     async def inline_quote(query: InlineQuery, **services: Any) -> None:
         locale = user_locale(query.from_user, renderer.locales, config.bot.default_locale)
         # No chat is known yet: the quote is the admin's own, as in their chat with the bot.
         own_chat = Chat(id=query.from_user.id, type=ChatType.PRIVATE)
-        answer = await quotes.answer(query.query, locale, {**services, "event_chat": own_chat})
+        # Not journalled yet: only the result the admin picks is (chosen_inline_result).
+        quoting = {k: v for k, v in services.items() if k != "journal"}
+        answer = await quotes.answer(query.query, locale, {**quoting, "event_chat": own_chat})
+        if answer.articles and answer.data is not None:
+            answered[str(answer.data["quote"]["number"])] = (query.from_user.id, answer.data)
         await send_answer(query, answer)
+
+    @router.chosen_inline_result()
+    async def picked(chosen: ChosenInlineResult, **services: Any) -> None:
+        number = chosen.result_id.rpartition("-")[0]
+        kept = answered.pop(number, None)
+        if kept is None or kept[0] != chosen.from_user.id:
+            log.info("inline quote %s picked, not answered here: not journalled", number)
+            return
+        own_chat = Chat(id=chosen.from_user.id, type=ChatType.PRIVATE)
+        record_quote(kept[1], {**services, "event_chat": own_chat})
 
     return router

@@ -882,10 +882,12 @@ class FakeTelegram:
     # A user types "@bot text" in any chat; the bot answers the query once; the user picks a
     # result and its message goes into that chat (the bot is not in it, and is not told).
 
-    def set_inline_mode(self, on: bool = True) -> None:
-        """@BotFather's /setinline: without it no client sends the bot inline queries."""
+    def set_inline_mode(self, on: bool = True, *, feedback: bool = False) -> None:
+        """@BotFather's /setinline: without it no client sends the bot inline queries;
+        ``feedback``: /setinlinefeedback (100 %), a pick is reported (chosen_inline_result)."""
         with self._lock:
             self.bot_user["supports_inline_queries"] = on
+            self._inline_feedback = on and feedback
 
     def user_inline_query(
         self,
@@ -967,7 +969,20 @@ class FakeTelegram:
             )
             chat.next_id += 1
             chat.messages[message.message_id] = message
-            return message
+            feedback = getattr(self, "_inline_feedback", False)
+            if feedback:  # no inline_message_id: the message has no inline keyboard
+                user = dict(self._chat_user(self._inline_queries[query_id]))
+                update = {
+                    "update_id": next(self._update_ids),
+                    "chosen_inline_result": {
+                        "result_id": result_id,
+                        "from": user,
+                        "query": "",  # the fake keeps no query text
+                    },
+                }
+        if feedback:
+            self._queue(update)
+        return message
 
     def _answer_inline_query(self, params: dict[str, Any]) -> bool:
         query_id = str(params.get("inline_query_id") or "")

@@ -6,6 +6,7 @@ config.yaml (85.30 RUB per USDT), quote numbers random: their shape is asserted.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from pathlib import Path
@@ -23,7 +24,7 @@ NUMBER = r"[0-9A-HJKMNP-TV-Z]{6}"
 
 @pytest.fixture(scope="module")
 def offline_bot(own_launcher: BotLauncher, own_tg: FakeTelegram) -> BotProcess:
-    own_tg.set_inline_mode(True)  # @BotFather's /setinline
+    own_tg.set_inline_mode(True, feedback=True)  # @BotFather's /setinline, /setinlinefeedback
     return own_launcher.start(args=("--offline",))
 
 
@@ -53,6 +54,8 @@ async def test_an_admin_sends_the_client_card_into_a_chat_with_a_client(
 ) -> None:
     tg, admin = own_tg, ADMINS[0]
     quotes_before = await quotes_shown(offline_bot)
+    typing = await ask(tg, admin, "1000 rub usd")  # a pause while typing: answered, not sent
+    assert typing.results
     answer = await ask(tg, admin, "1000 rub usdt 2")
     assert (answer.is_personal, answer.cache_time, answer.button_text) == (True, 5, None)
     ru, en = answer.results
@@ -77,10 +80,13 @@ async def test_an_admin_sends_the_client_card_into_a_chat_with_a_client(
     assert shown.norm.startswith(f"Exchange RUB → USDT\nQuote No. {number}\n")
     assert tg.bot_messages(CLIENT_CHAT) == [] and tg.messages(admin) == []
 
-    # Shown, so counted and journalled (the admin's own chat: the target is not known).
+    # Sent, so journalled (the admin's own chat: the target is not known); the quote
+    # answered while typing was only counted.
     [row] = await tg.wait_for(lambda: journal_rows(own_launcher, admin), 10, "a journal row")
     assert (row["quote_no"], row["chat_id"], row["give"], row["get"]) == (
         number, admin, "RUB", "USDT")
+    await asyncio.sleep(0.5)
+    assert len(journal_rows(own_launcher, admin)) == 1
     assert await quotes_shown(offline_bot) == quotes_before + 1
     asked = tg.calls("getUpdates")[-1].params.get("allowed_updates", "")
     assert "inline_query" in str(asked)

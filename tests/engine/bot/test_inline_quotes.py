@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import AnswerInlineQuery, TelegramMethod
-from aiogram.types import InlineQuery, InputTextMessageContent, Update, User
+from aiogram.types import ChosenInlineResult, InlineQuery, InputTextMessageContent, Update, User
 from aiogram_dialog.test_tools.keyboard import InlineButtonTextLocator
 from bot_helpers import ADMIN, STRANGER, RecordingBot
 
@@ -169,17 +169,44 @@ async def test_a_stranger_in_english(session) -> None:
     assert answer.button.text == "For the desk's staff only · open the bot"
 
 
+async def pick(s, answer: AnswerInlineQuery, result_id: str, *,
+               user_id: int | None = None) -> None:
+    """The user taps a result (inline feedback on: Telegram reports it)."""
+    user = User(id=user_id or s.client.user.id, is_bot=False, first_name="U")
+    chosen = ChosenInlineResult(result_id=result_id, from_user=user, query="")
+    await s.app.dispatcher.feed_update(
+        s.bot, Update(update_id=next(_ids), chosen_inline_result=chosen))
+
+
 async def test_an_inline_quote_is_counted_and_journalled_as_the_admins_own(session) -> None:
     s = session()
     recorder, metrics = Recorder(), BotMetrics()
     s.app.dispatcher["journal"] = recorder
     s.app.dispatcher["metrics"] = metrics
-    await inline_query(s, "1000 rub usdt 2")
+    await inline_query(s, "1000 rub usd")  # typing on: quoted, shown, never sent
+    answer = await inline_query(s, "1000 rub usdt 2")
+    assert recorder.entries == []  # journalled when picked, not when answered
+    await pick(s, answer, "000000-en")
+    await pick(s, answer, "000000-ru")  # the same quote picked again: one row
     [entry] = recorder.entries
     assert (entry.quote_no, entry.admin_id, entry.chat_id) == ("000000", ADMIN, ADMIN)
     assert (entry.give, entry.get, entry.mode) == ("RUB", "USDT", "give")
     assert (entry.amount_given, entry.margin) == (Decimal("1000"), Decimal("2"))
     assert 'crypto_helper_quotes_total{get="USDT",give="RUB"} 1.0' in metrics.render().decode()
+
+
+async def test_a_pick_of_a_quote_this_process_did_not_answer_is_not_journalled(
+    session, caplog
+) -> None:
+    s = session()
+    recorder = Recorder()
+    s.app.dispatcher["journal"] = recorder
+    caplog.set_level(logging.INFO)
+    answer = await inline_query(s, "1000 rub usdt 2")
+    await pick(s, answer, "ZZZZZZ-ru")  # answered by another replica
+    await pick(s, answer, "000000-ru", user_id=ADMIN + 1)  # not the admin it was made for
+    assert recorder.entries == []
+    assert "inline quote ZZZZZZ picked, not answered here: not journalled" in caplog.text
 
 
 async def test_no_rate_no_result_and_a_button_saying_so(session, caplog) -> None:

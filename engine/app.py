@@ -3,7 +3,8 @@
 Nothing else imports this module. :func:`create_dispatcher` builds the aiogram side from
 loaded definitions and services (tests call it with fakes); :func:`run_bot` is
 ``crypto-helper run``: polling (default) or webhook, a health/metrics server on ``PORT``,
-memory or Redis storage, graceful SIGTERM.
+memory or Redis storage, graceful SIGTERM, and SIGHUP (``crypto-helper reload``,
+``bot.watch``) reloading the definitions into a new dispatcher (:mod:`engine.reload`).
 
 Start-up is check, settings, runtime: :func:`run_bot` validates the definitions as
 ``crypto-helper check`` does, then reads the environment, then :func:`build_runtime`

@@ -160,6 +160,7 @@ class Switchboard:
                         DRAIN_SECONDS,
                     )
             self._retired = [g for g in self._retired if g.rates_stack is not stack]
+            self._stacks.remove(stack)
             await stack.aclose()
             log.debug("reload: the previous rate service is closed")
         else:
@@ -169,14 +170,13 @@ class Switchboard:
         self.wiring.settle()
 
     async def aclose(self) -> None:
-        """At shutdown, once every update finished: end the retirements, close the current
-        generation's rate stack (the first one's again is a no-op)."""
+        """At shutdown, once every update finished: end the retirements, then close every
+        rate stack still open, the current one's included."""
         for task in list(self._retiring):
             task.cancel()
         for task in list(self._retiring):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        # Every stack a reload opened (closing one twice does nothing), the current last.
         for stack in self._stacks:
             await stack.aclose()
         self._stacks.clear()

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.e2e import API_KEY, TOKEN, FakeProviders, FakeTelegram, free_port, write_project
@@ -44,20 +45,32 @@ def fingerprint(port: int) -> str:
     return str(body["definitions"]["hash"])
 
 
+async def until(done: Callable[[], Awaitable[bool]], step: float) -> None:
+    """Poll ``done`` every ``step`` seconds until it is true (the bot's state is elsewhere:
+    nothing here to wait on)."""
+    while True:
+        if await done():
+            return
+        await asyncio.sleep(step)
+
+
 async def rounds(
     tg: FakeTelegram, bot: Child, port: int, template: Path, count: int, *, signal_it: bool
 ) -> list[tuple[float, float]]:
     times = []
-    text = template.read_text(encoding="utf-8")
+    text = await asyncio.to_thread(template.read_text, encoding="utf-8")
     for n in range(count):
         word = f"Раунд {n} — что клиент приносит?"
         before = await asyncio.to_thread(fingerprint, port)
+
+        async def switched(before: str = before) -> bool:
+            return await asyncio.to_thread(fingerprint, port) != before
+
         saved = time.monotonic()
-        template.write_text(text.replace(SOURCE, word), encoding="utf-8")
+        await asyncio.to_thread(template.write_text, text.replace(SOURCE, word), "utf-8")
         if signal_it:
             bot.signal(signal.SIGHUP)
-        while await asyncio.to_thread(fingerprint, port) == before:
-            await asyncio.sleep(0.01)
+        await until(switched, 0.01)
         serving = time.monotonic() - saved
         tg.user_sends(ADMIN, "/admin_bot", "ru")
         await tg.wait_for_screen(ADMIN, word, timeout=30)
@@ -83,17 +96,21 @@ async def measure(folder: Path, count: int, *, watch: bool) -> None:
         ready = asyncio.Event()
         mark = tg.mark()
 
-        async def polled() -> None:
-            while not tg.calls("getUpdates", since=mark):
-                await asyncio.sleep(0.05)
+        async def polled() -> bool:
+            return bool(tg.calls("getUpdates", since=mark))
+
+        async def watching() -> bool:
+            return "(bot.watch)" in bot.log()
+
+        async def ready_when_polled() -> None:
+            await until(polled, 0.05)
             ready.set()
 
-        waiter = asyncio.create_task(polled())
+        waiter = asyncio.create_task(ready_when_polled())
         await bot.wait_ready(ready, 60)
         await waiter
         if watch:
-            while "(bot.watch)" not in bot.log():
-                await asyncio.sleep(0.05)
+            await until(watching, 0.05)
         rss_before = rss_mb(bot.pid)
         times = await rounds(tg, bot, port, folder / "templates/ru/source.j2", count,
                              signal_it=not watch)

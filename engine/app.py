@@ -26,11 +26,11 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -377,7 +377,8 @@ async def check_redis(redis: Redis, url: str, *, from_env: bool) -> None:
     fix = "fix REDIS_URL" if from_env else "set REDIS_URL"
     try:
         async with asyncio.timeout(STARTUP_TIMEOUT_SECONDS):
-            await redis.ping()
+            # redis-py 7 types ping() as sync | async for both clients.
+            await cast("Awaitable[bool]", redis.ping())
     except AuthenticationError as exc:
         raise StartupError(
             f"Redis at {where} refused the credentials: put the right user name and "
@@ -574,7 +575,7 @@ def create_web_app(
 
     async def storage_ping() -> bool:
         if isinstance(storage, RedisStorage):
-            return bool(await storage.redis.ping())
+            return bool(await cast("Awaitable[bool]", storage.redis.ping()))
         return True
 
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None

@@ -159,7 +159,8 @@ class RenewingRedisEventIsolation(RedisEventIsolation):
         lock = Lock(self.redis, name, **self.lock_kwargs)
         if not await lock.acquire():
             waited = self.lock_kwargs["blocking_timeout"]
-            raise LockWaitTimeoutError(
+            # redis-py 7 (aiogram[redis]'s range) leaves LockError's constructor untyped.
+            raise LockWaitTimeoutError(  # type: ignore[no-untyped-call]
                 f"another update of this chat held the lock for {waited:g} s"
             )
         renewal = asyncio.create_task(self._renew(lock), name=f"renew {name}")

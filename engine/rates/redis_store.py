@@ -24,7 +24,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -222,7 +223,8 @@ class RedisRatesBackend:
     async def ping(self) -> bool:
         """Whether Redis answers now (for readiness); never raises."""
         try:
-            return bool(await self.redis.ping())
+            # redis-py 7 types ping() as sync | async for both clients.
+            return bool(await cast("Awaitable[bool]", self.redis.ping()))
         except RedisError as exc:
             logger.debug("rates: Redis ping failed: %s: %s", type(exc).__name__, exc)
             return False

@@ -1,19 +1,27 @@
 # syntax=docker/dockerfile:1
-# Multi-stage: dependencies are built in a layer of their own, before the code, so a code
-# change does not reinstall them. The runtime image runs as a non-root user.
-FROM python:3.11-slim AS build
+# Multi-stage: the dependencies are installed in a layer of their own, before the code, so a
+# code change does not reinstall them. The runtime image runs as a non-root user.
+#
+# BASE_IMAGE: any Debian-like image with Python 3.11+ as `python` (with venv) and `useradd`.
+# scripts/container-smoke passes a stand-in made with debootstrap where python:3.11-slim
+# cannot be pulled.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Exactly what requirements.lock pins (each file checked against its hash), nothing else:
+# --no-deps, so a package the lock does not name cannot slip in (pip check would say so).
+COPY requirements.lock ./
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-deps --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
-# Install only the dependencies first (cached layer): a stub package satisfies the build.
-RUN mkdir -p engine providers && touch engine/__init__.py providers/__init__.py \
-    && python -m venv /opt/venv && /opt/venv/bin/pip install . \
-    && /opt/venv/bin/pip uninstall -y crypto-helper
 COPY engine ./engine
 COPY providers ./providers
-RUN /opt/venv/bin/pip install --no-deps .
+# The project itself, again --no-deps; pip check fails the build when the lock no longer
+# satisfies pyproject.toml's ranges (a dependency added or raised without refreshing it).
+RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/pip check
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 CONFIG_PATH=/app/config.yaml PORT=8080
 RUN useradd --create-home --uid 10001 bot
 COPY --from=build /opt/venv /opt/venv

@@ -17,6 +17,28 @@ from engine.render import STRINGS_FILE, create_environment
 
 Strings = dict[str, dict[str, dict[str, str]]]
 
+#: The columns of /export's CSV, in order; their headers are ``export_columns.<name>``.
+EXPORT_COLUMNS = (
+    "number",
+    "time",
+    "admin_id",
+    "admin",
+    "chat_id",
+    "give",
+    "get",
+    "mode",
+    "amount_given",
+    "amount_received",
+    "market_rate",
+    "client_rate",
+    "margin",
+    "sources",
+    "rate_age",
+    "stale",
+    "locale",
+    "version",
+)
+
 REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
     "buttons": ("back", "cancel", "new_deal", "retry", "currency", "preset"),
     "errors": (
@@ -77,24 +99,7 @@ REQUIRED_STRINGS: dict[str, tuple[str, ...]] = {
         "period_too_many",
     ),
     "export_columns": (
-        "number",
-        "time",
-        "admin_id",
-        "admin",
-        "chat_id",
-        "give",
-        "get",
-        "mode",
-        "amount_given",
-        "amount_received",
-        "market_rate",
-        "client_rate",
-        "margin",
-        "sources",
-        "rate_age",
-        "stale",
-        "locale",
-        "version",
+        *EXPORT_COLUMNS,
         "mode_give",
         "mode_receive",
         "yes",

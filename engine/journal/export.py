@@ -18,27 +18,9 @@ from zoneinfo import ZoneInfo
 from engine.config.models import AppConfig
 from engine.journal.entry import JournalEntry
 from engine.render import Renderer, format_number
+from engine.texts import EXPORT_COLUMNS
 
-COLUMNS = (
-    "number",
-    "time",
-    "admin_id",
-    "admin",
-    "chat_id",
-    "give",
-    "get",
-    "mode",
-    "amount_given",
-    "amount_received",
-    "market_rate",
-    "client_rate",
-    "margin",
-    "sources",
-    "rate_age",
-    "stale",
-    "locale",
-    "version",
-)
+COLUMNS = EXPORT_COLUMNS
 SECTION = "export_columns"
 DELIMITER = ";"
 

@@ -70,8 +70,14 @@ async def start(work: Path, providers: FakeProviders, throttled: bool) -> Runnin
     tg = FloodTelegram()
     await tg.serve()
     port = free_port()
-    env = child_env(BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.url, ADMIN_IDS=f"{FLOODER},{OTHER}",
-                    API_LAYER_KEY=API_KEY, PORT=str(port), LOG_LEVEL="WARNING")
+    env = child_env(
+        BOT_TOKEN=tg.token,
+        TELEGRAM_API_URL=tg.url,
+        ADMIN_IDS=f"{FLOODER},{OTHER}",
+        API_LAYER_KEY=API_KEY,
+        PORT=str(port),
+        LOG_LEVEL="WARNING",
+    )
     argv = crypto_helper_argv(project)
     if not throttled:
         argv = [sys.executable, str(ROOT / "bench" / "unthrottled.py"), *argv[-3:]]
@@ -83,8 +89,9 @@ async def start(work: Path, providers: FakeProviders, throttled: bool) -> Runnin
     return bot
 
 
-async def sample(bot: RunningBot, peak: list[float], drained: list[float],
-                 stop: asyncio.Event) -> None:
+async def sample(
+    bot: RunningBot, peak: list[float], drained: list[float], stop: asyncio.Event
+) -> None:
     """Every 20 ms: the bot's RSS (its peak), and when the fake's queue first ran empty."""
     started = time.monotonic()
     while not stop.is_set():
@@ -95,8 +102,9 @@ async def sample(bot: RunningBot, peak: list[float], drained: list[float],
             await asyncio.wait_for(stop.wait(), 0.02)
 
 
-async def run_variant(work: Path, providers: FakeProviders, throttled: bool, taps: int,
-                      args: argparse.Namespace) -> Figures:
+async def run_variant(
+    work: Path, providers: FakeProviders, throttled: bool, taps: int, args: argparse.Namespace
+) -> Figures:
     bot = await start(work, providers, throttled)
     tg = bot.tg
     assert isinstance(tg, FloodTelegram)
@@ -121,11 +129,23 @@ async def run_variant(work: Path, providers: FakeProviders, throttled: bool, tap
         await sampler
         drain = drained[0] if drained else float("nan")
         answers = sum(1 for q in flood if q in tg.answered_callbacks)
-        variant = ("quiet (no flood)" if not taps else
-                   "after (throttled)" if throttled else "before (unthrottled)")
-        return Figures(variant,
-                       probe.latencies["source"], sum(probe.timeouts.values()), drain,
-                       rss_before, peak[0], tg.notices, answers)
+        variant = (
+            "quiet (no flood)"
+            if not taps
+            else "after (throttled)"
+            if throttled
+            else "before (unthrottled)"
+        )
+        return Figures(
+            variant,
+            probe.latencies["source"],
+            sum(probe.timeouts.values()),
+            drain,
+            rss_before,
+            peak[0],
+            tg.notices,
+            answers,
+        )
     finally:
         await bot.stop()
 
@@ -139,17 +159,43 @@ def report(figures: list[Figures], args: argparse.Namespace) -> str:
         return ms(percentile(f.latencies, 99) - percentile(quiet.latencies, 99))
 
     rows = [
-        [f.variant, ms(percentile(f.latencies, 50)), ms(percentile(f.latencies, 99)), added(f),
-         ms(max(f.latencies, default=float("nan"))), f.timeouts, f"{f.drain:.2f} s",
-         f"{f.rss_before:.0f} → {f.rss_peak:.0f} MB", f.flooder_answers, f.notices]
+        [
+            f.variant,
+            ms(percentile(f.latencies, 50)),
+            ms(percentile(f.latencies, 99)),
+            added(f),
+            ms(max(f.latencies, default=float("nan"))),
+            f.timeouts,
+            f"{f.drain:.2f} s",
+            f"{f.rss_before:.0f} → {f.rss_peak:.0f} MB",
+            f.flooder_answers,
+            f.notices,
+        ]
         for f in figures
     ]
-    head = (f"{args.flood} taps from one admin at once; the other admin's /admin_bot every "
-            f"{args.every * 1000:.0f} ms ({args.probes} probes)")
-    return head + "\n" + table(
-        ["variant", "other p50", "other p99", "p99 added by the flood", "other max", "timeouts",
-         "fake queue empty",
-         "RSS before → peak", "flooder taps answered", "too-fast notices"], rows)
+    head = (
+        f"{args.flood} taps from one admin at once; the other admin's /admin_bot every "
+        f"{args.every * 1000:.0f} ms ({args.probes} probes)"
+    )
+    return (
+        head
+        + "\n"
+        + table(
+            [
+                "variant",
+                "other p50",
+                "other p99",
+                "p99 added by the flood",
+                "other max",
+                "timeouts",
+                "fake queue empty",
+                "RSS before → peak",
+                "flooder taps answered",
+                "too-fast notices",
+            ],
+            rows,
+        )
+    )
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -174,8 +220,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--probes", type=int, default=40, help="the other admin's updates")
     parser.add_argument("--every", type=float, default=0.05, help="seconds between probes")
     parser.add_argument("--step-timeout", type=float, default=120.0)
-    parser.add_argument("--settle", type=float, default=3.0,
-                        help="seconds of RSS sampling after the last probe")
+    parser.add_argument(
+        "--settle", type=float, default=3.0, help="seconds of RSS sampling after the last probe"
+    )
     parser.add_argument("--only", choices=("before", "after"))
     asyncio.run(main_async(parser.parse_args(argv)))
 

@@ -48,11 +48,26 @@ ADMIN_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 SAMPLE = JournalEntry(
-    quote_no="K7M2QX", created_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC), admin_id=1001,
-    admin_username="desk_anna", chat_id=1001, give="RUB", get="USDT", mode="give",
-    amount_given=Decimal("1000.00"), amount_received=Decimal("11.49"), asset="USDT",
-    price="RUB", base_rate=Decimal("85.30"), final_rate=Decimal("87.01"), margin=Decimal("2"),
-    sources=("rapira",), rate_age_seconds=3, stale=False, held=False, locale="ru",
+    quote_no="K7M2QX",
+    created_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+    admin_id=1001,
+    admin_username="desk_anna",
+    chat_id=1001,
+    give="RUB",
+    get="USDT",
+    mode="give",
+    amount_given=Decimal("1000.00"),
+    amount_received=Decimal("11.49"),
+    asset="USDT",
+    price="RUB",
+    base_rate=Decimal("85.30"),
+    final_rate=Decimal("87.01"),
+    margin=Decimal("2"),
+    sources=("rapira",),
+    rate_age_seconds=3,
+    stale=False,
+    held=False,
+    locale="ru",
     bot_version="bench",
 )
 

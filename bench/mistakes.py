@@ -65,53 +65,109 @@ def _long_template(project: Path) -> None:
 
 MISTAKES = [
     Mistake("currency code in lower case", "config.yaml", "  - code: USD\n", "  - code: usd\n"),
-    Mistake("a direction to an unknown currency", "config.yaml",
-            "  RUB: [USDT, USD,", "  RUB: [USDT, USX,"),
-    Mistake("a tab indents a line", "config.yaml", "    kind: fiat\n    emoji: \"🇺🇸\"",
-            "    kind: fiat\n\temoji: \"🇺🇸\""),
+    Mistake(
+        "a direction to an unknown currency",
+        "config.yaml",
+        "  RUB: [USDT, USD,",
+        "  RUB: [USDT, USX,",
+    ),
+    Mistake(
+        "a tab indents a line",
+        "config.yaml",
+        '    kind: fiat\n    emoji: "🇺🇸"',
+        '    kind: fiat\n\temoji: "🇺🇸"',
+    ),
     Mistake("a quote opened, never closed", "config.yaml", 'emoji: "🇪🇺"', 'emoji: "🇪🇺'),
     Mistake("a colon missing after a key", "config.yaml", "    decimals: 0\n", "    decimals 0\n"),
     Mistake("a misspelt key", "config.yaml", "    decimals: 0\n", "    decimal: 0\n"),
-    Mistake("min_amount above max_amount", "config.yaml",
-            '    min_amount: "1000"\n', '    min_amount: "30000000000"\n'),
+    Mistake(
+        "min_amount above max_amount",
+        "config.yaml",
+        '    min_amount: "1000"\n',
+        '    min_amount: "30000000000"\n',
+    ),
     Mistake("decimals out of range", "config.yaml", "    decimals: 0\n", "    decimals: 20\n"),
-    Mistake("a number where text is expected", "config.yaml",
-            "name: {ru: Евро, en: Euro}", "name: {ru: Евро, en: 5}"),
-    Mistake("a locale's name missing", "config.yaml", "name: {ru: Евро, en: Euro}",
-            "name: {ru: Евро}"),
+    Mistake(
+        "a number where text is expected",
+        "config.yaml",
+        "name: {ru: Евро, en: Euro}",
+        "name: {ru: Евро, en: 5}",
+    ),
+    Mistake(
+        "a locale's name missing", "config.yaml", "name: {ru: Евро, en: Euro}", "name: {ru: Евро}"
+    ),
     Mistake("the same currency twice", "config.yaml", "  - code: ZAR\n", "  - code: AED\n"),
     Mistake("an unknown provider in a rule", "config.yaml", apply=_typo_in_rule),
     Mistake("a fiat currency code that is no ISO 4217 code", "config.yaml", apply=_rename_zar),
-    Mistake("margin max of 100 % or more", "flows/exchange.yaml", "min: 0, max: 10,",
-            "min: 0, max: 150,"),
-    Mistake("a preset outside min/max", "flows/exchange.yaml",
-            "presets: [0.5, 1, 1.5, 2, 2.5, 3]", "presets: [0.5, 1, 1.5, 2, 2.5, 30]"),
-    Mistake("next: names a step that does not exist", "flows/exchange.yaml",
-            "    next: amount\n", "    next: amout\n"),
-    Mistake("a misspelt variable in a template", "templates/en/result.j2",
-            "{{ quote.result|", "{{ quot.result|"),
-    Mistake("an {% if %} never closed", "templates/en/result.j2",
-            "{% endif %}", ""),
-    Mistake("an HTML tag Telegram does not know", "templates/en/result.j2",
-            "Margin: {{", "<div>Margin:</div> {{"),
-    Mistake("a tag opened, never closed", "templates/en/result.j2",
-            "<b>Exchange quote</b>", "<b>Exchange quote"),
-    Mistake("a link with an unquoted URL", "templates/en/help.j2",
-            "<b>Crypto Helper</b>", '<a href=https://example.com>Crypto Helper</a>'),
+    Mistake(
+        "margin max of 100 % or more",
+        "flows/exchange.yaml",
+        "min: 0, max: 10,",
+        "min: 0, max: 150,",
+    ),
+    Mistake(
+        "a preset outside min/max",
+        "flows/exchange.yaml",
+        "presets: [0.5, 1, 1.5, 2, 2.5, 3]",
+        "presets: [0.5, 1, 1.5, 2, 2.5, 30]",
+    ),
+    Mistake(
+        "next: names a step that does not exist",
+        "flows/exchange.yaml",
+        "    next: amount\n",
+        "    next: amout\n",
+    ),
+    Mistake(
+        "a misspelt variable in a template",
+        "templates/en/result.j2",
+        "{{ quote.result|",
+        "{{ quot.result|",
+    ),
+    Mistake("an {% if %} never closed", "templates/en/result.j2", "{% endif %}", ""),
+    Mistake(
+        "an HTML tag Telegram does not know",
+        "templates/en/result.j2",
+        "Margin: {{",
+        "<div>Margin:</div> {{",
+    ),
+    Mistake(
+        "a tag opened, never closed",
+        "templates/en/result.j2",
+        "<b>Exchange quote</b>",
+        "<b>Exchange quote",
+    ),
+    Mistake(
+        "a link with an unquoted URL",
+        "templates/en/help.j2",
+        "<b>Crypto Helper</b>",
+        "<a href=https://example.com>Crypto Helper</a>",
+    ),
     Mistake("a text over 4096 characters", "templates/en/help.j2", apply=_long_template),
-    Mistake("a button label missing in one locale", "templates/en/strings.yaml",
-            '  retry: "🔁 Retry"\n', ""),
-    Mistake("a pop-up over 200 characters", "templates/en/strings.yaml",
-            '  restarted: "The bot was restarted — starting the quote over."',
-            '  restarted: "' + "The bot was restarted. " * 10 + '"'),
-    Mistake("a command description left empty", "config.yaml",
-            "description: {ru: Текущие курсы, en: Current rates}",
-            "description: {ru: Текущие курсы, en: ''}"),
-    Mistake("a template saved as Windows-1251", "templates/ru/result.j2",
-            apply=_cp1251("templates/ru/result.j2")),
+    Mistake(
+        "a button label missing in one locale",
+        "templates/en/strings.yaml",
+        '  retry: "🔁 Retry"\n',
+        "",
+    ),
+    Mistake(
+        "a pop-up over 200 characters",
+        "templates/en/strings.yaml",
+        '  restarted: "The bot was restarted — starting the quote over."',
+        '  restarted: "' + "The bot was restarted. " * 10 + '"',
+    ),
+    Mistake(
+        "a command description left empty",
+        "config.yaml",
+        "description: {ru: Текущие курсы, en: Current rates}",
+        "description: {ru: Текущие курсы, en: ''}",
+    ),
+    Mistake(
+        "a template saved as Windows-1251",
+        "templates/ru/result.j2",
+        apply=_cp1251("templates/ru/result.j2"),
+    ),
     Mistake("config.yaml saved as Windows-1251", "config.yaml", apply=_cp1251("config.yaml")),
-    Mistake("a routed pair without a demo rate", "config.yaml",
-            '      ZAR/RUB: "4.5120"\n', ""),
+    Mistake("a routed pair without a demo rate", "config.yaml", '      ZAR/RUB: "4.5120"\n', ""),
 ]
 
 
@@ -139,7 +195,11 @@ def run_check(mistake: Mistake, code: Path) -> tuple[str, float, int]:
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "engine.cli", "check", "--config", str(config)],
-            cwd=project, env=env, capture_output=True, text=True, timeout=60,
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         seconds = time.perf_counter() - started
     output = (done.stdout + done.stderr).strip().replace(str(project) + "/", "")
@@ -165,8 +225,10 @@ def main() -> None:
             print(output)
             print()
     times.sort()
-    print(f"check wall time: median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s "
-          f"over {len(times)} runs")
+    print(
+        f"check wall time: median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s "
+        f"over {len(times)} runs"
+    )
 
 
 if __name__ == "__main__":

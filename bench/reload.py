@@ -87,11 +87,16 @@ async def measure(folder: Path, count: int, *, watch: bool) -> None:
         config = write_project(folder, providers, edits)
         port = free_port()
         env = child_env(
-            BOT_TOKEN=TOKEN, TELEGRAM_API_URL=tg.url, ADMIN_IDS=str(ADMIN),
-            API_LAYER_KEY=API_KEY, PORT=str(port), LOG_LEVEL="INFO",
+            BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=tg.url,
+            ADMIN_IDS=str(ADMIN),
+            API_LAYER_KEY=API_KEY,
+            PORT=str(port),
+            LOG_LEVEL="INFO",
         )
-        bot = Child("bot", [*crypto_helper_argv(config), "--offline"], env, folder,
-                    folder / "bot.log")
+        bot = Child(
+            "bot", [*crypto_helper_argv(config), "--offline"], env, folder, folder / "bot.log"
+        )
         bot.start()
         ready = asyncio.Event()
         mark = tg.mark()
@@ -112,17 +117,21 @@ async def measure(folder: Path, count: int, *, watch: bool) -> None:
         if watch:
             await until(watching, 0.05)
         rss_before = rss_mb(bot.pid)
-        times = await rounds(tg, bot, port, folder / "templates/ru/source.j2", count,
-                             signal_it=not watch)
+        times = await rounds(
+            tg, bot, port, folder / "templates/ru/source.j2", count, signal_it=not watch
+        )
         rss_after = rss_mb(bot.pid)
         code = await bot.stop()
         how = "bot.watch" if watch else "SIGHUP"
-        for name, values in (("serving", [t[0] for t in times]),
-                             ("shown", [t[1] for t in times])):
-            print(f"{how:9} save → {name:7}: median {statistics.median(values):.2f} s, "
-                  f"min {min(values):.2f} s, max {max(values):.2f} s ({len(values)} rounds)")
-        print(f"{how:9} RSS {rss_before:.0f} → {rss_after:.0f} MiB after {count} reloads; "
-              f"exit {code}; errors in log: {bot.log().count(' ERROR ')}")
+        for name, values in (("serving", [t[0] for t in times]), ("shown", [t[1] for t in times])):
+            print(
+                f"{how:9} save → {name:7}: median {statistics.median(values):.2f} s, "
+                f"min {min(values):.2f} s, max {max(values):.2f} s ({len(values)} rounds)"
+            )
+        print(
+            f"{how:9} RSS {rss_before:.0f} → {rss_after:.0f} MiB after {count} reloads; "
+            f"exit {code}; errors in log: {bot.log().count(' ERROR ')}"
+        )
     finally:
         providers.stop()
         tg.stop()

@@ -11,9 +11,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_journal_bench_prints_both_backends_and_the_verdict() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.journal", "--quotes", "60", "--batch", "20",
-         "--repeats", "1", "--concurrency", "5"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.journal",
+            "--quotes",
+            "60",
+            "--batch",
+            "20",
+            "--repeats",
+            "1",
+            "--concurrency",
+            "5",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout

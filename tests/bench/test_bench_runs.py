@@ -31,12 +31,31 @@ def test_inprocess_prints_both_bots() -> None:
 
 def test_load_run_completes_every_phase() -> None:
     out = run(
-        "bench.run", "--admins", "3", "--rounds", "1", "--think", "0.05", "--burst", "30",
-        "--burst-repeats", "1", "--soak", "60", "--timeout", "150",
+        "bench.run",
+        "--admins",
+        "3",
+        "--rounds",
+        "1",
+        "--think",
+        "0.05",
+        "--burst",
+        "30",
+        "--burst-repeats",
+        "1",
+        "--soak",
+        "60",
+        "--timeout",
+        "150",
         timeout=200,
     )
-    for section in ("1. Dialog step latency", "2. Burst", "3. Upstream calls", "4. Memory",
-                    "5. Sanity", "Targets"):
+    for section in (
+        "1. Dialog step latency",
+        "2. Burst",
+        "3. Upstream calls",
+        "4. Memory",
+        "5. Sanity",
+        "Targets",
+    ):
         assert section in out, out[-3000:]
     assert "timeouts: none" in out
     assert "calls the fake Telegram refused (crypto-helper): none" in out

@@ -13,8 +13,11 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 
 def instructions(name: str) -> list[str]:
     joined = DOCKERFILE.replace("\\\n", " ")
-    return [line.split(None, 1)[1] for line in joined.splitlines()
-            if line.strip().upper().startswith(name + " ")]
+    return [
+        line.split(None, 1)[1]
+        for line in joined.splitlines()
+        if line.strip().upper().startswith(name + " ")
+    ]
 
 
 def test_multi_stage_with_dependencies_before_code() -> None:

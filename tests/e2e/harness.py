@@ -316,7 +316,11 @@ class Person:
         return await self.walk(await self.sees_screen("source"), step, give, get, margin)
 
     async def walk(
-        self, screen: ChatMessage, step: str, give: str = "RUB", get: str = "USDT",
+        self,
+        screen: ChatMessage,
+        step: str,
+        give: str = "RUB",
+        get: str = "USDT",
         margin: str = "2",
     ) -> ChatMessage:
         """From the source screen ``screen``, walk to ``step`` (source … amount)."""
@@ -344,7 +348,13 @@ class Person:
         )
 
     async def quote_from(
-        self, screen: ChatMessage, give: str, get: str, *, margin: str, amount: str,
+        self,
+        screen: ChatMessage,
+        give: str,
+        get: str,
+        *,
+        margin: str,
+        amount: str,
         margin_button: str | None = None,
     ) -> ChatMessage:
         """:meth:`quote` from a source screen already shown (a restarted dialog)."""

@@ -109,7 +109,9 @@ async def test_polling_survives_telegram_5xx(tg: FakeTelegram, bot: BotProcess) 
     tg.fail_next("getUpdates", 2, status=502)
     await tg.wait_for(
         lambda: len([c for c in tg.calls("getUpdates", since=mark) if c.status == 502]) == 2,
-        15, "two failed getUpdates")
+        15,
+        "two failed getUpdates",
+    )
     admin.send("/admin_bot")  # polling goes on (with backoff) and picks this up
     await admin.sees_screen("source", timeout=20)
     assert bot.alive

@@ -42,12 +42,19 @@ def as_decimal(shown: str) -> Decimal:
 async def new_card(admin: Person, tg: FakeTelegram, after: ChatMessage) -> ChatMessage:
     """The next result card below ``after``."""
     await tg.wait_for(
-        lambda: any(m.message_id > after.message_id and CARD in m.norm
-                    for m in tg.bot_messages(admin.user_id)),
-        10, "a new card", admin.user_id,
+        lambda: any(
+            m.message_id > after.message_id and CARD in m.norm
+            for m in tg.bot_messages(admin.user_id)
+        ),
+        10,
+        "a new card",
+        admin.user_id,
     )
-    return [m for m in tg.bot_messages(admin.user_id)
-            if m.message_id > after.message_id and CARD in m.norm][-1]
+    return [
+        m
+        for m in tg.bot_messages(admin.user_id)
+        if m.message_id > after.message_id and CARD in m.norm
+    ][-1]
 
 
 async def test_first_quote_requote_and_the_card_buttons(tg: FakeTelegram, bot: BotProcess) -> None:
@@ -55,8 +62,14 @@ async def test_first_quote_requote_and_the_card_buttons(tg: FakeTelegram, bot: B
     card = await admin.quote("RUB", "USDT", margin="2", amount="1000")
     assert amounts(card) == ("1 000,00 RUB", "11,49 USDT")
     assert [b for row in card.buttons for b in (x["text"] for x in row)] == [
-        "✏️ Наценка", "✏️ Сумма", "⇄ Обратный обмен", "📤 Клиенту · RU", "📤 Клиенту · EN",
-        "← Назад", "🔄 Новый расчёт"]
+        "✏️ Наценка",
+        "✏️ Сумма",
+        "⇄ Обратный обмен",
+        "📤 Клиенту · RU",
+        "📤 Клиенту · EN",
+        "← Назад",
+        "🔄 Новый расчёт",
+    ]
     first_number = number(card)
 
     admin.send("5000")  # requote by typing: one message
@@ -88,9 +101,14 @@ async def test_first_quote_requote_and_the_card_buttons(tg: FakeTelegram, bot: B
     assert admin.refusals() == []
 
 
-@pytest.mark.parametrize(("label", "opens"), [
-    ("Клиенту · RU", "Вы отдаёте:"), ("Обратный обмен", CARD), ("Сумма", "Введите сумму"),
-])
+@pytest.mark.parametrize(
+    ("label", "opens"),
+    [
+        ("Клиенту · RU", "Вы отдаёте:"),
+        ("Обратный обмен", CARD),
+        ("Сумма", "Введите сумму"),
+    ],
+)
 async def test_a_double_tap_on_a_card_button_acts_once(
     tg: FakeTelegram, bot: BotProcess, label: str, opens: str
 ) -> None:
@@ -108,10 +126,13 @@ async def test_a_double_tap_on_a_card_button_acts_once(
     assert admin.refusals() == []
 
 
-@pytest.mark.parametrize(("line", "give", "get", "n", "rate"), [
-    ("получить 500 usdt за rub 2", "RUB", "USDT", "500,00", "87,01"),
-    ("получить 10000 rub за usdt 2", "USDT", "RUB", "10 000,00", "83,59"),
-])
+@pytest.mark.parametrize(
+    ("line", "give", "get", "n", "rate"),
+    [
+        ("получить 500 usdt за rub 2", "RUB", "USDT", "500,00", "87,01"),
+        ("получить 10000 rub за usdt 2", "USDT", "RUB", "10 000,00", "83,59"),
+    ],
+)
 async def test_receive_mode_rounds_the_amount_given_up(
     tg: FakeTelegram, bot: BotProcess, line: str, give: str, get: str, n: str, rate: str
 ) -> None:

@@ -43,12 +43,15 @@ async def double_tap(tg: FakeTelegram, admin: Person, label: str, gap: float, ta
     assert admin.refusals() == []
 
 
-@pytest.mark.parametrize(("label", "gap", "admin"), [
-    (NEW_DEAL, 0.003, ADMINS[14]),
-    (NEW_DEAL, 0.2, ADMINS[15]),
-    (BACK, 0.003, ADMINS[16]),
-    (BACK, 0.2, ADMINS[17]),
-])
+@pytest.mark.parametrize(
+    ("label", "gap", "admin"),
+    [
+        (NEW_DEAL, 0.003, ADMINS[14]),
+        (NEW_DEAL, 0.2, ADMINS[15]),
+        (BACK, 0.003, ADMINS[16]),
+        (BACK, 0.2, ADMINS[17]),
+    ],
+)
 async def test_double_tap_on_one_process(
     tg: FakeTelegram, bot: BotProcess, label: str, gap: float, admin: int
 ) -> None:
@@ -65,28 +68,42 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def replicas(
-    tmp_path_factory: pytest.TempPathFactory, own_tg: FakeTelegram,
-    own_upstreams: FakeProviders, redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    own_tg: FakeTelegram,
+    own_upstreams: FakeProviders,
+    redis_server: RedisServer,
 ) -> Iterator[RoundRobin]:
     proxy = RoundRobin().start()
-    launch = BotLauncher(tmp_path_factory.mktemp("e2e-double-tap"), own_tg, own_upstreams,
-                         edits={"mode: polling": "mode: webhook"})
+    launch = BotLauncher(
+        tmp_path_factory.mktemp("e2e-double-tap"),
+        own_tg,
+        own_upstreams,
+        edits={"mode: polling": "mode: webhook"},
+    )
     for _ in range(2):
         port = free_port()
-        launch.start(ready="setWebhook", PORT=str(port), REDIS_URL=redis_server.url,
-                     WEBHOOK_URL=proxy.url, WEBHOOK_SECRET=SECRET)
+        launch.start(
+            ready="setWebhook",
+            PORT=str(port),
+            REDIS_URL=redis_server.url,
+            WEBHOOK_URL=proxy.url,
+            WEBHOOK_SECRET=SECRET,
+        )
         proxy.backends.append(f"http://127.0.0.1:{port}")
     yield proxy
     launch.stop_all()
     proxy.stop()
 
 
-@pytest.mark.parametrize(("label", "gap", "taps", "admin"), [
-    (NEW_DEAL, 0.003, 2, ADMINS[0]),
-    (NEW_DEAL, 0.2, 3, ADMINS[1]),
-    (BACK, 0.003, 3, ADMINS[2]),
-    (BACK, 0.2, 2, ADMINS[3]),
-])
+@pytest.mark.parametrize(
+    ("label", "gap", "taps", "admin"),
+    [
+        (NEW_DEAL, 0.003, 2, ADMINS[0]),
+        (NEW_DEAL, 0.2, 3, ADMINS[1]),
+        (BACK, 0.003, 3, ADMINS[2]),
+        (BACK, 0.2, 2, ADMINS[3]),
+    ],
+)
 async def test_double_tap_across_two_replicas(
     own_tg: FakeTelegram, replicas: RoundRobin, label: str, gap: float, taps: int, admin: int
 ) -> None:

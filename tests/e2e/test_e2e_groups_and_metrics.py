@@ -26,24 +26,32 @@ def guarded_bot(own_launcher: BotLauncher) -> BotProcess:
 
 
 def group_message(user_id: int, text: str) -> dict[str, Any]:
-    return {"message": {
-        "message_id": 1, "date": int(time.time()), "text": text,
-        "chat": {"id": GROUP, "type": "supergroup", "title": "Desk"},
-        "from": {"id": user_id, "is_bot": False, "first_name": "A", "language_code": "en"},
-        "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
-    }}
+    return {
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "text": text,
+            "chat": {"id": GROUP, "type": "supergroup", "title": "Desk"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "A", "language_code": "en"},
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
+        }
+    }
 
 
-async def test_a_group_gets_one_line_and_no_rates(own_tg: FakeTelegram,
-                                                  guarded_bot: BotProcess) -> None:
+async def test_a_group_gets_one_line_and_no_rates(
+    own_tg: FakeTelegram, guarded_bot: BotProcess
+) -> None:
     tg = own_tg
     tg.open_chat(GROUP)  # the bot was added to the group
     mark = tg.mark()
     tg.inject_raw_update(group_message(STRANGER, "/rates"))
     tg.inject_raw_update(group_message(ADMINS[0], "/rates"))
     tg.inject_raw_update(group_message(ADMINS[0], "/admin_bot"))
-    await tg.wait_for(lambda: tg.calls("sendMessage", chat_id=GROUP, since=mark), 10,
-                      "the bot's answer in the group")
+    await tg.wait_for(
+        lambda: tg.calls("sendMessage", chat_id=GROUP, since=mark),
+        10,
+        "the bot's answer in the group",
+    )
     await asyncio.sleep(1.0)  # and nothing else follows
     sent = tg.calls("sendMessage", chat_id=GROUP, since=mark)
     assert len(sent) == 1, [str(c) for c in sent]

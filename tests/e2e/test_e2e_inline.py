@@ -61,8 +61,10 @@ async def test_an_admin_sends_the_client_card_into_a_chat_with_a_client(
     ru, en = answer.results
     number = ru.id.removesuffix("-ru")
     assert re.fullmatch(NUMBER, number) and en.id == f"{number}-en"
-    assert (ru.title, en.title) == ("RU · 1\u00a0000,00 RUB → 11,49 USDT",
-                                    "EN · 1,000.00 RUB → 11.49 USDT")
+    assert (ru.title, en.title) == (
+        "RU · 1\u00a0000,00 RUB → 11,49 USDT",
+        "EN · 1,000.00 RUB → 11.49 USDT",
+    )
     assert ru.description.startswith("Курс для клиента: 1 USDT = 87,01 RUB · до ")
     assert en.description.startswith("Client rate: 1 USDT = 87.01 RUB · until ")
     assert ru.parse_mode == en.parse_mode == "HTML"
@@ -71,9 +73,13 @@ async def test_an_admin_sends_the_client_card_into_a_chat_with_a_client(
     assert "Вы отдаёте: 1000,00 RUB" in ru.norm and "Вы получаете: 11,49 USDT" in ru.norm
     for word in ("Наценка", "85,30", "static", "Источник"):
         assert word not in ru.norm
-    assert [ru.text.encode("utf-16-le")[2 * e["offset"]:2 * (e["offset"] + e["length"])]
-            .decode("utf-16-le") for e in ru.entities if e["type"] == "code"] == [
-        number, "1000,00", "11,49", "87,01"]
+    assert [
+        ru.text.encode("utf-16-le")[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode(
+            "utf-16-le"
+        )
+        for e in ru.entities
+        if e["type"] == "code"
+    ] == [number, "1000,00", "11,49", "87,01"]
 
     # The admin picks the English card: it goes into the chat with the client.
     shown = tg.user_picks_inline_result(answer.query_id, en.id, CLIENT_CHAT)
@@ -84,7 +90,11 @@ async def test_an_admin_sends_the_client_card_into_a_chat_with_a_client(
     # answered while typing was only counted.
     [row] = await tg.wait_for(lambda: journal_rows(own_launcher, admin), 10, "a journal row")
     assert (row["quote_no"], row["chat_id"], row["give"], row["get"]) == (
-        number, admin, "RUB", "USDT")
+        number,
+        admin,
+        "RUB",
+        "USDT",
+    )
     await asyncio.sleep(0.5)
     assert len(journal_rows(own_launcher, admin)) == 1
     assert await quotes_shown(offline_bot) == quotes_before + 1
@@ -109,7 +119,10 @@ async def test_receive_mode_and_queries_not_understood_in_english(
     ):
         answer = await ask(tg, admin, query, "en")
         assert (answer.results, answer.button_text, answer.start_parameter) == (
-            [], button, "inline")
+            [],
+            button,
+            "inline",
+        )
     assert tg.messages(admin) == [] and tg.errors() == []
 
 
@@ -119,7 +132,10 @@ async def test_a_stranger_gets_no_quote_and_a_button_that_opens_the_bot(
     tg = own_tg
     answer = await ask(tg, STRANGER, "1000 rub usdt 2")
     assert (answer.results, answer.button_text, answer.start_parameter) == (
-        [], "Только для сотрудников · открыть бота", "inline")
+        [],
+        "Только для сотрудников · открыть бота",
+        "inline",
+    )
     assert (answer.is_personal, answer.cache_time) == (True, 60)
     assert tg.messages(STRANGER) == []  # nothing written to a stranger for a query
     # The button opens the private chat with "/start inline": one polite refusal.
@@ -135,12 +151,18 @@ async def test_webhook_mode_asks_for_inline_queries_and_answers_them(
     tmp_path: Path, fresh_tg: FakeTelegram, fresh_upstreams: FakeProviders
 ) -> None:
     fresh_tg.set_inline_mode(True)
-    launch = BotLauncher(tmp_path, fresh_tg, fresh_upstreams,
-                         edits={"mode: polling": "mode: webhook"})
+    launch = BotLauncher(
+        tmp_path, fresh_tg, fresh_upstreams, edits={"mode: polling": "mode: webhook"}
+    )
     port = free_port()
     try:
-        launch.start(ready="setWebhook", args=("--offline",), PORT=str(port),
-                     WEBHOOK_URL=f"http://127.0.0.1:{port}", WEBHOOK_SECRET="inline-Secret_1")
+        launch.start(
+            ready="setWebhook",
+            args=("--offline",),
+            PORT=str(port),
+            WEBHOOK_URL=f"http://127.0.0.1:{port}",
+            WEBHOOK_SECRET="inline-Secret_1",
+        )
         [hook] = fresh_tg.calls("setWebhook")
         assert "inline_query" in str(hook.params.get("allowed_updates"))
         assert "aiogd_update" not in str(hook.params.get("allowed_updates"))
@@ -149,4 +171,3 @@ async def test_webhook_mode_asks_for_inline_queries_and_answers_them(
         assert fresh_tg.errors() == []
     finally:
         launch.stop_all()
-

@@ -28,10 +28,13 @@ def journal_rows(launcher: BotLauncher, admin: int) -> list[sqlite3.Row]:
         )
 
 
-async def rows_of(tg: FakeTelegram, launcher: BotLauncher, admin: int, count: int) -> list[sqlite3.Row]:
+async def rows_of(
+    tg: FakeTelegram, launcher: BotLauncher, admin: int, count: int
+) -> list[sqlite3.Row]:
     return await tg.wait_for(
-        lambda: (rows if len(rows := journal_rows(launcher, admin)) >= count else None),
-        10, f"{count} journal rows of admin {admin}",
+        lambda: rows if len(rows := journal_rows(launcher, admin)) >= count else None,
+        10,
+        f"{count} journal rows of admin {admin}",
     )
 
 
@@ -46,7 +49,8 @@ async def test_every_quote_is_a_row_and_history_reopens_it(
     first, second = await rows_of(tg, launcher, admin.user_id, 2)
     assert (first["give"], first["get"], first["mode"]) == ("RUB", "USDT", "give")
     assert (Decimal(first["amount_given"]), Decimal(first["amount_received"])) == (
-        Decimal("1000.00"), Decimal("11.49")
+        Decimal("1000.00"),
+        Decimal("11.49"),
     )
     assert (first["base_rate"], first["final_rate"], first["margin"]) == ("85.30", "87.01", "2")
     assert first["admin_username"] == f"tester{admin.user_id}"
@@ -108,8 +112,9 @@ async def test_export_sends_todays_quotes_as_csv(
     [sent] = tg.documents(admin.user_id)
     assert sent.document is not None and sent.document.filename == f"quotes_{today}.csv"
     assert sent.document.data.startswith(b"\xef\xbb\xbf")
-    table = list(csv.reader(io.StringIO(sent.document.data.decode("utf-8-sig"), newline=""),
-                            delimiter=";"))
+    table = list(
+        csv.reader(io.StringIO(sent.document.data.decode("utf-8-sig"), newline=""), delimiter=";")
+    )
     assert table[0][:3] == ["Номер", "Время (Europe/Moscow)", "ID админа"]
     mine = {row[0]: row for row in table[1:] if row[2] == str(admin.user_id)}
     assert mine[first["quote_no"]][8:12] == ["1\xa0000,00", "11,49", "85,30", "87,01"]
@@ -124,8 +129,10 @@ async def test_export_arguments_that_do_not_work_get_one_line(
     admin = Person(tg, ADMINS[28])
     for typed, answer in [
         ("/export 2026-13-01", "«2026-13-01» — не дата."),
-        ("/export 2026-12-07 2026-12-01",
-         "Период кончается раньше, чем начинается: 2026-12-07 … 2026-12-01."),
+        (
+            "/export 2026-12-07 2026-12-01",
+            "Период кончается раньше, чем начинается: 2026-12-07 … 2026-12-01.",
+        ),
         ("/export 2020-01-01 2026-01-01", "Не больше 366 дней за раз (запрошено 2193)."),
         ("/export 2026-01-01 2026-01-02 2026-01-03", "Не больше двух дат"),
         ("/export 2001-01-01", "За 2001-01-01 расчётов нет (Europe/Moscow)."),
@@ -147,8 +154,9 @@ async def test_today_sums_the_day_per_direction(
     admin.send("/today")
     totals = await admin.sees("Totals for")
     assert "Quotes: " in totals.norm and "(Europe/Moscow)" in totals.norm
-    assert re.search(r"RUB → 💵 USDT: \d+ — clients give [\d,]+\.\d\d RUB, get [\d,.]+ USDT",
-                     totals.norm), totals.norm
+    assert re.search(
+        r"RUB → 💵 USDT: \d+ — clients give [\d,]+\.\d\d RUB, get [\d,.]+ USDT", totals.norm
+    ), totals.norm
     assert admin.refusals() == []
 
 
@@ -156,6 +164,9 @@ def test_the_bot_logged_no_journal_trouble(bot: BotProcess) -> None:
     log = bot.log()
     assert "journal: sqlite at " in log and str(Path("data") / "journal.sqlite3") in log
     # The shared bot's log has other tests' injected failures; none of them is the journal's.
-    troubles = [line for line in log.splitlines()
-                if "engine.journal" in line and (" WARNING " in line or " ERROR " in line)]
+    troubles = [
+        line
+        for line in log.splitlines()
+        if "engine.journal" in line and (" WARNING " in line or " ERROR " in line)
+    ]
     assert troubles == []

@@ -27,15 +27,17 @@ class Replica:
         self.port = port
 
     async def ready(self) -> dict:  # type: ignore[type-arg]
-        async with aiohttp.ClientSession() as session, session.get(
-            f"http://127.0.0.1:{self.port}/health/ready"
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{self.port}/health/ready") as response,
+        ):
             return await response.json()  # type: ignore[no-any-return]
 
     async def metric(self, name: str) -> float:
-        async with aiohttp.ClientSession() as session, session.get(
-            f"http://127.0.0.1:{self.port}/metrics"
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{self.port}/metrics") as response,
+        ):
             text = await response.text()
         for line in text.splitlines():
             if line.startswith(name + " "):
@@ -59,21 +61,31 @@ def pg_proxy(database: ScratchDatabase) -> Iterator[TcpProxy]:
 
 @pytest.fixture(scope="module")
 def replicas(
-    tmp_path_factory: pytest.TempPathFactory, own_tg: FakeTelegram,
-    own_upstreams: FakeProviders, database: ScratchDatabase, pg_proxy: TcpProxy,
+    tmp_path_factory: pytest.TempPathFactory,
+    own_tg: FakeTelegram,
+    own_upstreams: FakeProviders,
+    database: ScratchDatabase,
+    pg_proxy: TcpProxy,
 ) -> Iterator[tuple[RoundRobin, list[Replica]]]:
     redis_server = RedisServer()
     redis_server.start()
     balancer = RoundRobin().start()
-    launch = BotLauncher(tmp_path_factory.mktemp("e2e-journal-replicas"), own_tg, own_upstreams,
-                         edits={"mode: polling": "mode: webhook"})
+    launch = BotLauncher(
+        tmp_path_factory.mktemp("e2e-journal-replicas"),
+        own_tg,
+        own_upstreams,
+        edits={"mode: polling": "mode: webhook"},
+    )
     found = []
     try:
         for _ in range(2):
             port = free_port()
             process = launch.start(
-                ready="setWebhook", PORT=str(port), REDIS_URL=redis_server.url,
-                WEBHOOK_URL=balancer.url, WEBHOOK_SECRET=SECRET,
+                ready="setWebhook",
+                PORT=str(port),
+                REDIS_URL=redis_server.url,
+                WEBHOOK_URL=balancer.url,
+                WEBHOOK_SECRET=SECRET,
                 # The server trusts local connections, so the password is not checked;
                 # it is there to be kept out of the logs.
                 DATABASE_URL=database.url_via(pg_proxy.port).replace(
@@ -90,9 +102,12 @@ def replicas(
 
 
 def rows(database: ScratchDatabase) -> list[dict]:  # type: ignore[type-arg]
-    return [dict(r) for r in database.fetch(
-        "SELECT entry_id, quote_no, admin_id, amount_given FROM journal_quotes ORDER BY id"
-    )]
+    return [
+        dict(r)
+        for r in database.fetch(
+            "SELECT entry_id, quote_no, admin_id, amount_given FROM journal_quotes ORDER BY id"
+        )
+    ]
 
 
 async def wait_rows(database: ScratchDatabase, count: int, seconds: float = 20) -> list[dict]:  # type: ignore[type-arg]
@@ -104,7 +119,8 @@ async def wait_rows(database: ScratchDatabase, count: int, seconds: float = 20) 
 
 
 async def test_one_row_per_quote_across_two_replicas(
-    own_tg: FakeTelegram, database: ScratchDatabase,
+    own_tg: FakeTelegram,
+    database: ScratchDatabase,
     replicas: tuple[RoundRobin, list[Replica]],
 ) -> None:
     balancer, _ = replicas
@@ -130,7 +146,9 @@ async def test_one_row_per_quote_across_two_replicas(
 
 
 async def test_the_database_away_mid_session(
-    own_tg: FakeTelegram, database: ScratchDatabase, pg_proxy: TcpProxy,
+    own_tg: FakeTelegram,
+    database: ScratchDatabase,
+    pg_proxy: TcpProxy,
     replicas: tuple[RoundRobin, list[Replica]],
 ) -> None:
     _, bots = replicas
@@ -152,7 +170,10 @@ async def test_the_database_away_mid_session(
             await asyncio.sleep(0.2)
         assert sum(s["journal"]["waiting"] for s in states) == 4
         assert all(s["status"] == "ready" for s in states)  # quotes go on: still ready
-        assert sum([await bot.metric("crypto_helper_journal_write_failures_total") for bot in bots]) >= 2
+        assert (
+            sum([await bot.metric("crypto_helper_journal_write_failures_total") for bot in bots])
+            >= 2
+        )
         admin.send("/history")
         assert "Журнал сейчас недоступен" in (await admin.sees("Журнал")).norm
     finally:

@@ -24,13 +24,16 @@ def count(path: Path) -> int:
 
 
 async def journal_health(port: str) -> dict:  # type: ignore[type-arg]
-    async with aiohttp.ClientSession() as session, session.get(
-        f"http://127.0.0.1:{port}/health/ready"
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/health/ready") as response,
+    ):
         return (await response.json())["journal"]  # type: ignore[no-any-return]
 
 
-async def test_a_locked_journal_then_released(own_tg: FakeTelegram, own_launcher: BotLauncher) -> None:
+async def test_a_locked_journal_then_released(
+    own_tg: FakeTelegram, own_launcher: BotLauncher
+) -> None:
     bot = own_launcher.start()
     path = own_launcher.config.parent / "data" / "journal.sqlite3"
     port = bot.env["PORT"]

@@ -44,9 +44,7 @@ def test_sqlite_with_redis_replicas_is_refused(
     )
 
 
-def test_a_database_that_is_not_there(
-    project: Path, tg: FakeTelegram, closed_port: int
-) -> None:
+def test_a_database_that_is_not_there(project: Path, tg: FakeTelegram, closed_port: int) -> None:
     line = refuses(
         project, tg, DATABASE_URL=f"postgresql://desk:s3cret-pw@127.0.0.1:{closed_port}/journal"
     )
@@ -75,4 +73,3 @@ def test_a_data_dir_that_cannot_hold_the_journal(
         f"journal database unusable at {blocker / 'data' / 'journal.sqlite3'} (not a "
         "directory): fix DATA_DIR or DATABASE_URL"
     )
-

@@ -19,8 +19,15 @@ async def test_q_gives_the_card(tg: FakeTelegram, bot: BotProcess) -> None:
     assert "Клиент получает: 11,49 USDT" in card.norm
     assert "Источник: rapira" in card.norm
     # the dialog's own card: its buttons work as after the dialog
-    assert card.button_texts == ["✏️ Наценка", "✏️ Сумма", "⇄ Обратный обмен", "📤 Клиенту · RU",
-                                 "📤 Клиенту · EN", "← Назад", "🔄 Новый расчёт"]
+    assert card.button_texts == [
+        "✏️ Наценка",
+        "✏️ Сумма",
+        "⇄ Обратный обмен",
+        "📤 Клиенту · RU",
+        "📤 Клиенту · EN",
+        "← Назад",
+        "🔄 Новый расчёт",
+    ]
     admin.send("1000 руб в xyz")
     refusal = await admin.sees("Не знаю «xyz»")
     assert refusal.norm.startswith("Понял: 1000 RUB → …. Не знаю «xyz»")

@@ -15,8 +15,15 @@ import re
 from fake_telegram import FakeTelegram
 from harness import ADMINS, BotProcess, Person
 
-CARD_BUTTONS = ["✏️ Наценка", "✏️ Сумма", "⇄ Обратный обмен", "📤 Клиенту · RU",
-                "📤 Клиенту · EN", "← Назад", "🔄 Новый расчёт"]
+CARD_BUTTONS = [
+    "✏️ Наценка",
+    "✏️ Сумма",
+    "⇄ Обратный обмен",
+    "📤 Клиенту · RU",
+    "📤 Клиенту · EN",
+    "← Назад",
+    "🔄 Новый расчёт",
+]
 
 
 async def test_rub_to_usdt(tg: FakeTelegram, bot: BotProcess) -> None:

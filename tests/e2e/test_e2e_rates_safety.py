@@ -171,8 +171,9 @@ async def test_a_restart_inside_the_budget_interval_does_not_fetch_again(
 
     second = launcher.start()  # the same DATA_DIR
     rapira_before = len(upstreams.calls("rapira"))
-    await tg.wait_for(lambda: len(upstreams.calls("rapira")) > rapira_before + 2, 10,
-                      "the preloader's rounds")
+    await tg.wait_for(
+        lambda: len(upstreams.calls("rapira")) > rapira_before + 2, 10, "the preloader's rounds"
+    )
     card = await admin.quote("RUB", "USD", margin="2", amount="1000")
     assert source_of(card.norm) == "apilayer"  # the rates kept across the restart
     assert len(upstreams.calls("apilayer")) == before  # and no request spent on them

@@ -45,10 +45,20 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no",
-             *(["--dir", str(self.folder)] if self.folder is not None else [])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *(["--dir", str(self.folder)] if self.folder is not None else []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis.from_url(self.url, socket_timeout=0.5)
         deadline = time.monotonic() + 10
@@ -88,13 +98,20 @@ class RoundRobin:
     async def _forward(self, request: web.Request) -> web.Response:
         backend = self.backends[next(self._turn) % len(self.backends)]
         self.handled.append(backend)
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() in ("content-type", "x-telegram-bot-api-secret-token")}
-        async with aiohttp.ClientSession() as session, session.post(
-            backend + PATH, data=await request.read(), headers=headers
-        ) as response:
-            return web.Response(status=response.status, body=await response.read(),
-                                content_type=response.content_type)
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() in ("content-type", "x-telegram-bot-api-secret-token")
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(backend + PATH, data=await request.read(), headers=headers) as response,
+        ):
+            return web.Response(
+                status=response.status,
+                body=await response.read(),
+                content_type=response.content_type,
+            )
 
     def stop(self) -> None:
         self._thread.stop()
@@ -117,23 +134,39 @@ def proxy() -> Iterator[RoundRobin]:
 
 @pytest.fixture(scope="module")
 def replicas(
-    tmp_path_factory: pytest.TempPathFactory, own_tg: FakeTelegram,
-    own_upstreams: FakeProviders, redis_server: RedisServer, proxy: RoundRobin,
+    tmp_path_factory: pytest.TempPathFactory,
+    own_tg: FakeTelegram,
+    own_upstreams: FakeProviders,
+    redis_server: RedisServer,
+    proxy: RoundRobin,
 ) -> Iterator[list[BotProcess]]:
-    launch = BotLauncher(tmp_path_factory.mktemp("e2e-redis"), own_tg, own_upstreams,
-                         edits={"mode: polling": "mode: webhook"})
+    launch = BotLauncher(
+        tmp_path_factory.mktemp("e2e-redis"),
+        own_tg,
+        own_upstreams,
+        edits={"mode: polling": "mode: webhook"},
+    )
     bots = []
     for _ in range(2):
         port = free_port()
-        bots.append(launch.start(ready="setWebhook", PORT=str(port), REDIS_URL=redis_server.url,
-                                 WEBHOOK_URL=proxy.url, WEBHOOK_SECRET=SECRET))
+        bots.append(
+            launch.start(
+                ready="setWebhook",
+                PORT=str(port),
+                REDIS_URL=redis_server.url,
+                WEBHOOK_URL=proxy.url,
+                WEBHOOK_SECRET=SECRET,
+            )
+        )
         proxy.backends.append(f"http://127.0.0.1:{port}")
     yield bots
     launch.stop_all()
 
 
 async def test_one_dialog_across_two_replicas(
-    own_tg: FakeTelegram, own_upstreams: FakeProviders, proxy: RoundRobin,
+    own_tg: FakeTelegram,
+    own_upstreams: FakeProviders,
+    proxy: RoundRobin,
     replicas: list[BotProcess],
 ) -> None:
     admin = Person(own_tg, ADMINS[0])
@@ -151,7 +184,9 @@ async def test_one_dialog_across_two_replicas(
 
 
 async def test_redis_restart_mid_dialog(
-    own_tg: FakeTelegram, redis_server: RedisServer, replicas: list[BotProcess],
+    own_tg: FakeTelegram,
+    redis_server: RedisServer,
+    replicas: list[BotProcess],
 ) -> None:
     admin = Person(own_tg, ADMINS[1])
     await admin.open_step("margin")

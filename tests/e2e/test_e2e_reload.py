@@ -150,8 +150,10 @@ async def test_the_reload_command_applies_and_reports(
     await admin.sees("Что клиент приносит?")
     report("crypto-helper reload", saved, applied, time.monotonic())
     again = await asyncio.to_thread(reload_command, bot)
-    assert (again.returncode, again.stdout) == (0, f"nothing new: set {running} already serves "
-                                                   "these files\n")
+    assert (again.returncode, again.stdout) == (
+        0,
+        f"nothing new: set {running} already serves these files\n",
+    )
 
 
 async def test_a_broken_edit_keeps_the_old_text_and_logs_the_problem(
@@ -173,7 +175,7 @@ async def test_a_broken_edit_keeps_the_old_text_and_logs_the_problem(
     [problem, summary] = check.stderr.splitlines()
     assert problem.startswith(PROBLEM) and summary == "1 problem(s) found."
     [line] = [line for line in bot.log().splitlines() if problem in line]
-    assert " ERROR engine.reload.reloader: " + problem == line[line.index(" ERROR"):]
+    assert " ERROR engine.reload.reloader: " + problem == line[line.index(" ERROR") :]
     admin.send("/admin_bot")
     assert (await admin.sees("Новый расчёт обмена")).norm == current  # the old text
     done = await asyncio.to_thread(reload_command, bot)
@@ -229,12 +231,15 @@ def webhook(
     edits = {"mode: polling": "mode: webhook"}
     for tg, launch in _launcher(tmp_path_factory, own_upstreams, edits):
         port = free_port()
-        yield tg, launch.start(
-            ready="setWebhook",
-            args=("--offline",),
-            PORT=str(port),
-            WEBHOOK_URL=f"http://127.0.0.1:{port}",
-            WEBHOOK_SECRET="e2e-reload-Secret_1",
+        yield (
+            tg,
+            launch.start(
+                ready="setWebhook",
+                args=("--offline",),
+                PORT=str(port),
+                WEBHOOK_URL=f"http://127.0.0.1:{port}",
+                WEBHOOK_SECRET="e2e-reload-Secret_1",
+            ),
         )
 
 
@@ -272,7 +277,11 @@ async def test_a_direction_removed_applies_with_live_rates(
     await admin.sees("Клиент получает:")
     await in_log(bot, "rates: preloading")
     fetched = {name: len(own_upstreams.calls(name)) for name in ("rapira", "apilayer", "cbr")}
-    save(bot.config, "RUB: [USDT, USD, EUR, THB, AED, ZAR, IDR]", "RUB: [USDT, USD, EUR, THB, AED, IDR]")
+    save(
+        bot.config,
+        "RUB: [USDT, USD, EUR, THB, AED, ZAR, IDR]",
+        "RUB: [USDT, USD, EUR, THB, AED, IDR]",
+    )
     done = await asyncio.to_thread(reload_command, bot)
     assert done.returncode == 0, done.stderr
     admin.send("/q 1000 rub zar 2")

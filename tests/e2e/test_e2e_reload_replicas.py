@@ -23,21 +23,32 @@ TARGET = "Какую валюту клиент получает?"
 
 @pytest.fixture(scope="module")
 def rolled(
-    tmp_path_factory: pytest.TempPathFactory, own_tg: FakeTelegram,
+    tmp_path_factory: pytest.TempPathFactory,
+    own_tg: FakeTelegram,
     own_upstreams: FakeProviders,
 ) -> Iterator[tuple[BotLauncher, list[BotProcess], RoundRobin]]:
     redis_server = RedisServer()
     redis_server.start()
     proxy = RoundRobin().start()
-    launch = BotLauncher(tmp_path_factory.mktemp("e2e-reload-redis"), own_tg, own_upstreams,
-                         edits={"mode: polling": "mode: webhook"})
+    launch = BotLauncher(
+        tmp_path_factory.mktemp("e2e-reload-redis"),
+        own_tg,
+        own_upstreams,
+        edits={"mode: polling": "mode: webhook"},
+    )
     try:
         bots = []
         for _ in range(2):
             port = free_port()
-            bots.append(launch.start(ready="setWebhook", PORT=str(port),
-                                     REDIS_URL=redis_server.url, WEBHOOK_URL=proxy.url,
-                                     WEBHOOK_SECRET=SECRET))
+            bots.append(
+                launch.start(
+                    ready="setWebhook",
+                    PORT=str(port),
+                    REDIS_URL=redis_server.url,
+                    WEBHOOK_URL=proxy.url,
+                    WEBHOOK_SECRET=SECRET,
+                )
+            )
             proxy.backends.append(f"http://127.0.0.1:{port}")
         yield launch, bots, proxy
     finally:
@@ -51,13 +62,18 @@ def reload(bot: BotProcess) -> subprocess.CompletedProcess[str]:
     env["PORT"] = bot.env["PORT"]
     return subprocess.run(
         [sys.executable, "-m", "engine.cli", "reload", "--config", str(bot.config)],
-        cwd=bot.config.parent, env=env, capture_output=True, text=True, timeout=60,
+        cwd=bot.config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 
 
 async def test_a_change_rolled_replica_by_replica(
-    own_tg: FakeTelegram, rolled: tuple[BotLauncher, list[BotProcess], RoundRobin],
+    own_tg: FakeTelegram,
+    rolled: tuple[BotLauncher, list[BotProcess], RoundRobin],
 ) -> None:
     launch, (first, second), proxy = rolled
     admin = Person(own_tg, ADMINS[10])
@@ -65,8 +81,9 @@ async def test_a_change_rolled_replica_by_replica(
     source = await admin.sees(SOURCE)
     # both replicas run the same project folder: one edit is the files of both
     target = launch.config.parent / "templates/ru/target.j2"
-    target.write_text(target.read_text(encoding="utf-8").replace(TARGET, "Что получает?"),
-                      encoding="utf-8")
+    target.write_text(
+        target.read_text(encoding="utf-8").replace(TARGET, "Что получает?"), encoding="utf-8"
+    )
     done = await asyncio.to_thread(reload, first)
     assert done.returncode == 0, done.stderr
     # meanwhile each replica answers with the set it serves
@@ -90,9 +107,12 @@ async def test_a_change_rolled_replica_by_replica(
     assert admin.refusals() == []
     # a rate-side change: each replica builds its rate service on the shared Redis cache
     config = launch.config
-    config.write_text(config.read_text(encoding="utf-8").replace(
-        "RUB: [USDT, USD, EUR, THB, AED, ZAR, IDR]", "RUB: [USDT, USD, EUR, THB, AED, IDR]"),
-        encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "RUB: [USDT, USD, EUR, THB, AED, ZAR, IDR]", "RUB: [USDT, USD, EUR, THB, AED, IDR]"
+        ),
+        encoding="utf-8",
+    )
     for bot in (first, second):
         done = await asyncio.to_thread(reload, bot)
         assert done.returncode == 0, done.stderr

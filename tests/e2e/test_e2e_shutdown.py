@@ -43,29 +43,47 @@ SLOW = 1.0
 def hook_launcher(
     tmp_path_factory: pytest.TempPathFactory, own_tg: FakeTelegram, own_upstreams: FakeProviders
 ) -> Iterator[BotLauncher]:
-    launch = BotLauncher(tmp_path_factory.mktemp("e2e-shutdown-webhook"), own_tg, own_upstreams,
-                         edits={"mode: polling": "mode: webhook"})
+    launch = BotLauncher(
+        tmp_path_factory.mktemp("e2e-shutdown-webhook"),
+        own_tg,
+        own_upstreams,
+        edits={"mode: polling": "mode: webhook"},
+    )
     yield launch
     launch.stop_all()
 
 
 def start_webhook_bot(launcher: BotLauncher) -> BotProcess:
     port = free_port()
-    return launcher.start(ready="setWebhook", PORT=str(port),
-                          WEBHOOK_URL=f"http://127.0.0.1:{port}", WEBHOOK_SECRET=SECRET)
+    return launcher.start(
+        ready="setWebhook",
+        PORT=str(port),
+        WEBHOOK_URL=f"http://127.0.0.1:{port}",
+        WEBHOOK_SECRET=SECRET,
+    )
 
 
 def confirmed_below(tg: FakeTelegram, since: int, until: int) -> int:
     """The highest ``getUpdates`` offset sent between the marks: every id below it is
     confirmed."""
-    return max((int(c.params.get("offset", 0)) for c in tg.calls("getUpdates", since=since)
-                if c.seq <= until), default=0)
+    return max(
+        (
+            int(c.params.get("offset", 0))
+            for c in tg.calls("getUpdates", since=since)
+            if c.seq <= until
+        ),
+        default=0,
+    )
 
 
 def delivered(tg: FakeTelegram, since: int) -> set[int]:
     """Update ids given to a poller (in ``getUpdates`` answers) since the mark."""
-    return {u["update_id"] for c in tg.calls("getUpdates", since=since) if c.ok
-            for u in (c.response or {}).get("result", [])}
+    return {
+        u["update_id"]
+        for c in tg.calls("getUpdates", since=since)
+        if c.ok
+        for u in (c.response or {}).get("result", [])
+    }
 
 
 def unanswered(tg: FakeTelegram, admin: Person, updates: dict[int, str]) -> list[int]:
@@ -86,8 +104,14 @@ async def burst_then_sigterm(
     try:
         mark = tg.mark()
         updates: list[dict[str, Any]] = [tg.user_sends(admin.user_id, text) for text in BURST]
-        await tg.wait_for(lambda: tg.pending_updates() == 0 and tg.calls(
-            "sendMessage", chat_id=admin.user_id, since=mark), 10, "the burst taken, a reply sent")
+        await tg.wait_for(
+            lambda: (
+                tg.pending_updates() == 0
+                and tg.calls("sendMessage", chat_id=admin.user_id, since=mark)
+            ),
+            10,
+            "the burst taken, a reply sent",
+        )
         assert process.proc is not None
         signalled = time.monotonic()
         process.proc.send_signal(signal.SIGTERM)

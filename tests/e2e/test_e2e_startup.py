@@ -40,18 +40,27 @@ def clean_environment() -> dict[str, str]:
 
 def run(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "run", *args], cwd=cwd,
-        env={**clean_environment(), **env}, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "engine.cli", "run", *args],
+        cwd=cwd,
+        env={**clean_environment(), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 
 
-@pytest.mark.parametrize(("env", "line"), [
-    ({}, "environment: BOT_TOKEN: not set (create a bot with @BotFather and export it)"),
-    ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "me"},
-     "environment: ADMIN_IDS: Telegram user ids (numbers) separated by commas, like "
-     "12345678,87654321"),
-])
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({}, "environment: BOT_TOKEN: not set (create a bot with @BotFather and export it)"),
+        (
+            {"BOT_TOKEN": TOKEN, "ADMIN_IDS": "me"},
+            "environment: ADMIN_IDS: Telegram user ids (numbers) separated by commas, like "
+            "12345678,87654321",
+        ),
+    ],
+)
 def test_bad_environment(tmp_path: Path, env: dict[str, str], line: str) -> None:
     done = run(tmp_path, env, "--config", str(ROOT / "config.yaml"))
     assert done.returncode == 2
@@ -65,8 +74,9 @@ def test_broken_config(tmp_path: Path) -> None:
     done = run(tmp_path, {"BOT_TOKEN": TOKEN}, "--config", str(config))
     assert done.returncode == 2
     line, summary = done.stderr.splitlines()  # what `check` says, and what to do
-    assert line.endswith("currencies[USDT].kind: 'crypt' is not one of 'fiat', 'crypto'; "
-                         "did you mean 'crypto'?")
+    assert line.endswith(
+        "currencies[USDT].kind: 'crypt' is not one of 'fiat', 'crypto'; did you mean 'crypto'?"
+    )
     assert summary == "1 problem(s) found; fix them (crypto-helper check) and start again."
     assert "Traceback" not in done.stderr
 
@@ -177,11 +187,14 @@ def test_redis_unreachable(project: Path, tg: FakeTelegram, closed_port: int) ->
     )
 
 
-@pytest.mark.parametrize(("url", "problem"), [
-    ("redis//s3cret-pass@cache:6379", "not a Redis URL"),
-    ("redis://:s3cret-pass@cache:63o9/0", "the port is not a number from 1 to 65535"),
-    ("redis://:s3cret-pass@cache:6379/sessions", "the database is not a number"),
-])
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis//s3cret-pass@cache:6379", "not a Redis URL"),
+        ("redis://:s3cret-pass@cache:63o9/0", "the port is not a number from 1 to 65535"),
+        ("redis://:s3cret-pass@cache:6379/sessions", "the database is not a number"),
+    ],
+)
 def test_redis_url_malformed(project: Path, tg: FakeTelegram, url: str, problem: str) -> None:
     line = refuses(project, tg, REDIS_URL=url)
     assert line == (
@@ -201,9 +214,7 @@ def test_env_example_as_is_starts_the_bot(
     admins filled in: the empty optional values (``PORT=``, ``REDIS_URL=``, ...) mean "not
     set". Only TELEGRAM_API_URL comes from the environment, to reach the fake."""
     port = free_port()
-    config = write_project(
-        tmp_path / "project", upstreams, {"port: 8080 ": f"port: {port} "}
-    )
+    config = write_project(tmp_path / "project", upstreams, {"port: 8080 ": f"port: {port} "})
     text = (ROOT / ".env.example").read_text(encoding="utf-8")
     for name, value in {"BOT_TOKEN": FAKE_TOKEN, "ADMIN_IDS": str(ADMIN)}.items():
         assert text.count(f"\n{name}=\n") == 1

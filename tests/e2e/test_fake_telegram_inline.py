@@ -49,11 +49,18 @@ async def client(fake_server: FakeTelegram) -> AsyncIterator[Bot]:
     await client.session.close()
 
 
-def article(result_id: str = "Q1-ru", text: str = "<b>Обмен</b> RUB → USDT",
-            title: str = "RU · 1000 RUB → 11,49 USDT", **content: Any) -> InlineQueryResultArticle:
+def article(
+    result_id: str = "Q1-ru",
+    text: str = "<b>Обмен</b> RUB → USDT",
+    title: str = "RU · 1000 RUB → 11,49 USDT",
+    **content: Any,
+) -> InlineQueryResultArticle:
     return InlineQueryResultArticle(
-        id=result_id, title=title, description="Курс для клиента",
-        input_message_content=InputTextMessageContent(message_text=text, **content))
+        id=result_id,
+        title=title,
+        description="Курс для клиента",
+        input_message_content=InputTextMessageContent(message_text=text, **content),
+    )
 
 
 async def query_id(fake: FakeTelegram, client: Bot, text: str = "1000 rub usdt 2") -> str:
@@ -72,11 +79,16 @@ async def query_id(fake: FakeTelegram, client: Bot, text: str = "1000 rub usdt 2
 async def test_an_answer_is_recorded_as_the_user_sees_it(fake: FakeTelegram, client: Bot) -> None:
     qid = await query_id(fake, client)
     await client.answer_inline_query(
-        qid, [article("Q1-ru"), article("Q1-en", text="<b>Exchange</b> RUB → USDT")],
-        cache_time=5, is_personal=True)
+        qid,
+        [article("Q1-ru"), article("Q1-en", text="<b>Exchange</b> RUB → USDT")],
+        cache_time=5,
+        is_personal=True,
+    )
     answer = await fake.wait_for_inline_answer(qid)
     assert [(r.id, r.text, r.parse_mode) for r in answer.results] == [
-        ("Q1-ru", "Обмен RUB → USDT", "HTML"), ("Q1-en", "Exchange RUB → USDT", "HTML")]
+        ("Q1-ru", "Обмен RUB → USDT", "HTML"),
+        ("Q1-en", "Exchange RUB → USDT", "HTML"),
+    ]
     assert answer.results[0].entities == [{"type": "bold", "offset": 0, "length": 5}]
     assert (answer.cache_time, answer.is_personal, answer.button_text) == (5, True, None)
     shown = fake.user_picks_inline_result(qid, "Q1-en", CLIENT)
@@ -100,25 +112,36 @@ async def test_no_result_and_a_button(fake: FakeTelegram, client: Bot) -> None:
     await client.answer_inline_query(qid, [], button=button, is_personal=True, cache_time=60)
     answer = await fake.wait_for_inline_answer(qid)
     assert (answer.results, answer.button_text, answer.start_parameter) == (
-        [], "Staff only · open the bot", "inline")
+        [],
+        "Staff only · open the bot",
+        "inline",
+    )
 
 
-@pytest.mark.parametrize(("results", "error"), [
-    ([article(f"id{i}") for i in range(51)], "RESULTS_TOO_MUCH"),
-    ([article("x" * 65)], "RESULT_ID_INVALID"),
-    ([article("й" * 33)], "RESULT_ID_INVALID"),  # 66 bytes: ids count bytes
-    ([article("")], "RESULT_ID_INVALID"),
-    ([article("a"), article("a")], "RESULT_ID_DUPLICATE"),
-    ([article(title=" ")], "ARTICLE_TITLE_EMPTY"),
-    ([article(text="<b> </b>", parse_mode="HTML")], "MESSAGE_EMPTY"),
-    ([article(text="я" * 4097)], "MESSAGE_TOO_LONG"),
-    ([article(text="ok <b>x", parse_mode="HTML")],
-     "can't parse entities: Can't find end tag corresponding to start tag \"b\""),
-    ([article(text="<div>x</div>", parse_mode="HTML")],
-     'can\'t parse entities: Unsupported start tag "div" at byte offset 0'),
-])
-async def test_refused_as_telegram_refuses(fake: FakeTelegram, client: Bot, results: list[Any],
-                                           error: str) -> None:
+@pytest.mark.parametrize(
+    ("results", "error"),
+    [
+        ([article(f"id{i}") for i in range(51)], "RESULTS_TOO_MUCH"),
+        ([article("x" * 65)], "RESULT_ID_INVALID"),
+        ([article("й" * 33)], "RESULT_ID_INVALID"),  # 66 bytes: ids count bytes
+        ([article("")], "RESULT_ID_INVALID"),
+        ([article("a"), article("a")], "RESULT_ID_DUPLICATE"),
+        ([article(title=" ")], "ARTICLE_TITLE_EMPTY"),
+        ([article(text="<b> </b>", parse_mode="HTML")], "MESSAGE_EMPTY"),
+        ([article(text="я" * 4097)], "MESSAGE_TOO_LONG"),
+        (
+            [article(text="ok <b>x", parse_mode="HTML")],
+            "can't parse entities: Can't find end tag corresponding to start tag \"b\"",
+        ),
+        (
+            [article(text="<div>x</div>", parse_mode="HTML")],
+            'can\'t parse entities: Unsupported start tag "div" at byte offset 0',
+        ),
+    ],
+)
+async def test_refused_as_telegram_refuses(
+    fake: FakeTelegram, client: Bot, results: list[Any], error: str
+) -> None:
     qid = await query_id(fake, client)
     with pytest.raises(TelegramBadRequest) as caught:
         await client.answer_inline_query(qid, results)
@@ -133,8 +156,9 @@ async def test_fifty_results_of_64_byte_ids_are_fine(fake: FakeTelegram, client:
     assert len((await fake.wait_for_inline_answer(qid)).results) == 50
 
 
-async def test_html_the_projects_checker_refuses_is_refused(fake: FakeTelegram,
-                                                            client: Bot) -> None:
+async def test_html_the_projects_checker_refuses_is_refused(
+    fake: FakeTelegram, client: Bot
+) -> None:
     """The fake's own parser and engine.telegram.check_html must both take a message."""
     qid = await query_id(fake, client)
     text = "&#55357;"  # half of a UTF-16 pair: check_html says so
@@ -142,19 +166,28 @@ async def test_html_the_projects_checker_refuses_is_refused(fake: FakeTelegram,
         await client.answer_inline_query(qid, [article(text=text, parse_mode="HTML")])
 
 
-@pytest.mark.parametrize(("button", "error"), [
-    ({"text": "  ", "start_parameter": "inline"}, "SWITCH_PM_TEXT_EMPTY"),
-    ({"start_parameter": "inline"}, "SWITCH_PM_TEXT_EMPTY"),
-    ({"text": "Open", "start_parameter": "in line"}, "START_PARAM_INVALID"),
-    ({"text": "Open", "start_parameter": "x" * 65}, "START_PARAM_INVALID"),
-    ({"text": "Open"}, "InlineQueryResultsButton must have exactly one optional field"),
-])
-async def test_a_button_refused(fake: FakeTelegram, client: Bot, button: dict[str, Any],
-                                error: str) -> None:
+@pytest.mark.parametrize(
+    ("button", "error"),
+    [
+        ({"text": "  ", "start_parameter": "inline"}, "SWITCH_PM_TEXT_EMPTY"),
+        ({"start_parameter": "inline"}, "SWITCH_PM_TEXT_EMPTY"),
+        ({"text": "Open", "start_parameter": "in line"}, "START_PARAM_INVALID"),
+        ({"text": "Open", "start_parameter": "x" * 65}, "START_PARAM_INVALID"),
+        ({"text": "Open"}, "InlineQueryResultsButton must have exactly one optional field"),
+    ],
+)
+async def test_a_button_refused(
+    fake: FakeTelegram, client: Bot, button: dict[str, Any], error: str
+) -> None:
     qid = await query_id(fake, client)
-    answer = await fake.dispatch("answerInlineQuery", {
-        "inline_query_id": qid, "results": "[]", "button": json.dumps(button)})
-    assert answer == (400, {"ok": False, "error_code": 400, "description": f"Bad Request: {error}"})
+    answer = await fake.dispatch(
+        "answerInlineQuery",
+        {"inline_query_id": qid, "results": "[]", "button": json.dumps(button)},
+    )
+    assert answer == (
+        400,
+        {"ok": False, "error_code": 400, "description": f"Bad Request: {error}"},
+    )
 
 
 async def test_inline_mode_off_sends_no_query(fake: FakeTelegram) -> None:

@@ -31,7 +31,9 @@ class Provider:
 
 def single_source(config: AppConfig) -> AppConfig:
     """``config`` with each routing rule's first provider only (no fallbacks)."""
-    rules = [rule.model_copy(update={"provider": rule.providers[0]}) for rule in config.routing.rules]
+    rules = [
+        rule.model_copy(update={"provider": rule.providers[0]}) for rule in config.routing.rules
+    ]
     return config.model_copy(
         update={"routing": config.routing.model_copy(update={"rules": rules})}
     )

@@ -32,8 +32,9 @@ def test_shipped_project_passes(project: Path, capsys: pytest.CaptureFixture[str
     assert out.count("\n") == 1
 
 
-def test_config_option_and_env(project: Path, capsys: pytest.CaptureFixture[str],
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_option_and_env(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     (project / "config.yaml").rename(project / "desk.yaml")
     assert run_check(capsys)[0] == 2
     assert run_check(capsys, "--config", "desk.yaml")[0] == 0
@@ -41,19 +42,22 @@ def test_config_option_and_env(project: Path, capsys: pytest.CaptureFixture[str]
     assert run_check(capsys)[0] == 0
 
 
-def test_config_errors_exit_2_without_traceback(project: Path, edit, pos,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_errors_exit_2_without_traceback(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit("config.yaml", "  RUB: [USDT, USD,", "  RUB: [USDX, USD,")
     code, out, err = run_check(capsys)
     assert code == 2
     assert out == ""
     assert err == (
         f"config.yaml:{pos('config.yaml', 'USDX')}: directions.RUB[1]: 'USDX' is not a configured currency; "
-        "did you mean 'USD'?\n1 problem(s) found.\n")
+        "did you mean 'USD'?\n1 problem(s) found.\n"
+    )
 
 
-def test_flow_structure_error(project: Path, edit, pos,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_flow_structure_error(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit("flows/exchange.yaml", "    keep_message: true ", "    keep_mesage: true ")
     code, _, err = run_check(capsys)
     assert code == 2
@@ -64,12 +68,17 @@ def test_flow_structure_error(project: Path, edit, pos,
     ]
 
 
-def test_flow_reference_errors(project: Path, edit, pos,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_flow_reference_errors(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit("flows/exchange.yaml", "    next: margin\n", "    next: margni\n")
-    edit("flows/exchange.yaml", "    actions: [compute_quote]\n    on_error: rates_unavailable\n"
-         "    next: result\n    buttons: [[", "    actions: [compute_qoute]\n"
-         "    on_error: rates_unavailable\n    next: result\n    buttons: [[")
+    edit(
+        "flows/exchange.yaml",
+        "    actions: [compute_quote]\n    on_error: rates_unavailable\n"
+        "    next: result\n    buttons: [[",
+        "    actions: [compute_qoute]\n"
+        "    on_error: rates_unavailable\n    next: result\n    buttons: [[",
+    )
     edit("flows/exchange.yaml", "    presets: [0.5, 1,", "    presets: [0.555, 1,")
     code, _, err = run_check(capsys)
     assert code == 2
@@ -84,12 +93,19 @@ def test_flow_reference_errors(project: Path, edit, pos,
 
 
 def test_typed_input_on_a_card_needs_keep_message_save_as_and_next(
-        project: Path, edit, pos, capsys: pytest.CaptureFixture[str]) -> None:
-    edit("flows/exchange.yaml", "    keep_message: true                      # the quote",
-         "    keep_message: false                     # the quote")
-    edit("flows/exchange.yaml", "    save_as: amount\n    actions: [compute_quote]\n"
-         "    on_error: rates_unavailable\n    next: result\n    back: amount\n",
-         "    actions: [compute_quote]\n    on_error: rates_unavailable\n    back: amount\n")
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        "flows/exchange.yaml",
+        "    keep_message: true                      # the quote",
+        "    keep_message: false                     # the quote",
+    )
+    edit(
+        "flows/exchange.yaml",
+        "    save_as: amount\n    actions: [compute_quote]\n"
+        "    on_error: rates_unavailable\n    next: result\n    back: amount\n",
+        "    actions: [compute_quote]\n    on_error: rates_unavailable\n    back: amount\n",
+    )
     code, _, err = run_check(capsys)
     assert code == 2
     line = pos(FLOW, "  result:\n    kind", at="kind")
@@ -102,23 +118,30 @@ def test_typed_input_on_a_card_needs_keep_message_save_as_and_next(
     ]
 
 
-def test_save_as_on_a_card_without_input(project: Path, edit, pos,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    edit("flows/exchange.yaml", "  cancelled:\n    kind: card\n",
-         "  cancelled:\n    kind: card\n    save_as: amount\n")
+def test_save_as_on_a_card_without_input(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        "flows/exchange.yaml",
+        "  cancelled:\n    kind: card\n",
+        "  cancelled:\n    kind: card\n    save_as: amount\n",
+    )
     _, _, err = run_check(capsys)
     at_save_as = pos(FLOW, "cancelled:\n    kind: card\n    save_as", at="save_as")
     assert err.splitlines() == [
-        f"flows/exchange.yaml:{at_save_as}: steps.cancelled.save_as: "
-        "a card step has no 'save_as'",
+        f"flows/exchange.yaml:{at_save_as}: steps.cancelled.save_as: a card step has no 'save_as'",
         "1 problem(s) found.",
     ]
 
 
-def test_missing_template_suggests(project: Path, edit, pos,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
-    edit("flows/exchange.yaml", "  result:\n    kind: card\n",
-         "  result:\n    kind: card\n    template: resutl\n")
+def test_missing_template_suggests(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        "flows/exchange.yaml",
+        "  result:\n    kind: card\n",
+        "  result:\n    kind: card\n    template: resutl\n",
+    )
     _, _, err = run_check(capsys)
     assert err.splitlines() == [
         f"flows/exchange.yaml:{pos(FLOW, 'resutl')}: steps.result.template: template en/resutl.j2 not found; "
@@ -129,8 +152,9 @@ def test_missing_template_suggests(project: Path, edit, pos,
     ]
 
 
-def test_template_syntax_error(project: Path, edit, pos,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_template_syntax_error(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit("templates/en/result.j2", "{% if quote.held %}", "{% if quote.held %")
     code, _, err = run_check(capsys)
     assert code == 2
@@ -141,13 +165,20 @@ def test_template_syntax_error(project: Path, edit, pos,
     ]
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ("{{ quote.result|", "{{ quot.result|", "quot is not a variable here; did you mean 'quote'?"),
-    ("{{ quote.amount|", "{{ quote.amout|", "quote has no amout here; did you mean 'amount'?"),
-])
-def test_misspelt_variable_names_the_right_one(project: Path, edit, pos, old: str, new: str,
-                                               message: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "{{ quote.result|",
+            "{{ quot.result|",
+            "quot is not a variable here; did you mean 'quote'?",
+        ),
+        ("{{ quote.amount|", "{{ quote.amout|", "quote has no amout here; did you mean 'amount'?"),
+    ],
+)
+def test_misspelt_variable_names_the_right_one(
+    project: Path, edit, pos, old: str, new: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit("templates/en/result.j2", old, new)
     code, _, err = run_check(capsys)
     assert code == 2
@@ -158,10 +189,14 @@ def test_misspelt_variable_names_the_right_one(project: Path, edit, pos, old: st
     ]
 
 
-def test_undefined_variable_in_template(project: Path, edit, pos,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    edit("templates/ru/result.j2", "Наценка: {{ quote.margin|percent }}",
-         "Наценка: {{ quote.markup|percent }}")  # not a key of quote: no "did you mean"
+def test_undefined_variable_in_template(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        "templates/ru/result.j2",
+        "Наценка: {{ quote.margin|percent }}",
+        "Наценка: {{ quote.markup|percent }}",
+    )  # not a key of quote: no "did you mean"
     code, _, err = run_check(capsys)
     assert code == 2
     assert err.splitlines() == [
@@ -185,23 +220,29 @@ def test_telegram_html_rules(project: Path, edit, capsys: pytest.CaptureFixture[
     ]
 
 
-def test_text_longer_than_telegram_allows(project: Path, edit,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_longer_than_telegram_allows(
+    project: Path, edit, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit("templates/en/cancelled.j2", "Quote cancelled.", "{{ 'x' * 4100 }}")
     _, _, err = run_check(capsys)
-    assert ("templates/en/cancelled.j2:1:1: step 'cancelled' (sample): the message is 4152 "
-            "characters after formatting; Telegram allows at most 4096: shorten it or split it "
-            "into several messages") in err
+    assert (
+        "templates/en/cancelled.j2:1:1: step 'cancelled' (sample): the message is 4152 "
+        "characters after formatting; Telegram allows at most 4096: shorten it or split it "
+        "into several messages"
+    ) in err
 
 
 def test_callback_data_too_long(project: Path) -> None:
     defs = load_definitions()
     ok = "b" * (MAX_CALLBACK_DATA - CALLBACK_PREFIX_BYTES)
-    screens = [Screen("exchange", "margin", "ru", "x", "text", ((("fine", ok),),), "margin"),
-               Screen("exchange", "margin", "en", "x", "text", ((("long", ok + "b"),),), "margin")]
+    screens = [
+        Screen("exchange", "margin", "ru", "x", "text", ((("fine", ok),),), "margin"),
+        Screen("exchange", "margin", "en", "x", "text", ((("long", ok + "b"),),), "margin"),
+    ]
     assert [str(p) for p in screen_problems(defs, screens)] == [
         "templates/en/margin.j2:1:1: steps.margin: button 'long': callback_data is 65 bytes "
-        "with aiogram-dialog's prefix; Telegram allows 64 (shorten the step id)"]
+        "with aiogram-dialog's prefix; Telegram allows 64 (shorten the step id)"
+    ]
 
 
 def test_strings_problems(project: Path, edit, pos, capsys: pytest.CaptureFixture[str]) -> None:
@@ -220,6 +261,7 @@ def test_check_does_not_import_aiogram(project: Path) -> None:
         "import sys\nfrom engine.cli import main\nrc = main(['check'])\n"
         "assert rc == 0, rc\nassert 'aiogram' not in sys.modules, 'aiogram imported'\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr

@@ -66,7 +66,9 @@ class Clock:
 
 class MeteredProvider(Provider):
     quota = QuotaInfo(
-        remaining_month=97, remaining_day=3, limit_month=100,
+        remaining_month=97,
+        remaining_day=3,
+        limit_month=100,
         updated_at=datetime(2025, 5, 1, 12, 0, tzinfo=UTC),
     )
 
@@ -164,8 +166,14 @@ async def test_offline_not_ready_before_the_first_fetch_then_ready(clock: Clock)
         ]
         assert body["storage"] == {"reachable": True}
         assert body["providers"] == [
-            {"name": "static", "breaker": "closed", "available": False, "calls": 0, "errors": 0,
-             "quota": None}
+            {
+                "name": "static",
+                "breaker": "closed",
+                "available": False,
+                "calls": 0,
+                "errors": 0,
+                "quota": None,
+            }
         ]
         assert len(body["directions"]) == 14
         assert all(not d["cached"] and not d["servable"] for d in body["directions"])
@@ -181,8 +189,14 @@ async def test_offline_not_ready_before_the_first_fetch_then_ready(clock: Clock)
         assert body["reasons"] == []
         assert body["providers"][0]["available"] is True
         assert body["directions"][0] == {
-            "give": "RUB", "get": "USDT", "pair": "USDT/RUB", "cached": True,
-            "age_seconds": 12.3, "stale": False, "sources": ["static"], "servable": True,
+            "give": "RUB",
+            "get": "USDT",
+            "pair": "USDT/RUB",
+            "cached": True,
+            "age_seconds": 12.3,
+            "stale": False,
+            "sources": ["static"],
+            "servable": True,
         }
         assert all(d["cached"] for d in body["directions"])
         assert service.metrics().upstream["static"].calls == 1
@@ -200,10 +214,10 @@ async def test_every_provider_failing_with_nothing_cached_is_503(
     async with health(live_service) as client:
         code, body = await ready(client)
         assert code == 503
-        assert [(p["name"], p["breaker"], p["available"], p["calls"], p["errors"])
-                for p in body["providers"]] == [
-            ("rapira", "open", False, 1, 1), ("apilayer", "open", False, 1, 1)
-        ]
+        assert [
+            (p["name"], p["breaker"], p["available"], p["calls"], p["errors"])
+            for p in body["providers"]
+        ] == [("rapira", "open", False, 1, 1), ("apilayer", "open", False, 1, 1)]
         assert not any(d["servable"] for d in body["directions"])
     assert (rapira.calls, apilayer.calls) == (1, 1)  # the probe called nobody
 
@@ -279,8 +293,11 @@ async def test_quota_of_a_metered_provider(
         assert quotas == {
             "rapira": None,
             "apilayer": {
-                "remaining_month": 97, "remaining_day": 3, "limit_month": 100,
-                "limit_day": None, "updated_at": "2025-05-01T12:00:00+00:00",
+                "remaining_month": 97,
+                "remaining_day": 3,
+                "limit_month": 100,
+                "limit_day": None,
+                "updated_at": "2025-05-01T12:00:00+00:00",
             },
         }
 
@@ -342,14 +359,28 @@ async def test_metrics_endpoint(
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-    assert values[("crypto_helper_updates_total", (("outcome", "ok"), ("type", "callback_query")))] == 1
-    assert values[("crypto_helper_step_duration_seconds_count", (("flow", "exchange"), ("step", "source")))] == 1
+    assert (
+        values[("crypto_helper_updates_total", (("outcome", "ok"), ("type", "callback_query")))]
+        == 1
+    )
+    assert (
+        values[
+            (
+                "crypto_helper_step_duration_seconds_count",
+                (("flow", "exchange"), ("step", "source")),
+            )
+        ]
+        == 1
+    )
     assert values[("crypto_helper_quotes_total", (("get", "USDT"), ("give", "RUB")))] == 1
     assert values[("crypto_helper_cache_misses_total", ())] == 1
     assert values[("crypto_helper_upstream_calls_total", (("provider", "rapira"),))] == 1
     assert values[("crypto_helper_upstream_calls_total", (("provider", "apilayer"),))] == 0
     assert values[("crypto_helper_breaker_state", (("provider", "rapira"),))] == 0
-    assert values[("crypto_helper_quota_remaining", (("period", "month"), ("provider", "apilayer")))] == 97
+    assert (
+        values[("crypto_helper_quota_remaining", (("period", "month"), ("provider", "apilayer")))]
+        == 97
+    )
     assert values[("process_resident_memory_bytes", ())] > 0
 
 
@@ -376,15 +407,20 @@ async def test_routes_join_an_application_of_the_callers() -> None:
     # the rates collector is attached once per BotMetrics
     with pytest.raises(ValueError, match="already exports"):
         setup_health_routes(
-            web.Application(), rates=status(service), metrics=metrics,
-            storage_ping=reachable, providers={},
+            web.Application(),
+            rates=status(service),
+            metrics=metrics,
+            storage_ping=reachable,
+            providers={},
         )
 
 
 async def test_an_unreadable_cache_is_503_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
     service = create_offline_rates(CONFIG)
     app = create_health_app(
-        rates=DownCache(service), metrics=BotMetrics(process=False), storage_ping=reachable,
+        rates=DownCache(service),
+        metrics=BotMetrics(process=False),
+        storage_ping=reachable,
         providers={},
     )
     async with running(app) as client:
@@ -399,8 +435,13 @@ async def test_an_unreadable_cache_is_503_not_a_crash(caplog: pytest.LogCaptureF
 async def test_metrics_token_guards_metrics_and_the_detailed_readiness(clock: Clock) -> None:
     service = create_offline_rates(CONFIG, clock)
     await service.snapshot()
-    app = create_health_app(rates=status(service), metrics=BotMetrics(process=False),
-                            storage_ping=reachable, providers={}, token="s3cret-token")
+    app = create_health_app(
+        rates=status(service),
+        metrics=BotMetrics(process=False),
+        storage_ping=reachable,
+        providers={},
+        token="s3cret-token",
+    )
     async with running(app) as client:
         assert (await client.get("/health/live")).status == 200  # the platform's probe
         response = await client.get("/metrics")

@@ -33,8 +33,11 @@ def test_the_shipped_inline_texts_pass(project: Path) -> None:
 
 
 def test_a_button_text_too_long_for_its_line(project: Path, edit, pos) -> None:
-    edit("templates/ru/strings.yaml", 'hint: "Напишите расчёт, например: {{ example }}"',
-         'hint: "Напишите расчёт в этом чате, как в личном, например: {{ example }}"')
+    edit(
+        "templates/ru/strings.yaml",
+        'hint: "Напишите расчёт, например: {{ example }}"',
+        'hint: "Напишите расчёт в этом чате, как в личном, например: {{ example }}"',
+    )
     [problem] = run_check("config.yaml").problems
     at = pos("templates/ru/strings.yaml", 'hint: "Напишите расчёт в', at='"')
     assert str(problem) == (
@@ -53,8 +56,11 @@ def test_a_title_with_a_misspelt_variable(project: Path, edit, pos) -> None:
 
 
 def test_an_empty_stranger_button(project: Path, edit, pos) -> None:
-    edit("templates/en/strings.yaml", "stranger: \"For the desk's staff only · open the bot\"",
-         'stranger: "  "')
+    edit(
+        "templates/en/strings.yaml",
+        'stranger: "For the desk\'s staff only · open the bot"',
+        'stranger: "  "',
+    )
     [problem] = run_check("config.yaml").problems
     at = pos("templates/en/strings.yaml", 'stranger: "  "', at='"')
     assert str(problem) == (
@@ -64,8 +70,11 @@ def test_an_empty_stranger_button(project: Path, edit, pos) -> None:
 
 
 def test_a_description_too_long_in_receive_mode_too(project: Path, edit, pos) -> None:
-    edit("templates/en/strings.yaml", 'description: "Client rate:',
-         'description: "{{ \'x\' * 150 }} Client rate:')
+    edit(
+        "templates/en/strings.yaml",
+        'description: "Client rate:',
+        "description: \"{{ 'x' * 150 }} Client rate:",
+    )
     [problem] = run_check("config.yaml").problems
     assert "inline.description: this result description is " in str(problem)
     assert "at most 160 fit on its one line" in str(problem)

@@ -22,7 +22,7 @@ def screens(crypto_helper_screens) -> dict[tuple[str, str, str], Screen]:
 
 
 def test_every_bot_message_is_rendered_in_every_locale(
-    screens: dict[tuple[str, str, str], Screen]
+    screens: dict[tuple[str, str, str], Screen],
 ) -> None:
     assert {(name, locale) for name, locale, _ in screens} == {
         (name, locale) for name in BOT_TEMPLATES for locale in ("ru", "en")
@@ -31,5 +31,7 @@ def test_every_bot_message_is_rendered_in_every_locale(
 
 
 def test_bot_messages(screens: dict[tuple[str, str, str], Screen], snapshot) -> None:
-    rendered = {f"{name} {locale} {case}": s.text for (name, locale, case), s in sorted(screens.items())}
+    rendered = {
+        f"{name} {locale} {case}": s.text for (name, locale, case), s in sorted(screens.items())
+    }
     assert rendered == snapshot

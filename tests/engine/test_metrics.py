@@ -55,7 +55,10 @@ class MeteredProvider(Provider):
 RAPIRA = {"USDT/RUB": "85.30"}
 APILAYER = {f"{c}/RUB": "10" for c in ("USD", "EUR", "THB", "AED", "ZAR", "IDR")}
 QUOTA = QuotaInfo(
-    remaining_month=97, remaining_day=12, limit_month=100, updated_at=datetime(2025, 1, 1, tzinfo=UTC)
+    remaining_month=97,
+    remaining_day=12,
+    limit_month=100,
+    updated_at=datetime(2025, 1, 1, tzinfo=UTC),
 )
 
 
@@ -146,13 +149,18 @@ async def test_rates_counters_are_read_from_the_service_at_scrape_time() -> None
     assert value(metrics, "crypto_helper_breaker_state", provider="apilayer") == 0  # closed
     now[0] += 31
     assert value(metrics, "crypto_helper_breaker_state", provider="rapira") == 1  # half-open
-    assert value(metrics, "crypto_helper_quota_remaining", provider="apilayer", period="month") == 97
+    assert (
+        value(metrics, "crypto_helper_quota_remaining", provider="apilayer", period="month") == 97
+    )
     assert value(metrics, "crypto_helper_quota_remaining", provider="apilayer", period="day") == 12
     assert value(metrics, "crypto_helper_quota_limit", provider="apilayer", period="month") == 100
     # unknown values are absent, not zero; a provider without a quota exports none
     limits = samples(metrics)["crypto_helper_quota_limit"]
     assert [s.labels for s in limits] == [{"provider": "apilayer", "period": "month"}]
-    assert all(s.labels["provider"] == "apilayer" for s in samples(metrics)["crypto_helper_quota_remaining"])
+    assert all(
+        s.labels["provider"] == "apilayer"
+        for s in samples(metrics)["crypto_helper_quota_remaining"]
+    )
     await service.close()
 
 
@@ -182,11 +190,19 @@ def test_every_family_is_exported() -> None:
     metrics.count_quote("RUB", "USDT")
     names = set(samples(metrics))
     expected = {
-        "crypto_helper_updates", "crypto_helper_step_duration_seconds", "crypto_helper_quotes",
-        "crypto_helper_cache_hits", "crypto_helper_cache_misses", "crypto_helper_cache_stale_hits",
-        "crypto_helper_cache_evictions", "crypto_helper_upstream_calls",
-        "crypto_helper_upstream_errors", "crypto_helper_upstream_latency_seconds",
-        "crypto_helper_breaker_state", "crypto_helper_quota_remaining", "crypto_helper_quota_limit",
+        "crypto_helper_updates",
+        "crypto_helper_step_duration_seconds",
+        "crypto_helper_quotes",
+        "crypto_helper_cache_hits",
+        "crypto_helper_cache_misses",
+        "crypto_helper_cache_stale_hits",
+        "crypto_helper_cache_evictions",
+        "crypto_helper_upstream_calls",
+        "crypto_helper_upstream_errors",
+        "crypto_helper_upstream_latency_seconds",
+        "crypto_helper_breaker_state",
+        "crypto_helper_quota_remaining",
+        "crypto_helper_quota_limit",
     }
     if sys.platform == "linux":
         expected.add("process_resident_memory_bytes")

@@ -42,7 +42,11 @@ def callback_update() -> Update:
         {
             "update_id": 2,
             "callback_query": {
-                "id": "c1", "from": USER, "chat_instance": "x", "data": "d", "message": MESSAGE,
+                "id": "c1",
+                "from": USER,
+                "chat_instance": "x",
+                "data": "d",
+                "message": MESSAGE,
             },
         }
     )
@@ -66,7 +70,9 @@ def counts(metrics: BotMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]],
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
-        if s.name.startswith(("crypto_helper_updates_total", "crypto_helper_step_duration_seconds_"))
+        if s.name.startswith(
+            ("crypto_helper_updates_total", "crypto_helper_step_duration_seconds_")
+        )
     }
 
 
@@ -160,7 +166,9 @@ class FakeManager:
         return FakeContext()
 
 
-@pytest.mark.parametrize(("open_dialog", "step"), [(True, ("exchange", "margin")), (False, ("none", "none"))])
+@pytest.mark.parametrize(
+    ("open_dialog", "step"), [(True, ("exchange", "margin")), (False, ("none", "none"))]
+)
 async def test_the_dialog_step_comes_from_the_inner_middleware(
     open_dialog: bool, step: tuple[str, str]
 ) -> None:
@@ -183,7 +191,9 @@ async def test_the_inner_middleware_alone_does_nothing() -> None:
     async def handler(event: TelegramObject, data: dict[str, Any]) -> dict[str, Any]:
         return data
 
-    data = await DialogStepMiddleware()(handler, message_update(), {"dialog_manager": FakeManager(True)})
+    data = await DialogStepMiddleware()(
+        handler, message_update(), {"dialog_manager": FakeManager(True)}
+    )
     assert PROBE_KEY not in data
 
 

@@ -26,52 +26,74 @@ def headers(out: str) -> list[str]:
     return [line for line in out.splitlines() if line.startswith("── ")]
 
 
-@pytest.mark.parametrize("case", [
-    "RUB→USDT", "RUB->USDT", "RUB-USDT", "rub→usdt", "RUB - USDT", " rub -> usdt ", "RUB => USDT",
-    "RUB–USDT", "RUB USDT", "RUB/USDT",
-])
-def test_a_case_however_written(project: Path, capsys: pytest.CaptureFixture[str],
-                                case: str) -> None:
+@pytest.mark.parametrize(
+    "case",
+    [
+        "RUB→USDT",
+        "RUB->USDT",
+        "RUB-USDT",
+        "rub→usdt",
+        "RUB - USDT",
+        " rub -> usdt ",
+        "RUB => USDT",
+        "RUB–USDT",
+        "RUB USDT",
+        "RUB/USDT",
+    ],
+)
+def test_a_case_however_written(
+    project: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
     code, out, err = run_preview(capsys, "--case", case, "--locale", "en", "--step", "amount")
     assert (code, err) == (0, "")
     # the amount typed as what the client gives, and as what the client receives
-    assert headers(out) == ["── exchange.amount [en] RUB→USDT",
-                            "── exchange.amount [en] RUB→USDT+fix_receive"]
+    assert headers(out) == [
+        "── exchange.amount [en] RUB→USDT",
+        "── exchange.amount [en] RUB→USDT+fix_receive",
+    ]
 
 
-def test_the_whole_direction_in_every_locale(project: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_whole_direction_in_every_locale(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run_preview(capsys, "--case", "rub->usdt")
     assert code == 0
     assert headers(out) == [
         f"── exchange.{step} [{locale}] RUB→USDT"
-        for step in ("margin", "amount", "result", "client") for locale in ("ru", "en")
+        for step in ("margin", "amount", "result", "client")
+        for locale in ("ru", "en")
     ] + [
         f"── exchange.{step} [{locale}] RUB→USDT+fix_receive"
-        for step in ("amount", "result", "client") for locale in ("ru", "en")
+        for step in ("amount", "result", "client")
+        for locale in ("ru", "en")
     ]
 
 
-def test_locale_and_step_forgive_case_and_spelling(project: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_locale_and_step_forgive_case_and_spelling(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run_preview(capsys, "--locale", "EN-gb", "--step", "exchange.rates-unavailable")
     assert code == 0
     assert headers(out) == ["── exchange.rates_unavailable [en] sample"]
 
 
 def test_unknown_locale(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_preview(capsys, "--locale", "de") == (2, "", (
-        "crypto-helper preview: --locale 'de' matches nothing\n"
-        "valid locales: en, ru\n"
-    ))
+    assert run_preview(capsys, "--locale", "de") == (
+        2,
+        "",
+        ("crypto-helper preview: --locale 'de' matches nothing\nvalid locales: en, ru\n"),
+    )
 
 
-def test_unknown_step_with_a_suggestion(project: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_preview(capsys, "--step", "amout") == (2, "", (
-        "crypto-helper preview: --step 'amout' matches nothing; did you mean 'amount'?\n"
-        f"valid steps: {STEPS}\n"
-    ))
+def test_unknown_step_with_a_suggestion(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_preview(capsys, "--step", "amout") == (
+        2,
+        "",
+        (
+            "crypto-helper preview: --step 'amout' matches nothing; did you mean 'amount'?\n"
+            f"valid steps: {STEPS}\n"
+        ),
+    )
 
 
 def test_unknown_case(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,26 +106,32 @@ def test_unknown_case(project: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "USDT→RUB" in second and "error:too_small" in second
 
 
-def test_unknown_case_with_a_suggestion(project: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_case_with_a_suggestion(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, _, err = run_preview(capsys, "--case", "usdt-rbu")
     assert err.splitlines()[0] == (
         "crypto-helper preview: --case 'usdt-rbu' matches nothing; did you mean 'USDT→RUB'?"
     )
 
 
-def test_a_case_that_is_not_at_that_step(project: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_case_that_is_not_at_that_step(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run_preview(capsys, "--step", "target", "--locale", "en", "--case", "RUB-USDT") == (
-        2, "", (
+        2,
+        "",
+        (
             "crypto-helper preview: --case 'RUB-USDT' matches no window of --locale 'en' and "
             "--step 'target'\ncases there: RUB, USDT\n"
         ),
     )
-    assert run_preview(capsys, "--step", "source", "--case", "RUB-USDT") == (2, "", (
-        "crypto-helper preview: --case 'RUB-USDT' matches no window of --step 'source'\n"
-        "no case there; leave out --case\n"
-    ))
+    assert run_preview(capsys, "--step", "source", "--case", "RUB-USDT") == (
+        2,
+        "",
+        (
+            "crypto-helper preview: --case 'RUB-USDT' matches no window of --step 'source'\n"
+            "no case there; leave out --case\n"
+        ),
+    )
 
 
 def test_no_filter_shows_everything(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,13 +159,18 @@ def test_select_filters_and_keeps_order() -> None:
     assert select_screens(SCREENS, step="flow.a", case="x-y") == SCREENS[:2]
 
 
-@pytest.mark.parametrize(("filters", "message"), [
-    ({"locale": "fr"}, "--locale 'fr' matches nothing\nvalid locales: en, ru"),
-    ({"step": "c"}, "--step 'c' matches nothing\nvalid steps: a, b"),
-    ({"case": "Z"}, "--case 'Z' matches nothing\nvalid cases: X→Y"),
-    ({"step": "b", "case": "x->y"},
-     "--case 'x->y' matches no window of --step 'b'\nno case there; leave out --case"),
-])
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"locale": "fr"}, "--locale 'fr' matches nothing\nvalid locales: en, ru"),
+        ({"step": "c"}, "--step 'c' matches nothing\nvalid steps: a, b"),
+        ({"case": "Z"}, "--case 'Z' matches nothing\nvalid cases: X→Y"),
+        (
+            {"step": "b", "case": "x->y"},
+            "--case 'x->y' matches no window of --step 'b'\nno case there; leave out --case",
+        ),
+    ],
+)
 def test_select_refuses_what_matches_nothing(filters: dict[str, str], message: str) -> None:
     with pytest.raises(PreviewSelectionError) as info:
         select_screens(SCREENS, **filters)

@@ -12,14 +12,17 @@ from jinja2.exceptions import SecurityError
 from engine.render import Renderer, format_age, format_number, format_percent_value
 
 
-@pytest.mark.parametrize(("value", "decimals", "locale", "text"), [
-    (Decimal("1000000.5"), 2, "ru", "1\xa0000\xa0000,50"),
-    (Decimal("1000000.5"), 2, "en", "1,000,000.50"),
-    (Decimal("0.005654"), None, "ru", "0,005654"),
-    (Decimal("85.30"), None, "en", "85.30"),
-    (Decimal("26136957"), 0, "ru", "26\xa0136\xa0957"),
-    ("1500", None, "en", "1,500"),
-])
+@pytest.mark.parametrize(
+    ("value", "decimals", "locale", "text"),
+    [
+        (Decimal("1000000.5"), 2, "ru", "1\xa0000\xa0000,50"),
+        (Decimal("1000000.5"), 2, "en", "1,000,000.50"),
+        (Decimal("0.005654"), None, "ru", "0,005654"),
+        (Decimal("85.30"), None, "en", "85.30"),
+        (Decimal("26136957"), 0, "ru", "26\xa0136\xa0957"),
+        ("1500", None, "en", "1,500"),
+    ],
+)
 def test_numbers(value: object, decimals: int | None, locale: str, text: str) -> None:
     assert format_number(value, locale, decimals) == text
 
@@ -29,16 +32,26 @@ def test_formatting_never_rounds_again() -> None:
     assert format_number(Decimal("0.00565400"), "en") == "0.00565400"
 
 
-@pytest.mark.parametrize(("value", "locale", "text"), [
-    (Decimal("2.5"), "ru", "2,5\xa0%"), (Decimal("2.5"), "en", "2.5%"), (Decimal(0), "en", "0%"),
-])
+@pytest.mark.parametrize(
+    ("value", "locale", "text"),
+    [
+        (Decimal("2.5"), "ru", "2,5\xa0%"),
+        (Decimal("2.5"), "en", "2.5%"),
+        (Decimal(0), "en", "0%"),
+    ],
+)
 def test_percent(value: Decimal, locale: str, text: str) -> None:
     assert format_percent_value(value, locale) == text
 
 
-@pytest.mark.parametrize(("seconds", "locale", "text"), [
-    (12, "ru", "12 секунд"), (190, "en", "3 minutes"), (7200, "ru", "2 часа"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "locale", "text"),
+    [
+        (12, "ru", "12 секунд"),
+        (190, "en", "3 minutes"),
+        (7200, "ru", "2 часа"),
+    ],
+)
 def test_age(seconds: int, locale: str, text: str) -> None:
     assert format_age(seconds, locale) == text
 

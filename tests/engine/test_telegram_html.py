@@ -49,8 +49,11 @@ def visible(text: str) -> str:
         ("&nbsp;x", "&nbsp;x", "decode_html_entity: named entities are only lt, gt, amp, quot"),
         ("&lt;b&gt; &amp &quot", '<b> & "', "decode_html_entity: the ';' is optional"),
         ("&#8364; &#x20AC;", "€ €", "decode_html_entity: decimal and lowercase-x hex"),
-        ("&#X41; &#0; &#1114111;", "&#X41; &#0; &#1114111;",
-         "decode_html_entity: only lowercase 'x'; 0 and >= 0x10ffff are not decoded"),
+        (
+            "&#X41; &#0; &#1114111;",
+            "&#X41; &#0; &#1114111;",
+            "decode_html_entity: only lowercase 'x'; 0 and >= 0x10ffff are not decoded",
+        ),
         ("&#000000065;", "&#000000065;", "decode_html_entity: end_pos - pos >= 10 → literal"),
         ('<b class="x">b</b>', "b", "parse_html: attributes other than the known ones ignored"),
         ("<B>b</B>", "b", "parse_html: tag names are lowercased (to_lower)"),
@@ -59,11 +62,17 @@ def visible(text: str) -> str:
         ("<a href=t.me>l</a>", "l", "parse_html: a name token of letters, digits, '.', '-'"),
         ('<span class="tg-spoiler">s</span>', "s", "parse_html: span with class tg-spoiler"),
         ("<blockquote expandable>q</blockquote>", "q", "parse_html: valueless expandable"),
-        ('<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>', "👍",
-         "parse_html: tg-emoji with to_integer_safe<int64> != 0"),
+        (
+            '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>',
+            "👍",
+            "parse_html: tg-emoji with to_integer_safe<int64> != 0",
+        ),
         ("<tg-emoji></tg-emoji>x", "x", "parse_html: emoji-id checked only for non-empty tags"),
-        ('<tg-time unix="1647531900" format="wDT">22:45</tg-time>', "22:45",
-         "Bot API 9.5 tg-time, format r|w?[dD]?[tT]?"),
+        (
+            '<tg-time unix="1647531900" format="wDT">22:45</tg-time>',
+            "22:45",
+            "Bot API 9.5 tg-time, format r|w?[dD]?[tT]?",
+        ),
         ("<b><i>nested</i> <u>x</u></b>", "nested x", "parse_html: any properly nested tags"),
         ('<pre><code class="language-python">x</code></pre>', "x", "parse_html: pre + code"),
         ("  <b>x</b>  \n", "x", "fix_formatted_text: trailing and leading ' ' and '\\n' cut"),
@@ -79,79 +88,171 @@ def test_accepted(text: str, shown: str, rule: str) -> None:
     ("text", "telegram", "message", "fragment"),
     [
         # parse_html: the list of supported start tags
-        ("<div>x</div>", 'Unsupported start tag "div" at byte offset 0',
-         f"<div> is not a tag Telegram knows; use {TAGS}", "<div>"),
-        ("ok <p class='x'>y", 'Unsupported start tag "p" at byte offset 3',
-         f"<p class='x'> is not a tag Telegram knows; use {TAGS}", "<p class='x'>"),
-        ("1 < 2", 'Unsupported start tag "" at byte offset 2',
-         'a "<" that does not start a tag must be written &lt;', "< 2"),
-        ("<br/>", 'Unsupported start tag "br/" at byte offset 0',
-         "<br/> is not a tag Telegram knows; for a line break, start a new line", "<br/>"),
-        ("<!-- c -->x", 'Unsupported start tag "!--" at byte offset 0',
-         "<!-- c --> is not allowed: Telegram has no HTML comments; use a template comment "
-         "{# … #} instead", "<!-- c -->"),
+        (
+            "<div>x</div>",
+            'Unsupported start tag "div" at byte offset 0',
+            f"<div> is not a tag Telegram knows; use {TAGS}",
+            "<div>",
+        ),
+        (
+            "ok <p class='x'>y",
+            'Unsupported start tag "p" at byte offset 3',
+            f"<p class='x'> is not a tag Telegram knows; use {TAGS}",
+            "<p class='x'>",
+        ),
+        (
+            "1 < 2",
+            'Unsupported start tag "" at byte offset 2',
+            'a "<" that does not start a tag must be written &lt;',
+            "< 2",
+        ),
+        (
+            "<br/>",
+            'Unsupported start tag "br/" at byte offset 0',
+            "<br/> is not a tag Telegram knows; for a line break, start a new line",
+            "<br/>",
+        ),
+        (
+            "<!-- c -->x",
+            'Unsupported start tag "!--" at byte offset 0',
+            "<!-- c --> is not allowed: Telegram has no HTML comments; use a template comment "
+            "{# … #} instead",
+            "<!-- c -->",
+        ),
         # parse_html: span must carry class "tg-spoiler" (argument == "spoiler")
-        ("<span>x</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0',
-         '<span> is not allowed: the only <span> Telegram knows is <span class="tg-spoiler"> '
-         "(or write <tg-spoiler>)", "<span>"),
-        ('é <span class="spoiler">x</span>',
-         'Tag "span" must have class "tg-spoiler" at byte offset 3',  # bytes, not characters
-         '<span class="spoiler"> is not allowed: the only <span> Telegram knows is '
-         '<span class="tg-spoiler"> (or write <tg-spoiler>)', '<span class="spoiler">'),
+        (
+            "<span>x</span>",
+            'Tag "span" must have class "tg-spoiler" at byte offset 0',
+            '<span> is not allowed: the only <span> Telegram knows is <span class="tg-spoiler"> '
+            "(or write <tg-spoiler>)",
+            "<span>",
+        ),
+        (
+            'é <span class="spoiler">x</span>',
+            'Tag "span" must have class "tg-spoiler" at byte offset 3',  # bytes, not characters
+            '<span class="spoiler"> is not allowed: the only <span> Telegram knows is '
+            '<span class="tg-spoiler"> (or write <tg-spoiler>)',
+            '<span class="spoiler">',
+        ),
         # parse_html: a name token is is_alnum, '.', '-' and must end at a space or '>'
-        ("<a href=https://x>l</a>", "Unexpected end of name token at byte offset 8",
-         'in <a href=https://x> the value https://x must be in quotes: write href="https://x"',
-         "<a href=https://x>"),
-        ("<a href=t.me/x>l</a>", "Unexpected end of name token at byte offset 8",
-         'in <a href=t.me/x> the value t.me/x must be in quotes: write href="t.me/x"',
-         "<a href=t.me/x>"),
+        (
+            "<a href=https://x>l</a>",
+            "Unexpected end of name token at byte offset 8",
+            'in <a href=https://x> the value https://x must be in quotes: write href="https://x"',
+            "<a href=https://x>",
+        ),
+        (
+            "<a href=t.me/x>l</a>",
+            "Unexpected end of name token at byte offset 8",
+            'in <a href=t.me/x> the value t.me/x must be in quotes: write href="t.me/x"',
+            "<a href=t.me/x>",
+        ),
         # parse_html: tg-emoji → to_integer_safe<int64>(emoji-id), error or 0 refused
-        ("<tg-emoji>😀</tg-emoji>", "Invalid custom emoji identifier specified",
-         '<tg-emoji> needs emoji-id="…" with the custom emoji\'s number, e.g. '
-         'emoji-id="5368324170671202286"', "<tg-emoji>"),
-        ('<tg-emoji emoji-id="0">😀</tg-emoji>', "Invalid custom emoji identifier specified",
-         '<tg-emoji emoji-id="0"> needs emoji-id="…" with the custom emoji\'s number, e.g. '
-         'emoji-id="5368324170671202286"', '<tg-emoji emoji-id="0">'),
-        ('<tg-emoji emoji-id="+5">😀</tg-emoji>', "Invalid custom emoji identifier specified",
-         '<tg-emoji emoji-id="+5"> needs emoji-id="…" with the custom emoji\'s number, e.g. '
-         'emoji-id="5368324170671202286"', '<tg-emoji emoji-id="+5">'),
+        (
+            "<tg-emoji>😀</tg-emoji>",
+            "Invalid custom emoji identifier specified",
+            '<tg-emoji> needs emoji-id="…" with the custom emoji\'s number, e.g. '
+            'emoji-id="5368324170671202286"',
+            "<tg-emoji>",
+        ),
+        (
+            '<tg-emoji emoji-id="0">😀</tg-emoji>',
+            "Invalid custom emoji identifier specified",
+            '<tg-emoji emoji-id="0"> needs emoji-id="…" with the custom emoji\'s number, e.g. '
+            'emoji-id="5368324170671202286"',
+            '<tg-emoji emoji-id="0">',
+        ),
+        (
+            '<tg-emoji emoji-id="+5">😀</tg-emoji>',
+            "Invalid custom emoji identifier specified",
+            '<tg-emoji emoji-id="+5"> needs emoji-id="…" with the custom emoji\'s number, e.g. '
+            'emoji-id="5368324170671202286"',
+            '<tg-emoji emoji-id="+5">',
+        ),
         # parse_html: need_recheck_utf8 → check_utf8 fails for any decoded surrogate
-        ("x &#55357;", "Text contains invalid Unicode characters after decoding HTML entities, "
-         "check for unmatched surrogate code units",
-         "&#55357; is half of a character (a UTF-16 surrogate) and Telegram refuses it; write "
-         "the character itself or its full number", "&#55357;"),
-        ("&#xd83d;&#xde00;", "Text contains invalid Unicode characters after decoding HTML "
-         "entities, check for unmatched surrogate code units",
-         "&#xd83d; is half of a character (a UTF-16 surrogate) and Telegram refuses it; write "
-         "&#128512; instead", "&#xd83d;"),
+        (
+            "x &#55357;",
+            "Text contains invalid Unicode characters after decoding HTML entities, "
+            "check for unmatched surrogate code units",
+            "&#55357; is half of a character (a UTF-16 surrogate) and Telegram refuses it; write "
+            "the character itself or its full number",
+            "&#55357;",
+        ),
+        (
+            "&#xd83d;&#xde00;",
+            "Text contains invalid Unicode characters after decoding HTML "
+            "entities, check for unmatched surrogate code units",
+            "&#xd83d; is half of a character (a UTF-16 surrogate) and Telegram refuses it; write "
+            "&#128512; instead",
+            "&#xd83d;",
+        ),
         # parse_html: end of text inside a tag
-        ("x <b", "Unclosed start tag at byte offset 2",
-         '<b is not finished: a tag ends with ">" (for "<" itself, write &lt;)', "<b"),
-        ("x <b class", 'Unclosed start tag "b" at byte offset 2',
-         '<b class is not finished: a tag ends with ">" (for "<" itself, write &lt;)',
-         "<b class"),
-        ('<a href="x>y', "Unclosed start tag at byte offset 0",
-         'in <a href="x> a value opens with " but never closes; add the "', '<a href="x>'),
-        ("<b />", 'Empty attribute name in the tag "b" at byte offset 0',
-         '<b /> is not a tag Telegram can read: attributes are written name="value", and a tag '
-         'cannot close itself with "/"', "<b />"),
+        (
+            "x <b",
+            "Unclosed start tag at byte offset 2",
+            '<b is not finished: a tag ends with ">" (for "<" itself, write &lt;)',
+            "<b",
+        ),
+        (
+            "x <b class",
+            'Unclosed start tag "b" at byte offset 2',
+            '<b class is not finished: a tag ends with ">" (for "<" itself, write &lt;)',
+            "<b class",
+        ),
+        (
+            '<a href="x>y',
+            "Unclosed start tag at byte offset 0",
+            'in <a href="x> a value opens with " but never closes; add the "',
+            '<a href="x>',
+        ),
+        (
+            "<b />",
+            'Empty attribute name in the tag "b" at byte offset 0',
+            '<b /> is not a tag Telegram can read: attributes are written name="value", and a tag '
+            'cannot close itself with "/"',
+            "<b />",
+        ),
         # parse_html: end tags
-        ("x</b>", "Unexpected end tag at byte offset 1",
-         "</b> closes a tag that is not open; remove it or add the opening tag", "</b>"),
-        ("<b>x</b y>", "Unclosed end tag at byte offset 4",
-         "</b y> is not a closing tag Telegram can read; write </b>", "</b y>"),
-        ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"',
-         "</b> comes where </i> is expected: close tags in the reverse order of opening, e.g. "
-         "<b><i>…</i></b>", "</b>"),
-        ("<b>a <i>x", "Can't find end tag corresponding to start tag \"i\"",
-         "<i> is never closed; add </i> where it should end", "<i>"),
+        (
+            "x</b>",
+            "Unexpected end tag at byte offset 1",
+            "</b> closes a tag that is not open; remove it or add the opening tag",
+            "</b>",
+        ),
+        (
+            "<b>x</b y>",
+            "Unclosed end tag at byte offset 4",
+            "</b y> is not a closing tag Telegram can read; write </b>",
+            "</b y>",
+        ),
+        (
+            "<b><i>x</b></i>",
+            'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"',
+            "</b> comes where </i> is expected: close tags in the reverse order of opening, e.g. "
+            "<b><i>…</i></b>",
+            "</b>",
+        ),
+        (
+            "<b>a <i>x",
+            'Can\'t find end tag corresponding to start tag "i"',
+            "<i> is never closed; add </i> where it should end",
+            "<i>",
+        ),
         # Bot API 9.5 tg-time (documented; newer than the TDLib source read)
-        ('<tg-time unix="soon">x</tg-time>', "Invalid date-time unix time specified",
-         '<tg-time unix="soon"> needs unix="…" with a Unix time in seconds, e.g. '
-         'unix="1647531900"', '<tg-time unix="soon">'),
-        ('<tg-time unix="1" format="Dw">x</tg-time>', "Invalid date-time format specified",
-         '<tg-time unix="1" format="Dw"> needs a format of "r", or w, d or D, t or T in that '
-         'order (e.g. format="wDT"), or no format', '<tg-time unix="1" format="Dw">'),
+        (
+            '<tg-time unix="soon">x</tg-time>',
+            "Invalid date-time unix time specified",
+            '<tg-time unix="soon"> needs unix="…" with a Unix time in seconds, e.g. '
+            'unix="1647531900"',
+            '<tg-time unix="soon">',
+        ),
+        (
+            '<tg-time unix="1" format="Dw">x</tg-time>',
+            "Invalid date-time format specified",
+            '<tg-time unix="1" format="Dw"> needs a format of "r", or w, d or D, t or T in that '
+            'order (e.g. format="wDT"), or no format',
+            '<tg-time unix="1" format="Dw">',
+        ),
         # fix_formatted_text / is_empty_string: nothing visible left
         ("", "Text must be non-empty", "", None),
         ("<b> \n </b>", "Text must be non-empty", "", None),
@@ -180,10 +281,12 @@ def test_length_counts_code_points_after_parsing_and_trimming() -> None:
     # MessageContent.cpp: utf8_length(text) > message_text_length_max → "Message is too long"
     assert check_html("<b>" + "x" * MAX_TEXT + "</b>\n\n") == []
     assert check_html("💵" * MAX_TEXT) == []  # 8192 UTF-16 units, 4096 characters
-    too_long = [HtmlProblem(
-        f"the message is {MAX_TEXT + 1} characters after formatting; Telegram allows at most "
-        f"{MAX_TEXT}: shorten it or split it into several messages"
-    )]
+    too_long = [
+        HtmlProblem(
+            f"the message is {MAX_TEXT + 1} characters after formatting; Telegram allows at most "
+            f"{MAX_TEXT}: shorten it or split it into several messages"
+        )
+    ]
     assert check_html("💵" * (MAX_TEXT + 1)) == too_long
     assert check_html("&lt;" * (MAX_TEXT + 1)) == too_long  # counted after decoding
 
@@ -197,15 +300,22 @@ def test_source_limit_before_parsing() -> None:
 def test_broken_character_in_a_value_is_a_problem_not_a_traceback() -> None:
     # parseTextEntities: check_utf8 → "Text must be encoded in UTF-8"
     assert telegram_error("price \ud83d") == "Text must be encoded in UTF-8"
-    assert check_html("price \ud83d") == [HtmlProblem(
-        "the text holds a broken character (U+D83D, half of a UTF-16 pair, often a cut emoji); "
-        "Telegram refuses it", "\ud83d")]
+    assert check_html("price \ud83d") == [
+        HtmlProblem(
+            "the text holds a broken character (U+D83D, half of a UTF-16 pair, often a cut emoji); "
+            "Telegram refuses it",
+            "\ud83d",
+        )
+    ]
 
 
 def test_entities_as_the_bot_api_returns_them() -> None:
-    parsed = fix_formatted_text(parse_html(
-        '  <b>Курс</b>: 😀 <a href="https://t.me/x?a=1&amp;b=2">l</a> <code class="language-py">'
-        'c</code> <pre><code class="language-py">p</code></pre>\n'))
+    parsed = fix_formatted_text(
+        parse_html(
+            '  <b>Курс</b>: 😀 <a href="https://t.me/x?a=1&amp;b=2">l</a> <code class="language-py">'
+            'c</code> <pre><code class="language-py">p</code></pre>\n'
+        )
+    )
     assert parsed.text == "Курс: 😀 l c p"
     assert [e.as_dict() for e in parsed.entities] == [
         {"type": "bold", "offset": 0, "length": 4},
@@ -220,14 +330,22 @@ def test_plain_text_limits() -> None:
     assert check_plain_text("", MAX_CALLBACK_ANSWER, allow_empty=True) == []
     assert check_plain_text("💵" * 200, MAX_CALLBACK_ANSWER) == []
     assert check_plain_text("x" * 201, MAX_CALLBACK_ANSWER, what="the pop-up text") == [
-        HtmlProblem("the pop-up text is 201 characters; Telegram allows at most 200")]
+        HtmlProblem("the pop-up text is 201 characters; Telegram allows at most 200")
+    ]
     assert check_plain_text("  ", MAX_COMMAND_DESCRIPTION, what="the description") == [
-        HtmlProblem("the description is empty; Telegram needs at least one character")]
+        HtmlProblem("the description is empty; Telegram needs at least one character")
+    ]
     assert check_bot_command("/rates") == []
-    assert check_bot_command("Rates") == [HtmlProblem(
-        "the command /Rates may use only lowercase English letters, digits and _", "Rates")]
-    assert check_bot_command("x" * 33) == [HtmlProblem(
-        f"the command /{'x' * 33} is 33 characters; Telegram allows at most 32", "x" * 33)]
+    assert check_bot_command("Rates") == [
+        HtmlProblem(
+            "the command /Rates may use only lowercase English letters, digits and _", "Rates"
+        )
+    ]
+    assert check_bot_command("x" * 33) == [
+        HtmlProblem(
+            f"the command /{'x' * 33} is 33 characters; Telegram allows at most 32", "x" * 33
+        )
+    ]
 
 
 def test_intent_prefix_matches_aiogram_dialog() -> None:

@@ -23,14 +23,20 @@ class RecordingBot(FakeBot):
         self.calls: list[TelegramMethod[Any]] = []
         self._next_id = 1000
 
-    async def __call__(self, method: TelegramMethod[Any], request_timeout: int | None = None) -> Any:
+    async def __call__(
+        self, method: TelegramMethod[Any], request_timeout: int | None = None
+    ) -> Any:
         self.calls.append(method)
         if isinstance(method, AnswerCallbackQuery):
             return True
         if isinstance(method, SendMessage):
             self._next_id += 1
-            return Message(message_id=self._next_id, date=datetime.datetime.now(),
-                           chat=Chat(id=int(method.chat_id), type="private"), text=method.text)
+            return Message(
+                message_id=self._next_id,
+                date=datetime.datetime.now(),
+                chat=Chat(id=int(method.chat_id), type="private"),
+                text=method.text,
+            )
         return True
 
     def sent(self) -> list[SendMessage]:
@@ -41,8 +47,14 @@ class RecordingBot(FakeBot):
 
 
 class Session:
-    def __init__(self, app: BotApp, bot: RecordingBot, manager: MockMessageManager,
-                 user_id: int, language: str | None) -> None:
+    def __init__(
+        self,
+        app: BotApp,
+        bot: RecordingBot,
+        manager: MockMessageManager,
+        user_id: int,
+        language: str | None,
+    ) -> None:
         self.app, self.bot, self.manager = app, bot, manager
         self.client = BotClient(app.dispatcher, user_id=user_id, chat_id=user_id, bot=bot)
         self.client.user = User(id=user_id, is_bot=False, first_name="U", language_code=language)

@@ -26,13 +26,19 @@ def definitions() -> Definitions:
 async def session(definitions: Definitions) -> AsyncIterator[Callable[..., Session]]:
     services = []
 
-    def factory(user_id: int = ADMIN, language: str | None = None,
-                admins: tuple[int, ...] = (ADMIN,)) -> Session:
+    def factory(
+        user_id: int = ADMIN, language: str | None = None, admins: tuple[int, ...] = (ADMIN,)
+    ) -> Session:
         rates = create_offline_rates(definitions.config)
         services.append(rates)
         manager = MockMessageManager()
-        app = create_dispatcher(definitions, rates=rates, admins=admins,
-                                storage=JsonMemoryStorage(), message_manager=manager)
+        app = create_dispatcher(
+            definitions,
+            rates=rates,
+            admins=admins,
+            storage=JsonMemoryStorage(),
+            message_manager=manager,
+        )
         return Session(app, RecordingBot(), manager, user_id, language)
 
     yield factory

@@ -103,11 +103,19 @@ async def test_old_button_after_restart_restarts_the_flow_politely(session) -> N
 
 async def test_stray_button_is_answered(session) -> None:
     s = session()
-    message = Message.model_validate({
-        "message_id": 5, "date": 0, "chat": {"id": ADMIN, "type": "private"}, "text": "x",
-        "reply_markup": InlineKeyboardMarkup(inline_keyboard=[[
-            InlineKeyboardButton(text="old", callback_data="something:else")]]).model_dump(),
-    })
+    message = Message.model_validate(
+        {
+            "message_id": 5,
+            "date": 0,
+            "chat": {"id": ADMIN, "type": "private"},
+            "text": "x",
+            "reply_markup": InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [InlineKeyboardButton(text="old", callback_data="something:else")]
+                ]
+            ).model_dump(),
+        }
+    )
     callback_id = await s.client.click(message, InlineButtonTextLocator("old"))
     assert [a.callback_query_id for a in s.bot.answers()] == [callback_id]
 
@@ -131,8 +139,13 @@ async def test_a_failing_step_reports_and_keeps_serving(session, monkeypatch) ->
     assert labels == ["🔁 Повторить", "🔄 Новый расчёт"]
     # and the bot still serves: New quote opens a fresh dialog
     monkeypatch.undo()
-    reply = Message(message_id=9999, date=0, chat={"id": ADMIN, "type": "private"},
-                    text=failure.text, reply_markup=failure.reply_markup)
+    reply = Message(
+        message_id=9999,
+        date=0,
+        chat={"id": ADMIN, "type": "private"},
+        text=failure.text,
+        reply_markup=failure.reply_markup,
+    )
     s.manager.reset_history()
     await s.client.click(reply, InlineButtonTextLocator("🔄 Новый расчёт"))
     assert "Какую валюту отдаёт клиент?" in (s.manager.last_message().text or "")

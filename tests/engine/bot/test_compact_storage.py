@@ -54,8 +54,9 @@ async def test_many_dialogs_leave_a_bounded_storage(definitions) -> None:
     storage = CompactMemoryStorage(3600)
     rates = create_offline_rates(definitions.config)
     manager = MockMessageManager()
-    app = create_dispatcher(definitions, rates=rates, admins=[ADMIN], storage=storage,
-                            message_manager=manager)
+    app = create_dispatcher(
+        definitions, rates=rates, admins=[ADMIN], storage=storage, message_manager=manager
+    )
     assert app.dispatcher.storage is storage
     client = BotClient(app.dispatcher, user_id=ADMIN, chat_id=ADMIN)
     sizes = []

@@ -19,14 +19,21 @@ def in_group(definitions: Definitions, user_id: int, *, allow: bool = False):
     config = definitions.config
     if allow:
         bot = config.bot.model_copy(update={"allow_groups": True})
-        definitions = Definitions(config.model_copy(update={"bot": bot}), definitions.flows,
-                                  definitions.renderer)
+        definitions = Definitions(
+            config.model_copy(update={"bot": bot}), definitions.flows, definitions.renderer
+        )
     manager = MockMessageManager()
-    app = create_dispatcher(definitions, rates=create_offline_rates(definitions.config),
-                            admins=[ADMIN], storage=JsonMemoryStorage(), message_manager=manager)
+    app = create_dispatcher(
+        definitions,
+        rates=create_offline_rates(definitions.config),
+        admins=[ADMIN],
+        storage=JsonMemoryStorage(),
+        message_manager=manager,
+    )
     bot = RecordingBot()
-    client = BotClient(app.dispatcher, user_id=user_id, chat_id=GROUP, chat_type="supergroup",
-                       bot=bot)
+    client = BotClient(
+        app.dispatcher, user_id=user_id, chat_id=GROUP, chat_type="supergroup", bot=bot
+    )
     client.user = User(id=user_id, is_bot=False, first_name="U", language_code="en")
     return client, bot, manager
 
@@ -37,7 +44,8 @@ async def test_an_admins_command_in_a_group_gets_one_line_and_no_rates(definitio
     await client.send("/admin_bot")
     await client.send("1000")
     assert [m.text for m in bot.sent()] == [
-        "Quotes are given in a private chat only: open the bot and send /admin_bot."]
+        "Quotes are given in a private chat only: open the bot and send /admin_bot."
+    ]
     assert manager.sent_messages == []  # no dialog window, no rates in the group
 
 

@@ -35,12 +35,17 @@ CLIENT_RU = (
 )
 
 
-async def inline_query(s, text: str, *, user_id: int | None = None,
-                       language: str | None = None) -> AnswerInlineQuery:
+async def inline_query(
+    s, text: str, *, user_id: int | None = None, language: str | None = None
+) -> AnswerInlineQuery:
     """The user types ``@bot text``; the one answerInlineQuery the bot made."""
     before = len(s.bot.calls)
-    user = User(id=user_id or s.client.user.id, is_bot=False, first_name="U",
-                language_code=language if language is not None else s.client.user.language_code)
+    user = User(
+        id=user_id or s.client.user.id,
+        is_bot=False,
+        first_name="U",
+        language_code=language if language is not None else s.client.user.language_code,
+    )
     query = InlineQuery(id=str(next(_ids)), from_user=user, query=text, offset="")
     await s.app.dispatcher.feed_update(s.bot, Update(update_id=next(_ids), inline_query=query))
     [answer] = [c for c in s.bot.calls[before:] if isinstance(c, AnswerInlineQuery)]
@@ -52,8 +57,15 @@ def articles(answer: AnswerInlineQuery) -> list[dict[str, Any]]:
     for result in answer.results:
         content = result.input_message_content
         assert isinstance(content, InputTextMessageContent)
-        found.append({"id": result.id, "title": result.title, "description": result.description,
-                      "text": content.message_text, "parse_mode": content.parse_mode})
+        found.append(
+            {
+                "id": result.id,
+                "title": result.title,
+                "description": result.description,
+                "text": content.message_text,
+                "parse_mode": content.parse_mode,
+            }
+        )
     return found
 
 
@@ -79,7 +91,9 @@ async def test_an_admin_gets_the_client_card_in_every_language_theirs_first(sess
     found = articles(answer)
     assert [a["id"] for a in found] == ["000000-ru", "000000-en"]
     assert [a["title"] for a in found] == [
-        "RU · 1\u00a0000,00 RUB → 11,49 USDT", "EN · 1,000.00 RUB → 11.49 USDT"]
+        "RU · 1\u00a0000,00 RUB → 11,49 USDT",
+        "EN · 1,000.00 RUB → 11.49 USDT",
+    ]
     assert found[0]["description"].startswith("Курс для клиента: 1 USDT = 87,01 RUB · до ")
     assert found[1]["description"].startswith("Client rate: 1 USDT = 87.01 RUB · until ")
     assert found[0]["text"].startswith(CLIENT_RU)
@@ -106,17 +120,21 @@ async def test_receive_mode(session) -> None:
     assert "Вы получаете: <code>500,00</code> USDT" in found[0]["text"]
 
 
-@pytest.mark.parametrize(("text", "button"), [
-    ("1000 rub", "Не хватает валюты получения · пример: 1000 rub usdt 2"),
-    ("rub usdt 2%", "Не хватает суммы · пример: 1000 rub usdt 2"),
-    ("1000 rub xyz", "Не знаю «xyz» · пример: 1000 rub usdt 2"),
-    ("1000 usd eur", "Нет направления USD → EUR · пример: 1000 rub eur 2"),
-    ("1000 rub usdt eur", "Лишнее в запросе · пример: 1000 rub usdt 2"),
-    ("0,5 rub usdt 2", "Слишком мало: минимум 1 RUB."),
-    ("hello", "Не знаю «hello» · пример: 1000 rub usdt 2"),
-])
+@pytest.mark.parametrize(
+    ("text", "button"),
+    [
+        ("1000 rub", "Не хватает валюты получения · пример: 1000 rub usdt 2"),
+        ("rub usdt 2%", "Не хватает суммы · пример: 1000 rub usdt 2"),
+        ("1000 rub xyz", "Не знаю «xyz» · пример: 1000 rub usdt 2"),
+        ("1000 usd eur", "Нет направления USD → EUR · пример: 1000 rub eur 2"),
+        ("1000 rub usdt eur", "Лишнее в запросе · пример: 1000 rub usdt 2"),
+        ("0,5 rub usdt 2", "Слишком мало: минимум 1 RUB."),
+        ("hello", "Не знаю «hello» · пример: 1000 rub usdt 2"),
+    ],
+)
 async def test_a_query_not_understood_gets_a_button_saying_what_is_missing(
-        session, text: str, button: str) -> None:
+    session, text: str, button: str
+) -> None:
     s = session()
     answer = await inline_query(s, text)
     assert answer.results == []
@@ -156,7 +174,9 @@ async def test_a_stranger_gets_no_result_and_a_button_to_open_the_bot(session, c
         assert answer.results == []
         assert answer.button is not None
         assert (answer.button.text, answer.button.start_parameter) == (
-            "Только для сотрудников · открыть бота", "inline")
+            "Только для сотрудников · открыть бота",
+            "inline",
+        )
         assert (answer.is_personal, answer.cache_time) == (True, 60)
     assert recorder.entries == []  # no quote was made
     refused = [r for r in caplog.records if "refused user" in r.getMessage()]
@@ -169,13 +189,15 @@ async def test_a_stranger_in_english(session) -> None:
     assert answer.button.text == "For the desk's staff only · open the bot"
 
 
-async def pick(s, answer: AnswerInlineQuery, result_id: str, *,
-               user_id: int | None = None) -> None:
+async def pick(
+    s, answer: AnswerInlineQuery, result_id: str, *, user_id: int | None = None
+) -> None:
     """The user taps a result (inline feedback on: Telegram reports it)."""
     user = User(id=user_id or s.client.user.id, is_bot=False, first_name="U")
     chosen = ChosenInlineResult(result_id=result_id, from_user=user, query="")
     await s.app.dispatcher.feed_update(
-        s.bot, Update(update_id=next(_ids), chosen_inline_result=chosen))
+        s.bot, Update(update_id=next(_ids), chosen_inline_result=chosen)
+    )
 
 
 async def test_an_inline_quote_is_counted_and_journalled_as_the_admins_own(session) -> None:
@@ -225,8 +247,9 @@ async def test_no_rate_no_result_and_a_button_saying_so(session, caplog) -> None
 
 async def test_telegram_refusing_the_answer_is_a_warning_not_a_failure(session, caplog) -> None:
     class RefusingBot(RecordingBot):
-        async def __call__(self, method: TelegramMethod[Any],
-                           request_timeout: int | None = None) -> Any:
+        async def __call__(
+            self, method: TelegramMethod[Any], request_timeout: int | None = None
+        ) -> Any:
             self.calls.append(method)
             if isinstance(method, AnswerInlineQuery):
                 raise TelegramBadRequest(method, "Bad Request: QUERY_ID_INVALID")
@@ -237,7 +260,8 @@ async def test_telegram_refusing_the_answer_is_a_warning_not_a_failure(session, 
     await inline_query(s, "1000 rub usdt 2")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [r.getMessage() for r in warnings] == [
-        f"inline query of user {ADMIN} not answered: Bad Request: QUERY_ID_INVALID"]
+        f"inline query of user {ADMIN} not answered: Bad Request: QUERY_ID_INVALID"
+    ]
 
 
 async def test_a_flood_of_inline_queries_is_throttled_like_messages(session) -> None:
@@ -246,17 +270,24 @@ async def test_a_flood_of_inline_queries_is_throttled_like_messages(session) -> 
     the client asks again with the next keystroke)."""
 
     class SlowBot(RecordingBot):
-        async def __call__(self, method: TelegramMethod[Any],
-                           request_timeout: int | None = None) -> Any:
+        async def __call__(
+            self, method: TelegramMethod[Any], request_timeout: int | None = None
+        ) -> Any:
             await asyncio.sleep(0.005)
             return await super().__call__(method, request_timeout)
 
     s = session()
     s.bot = SlowBot()
     user = User(id=ADMIN, is_bot=False, first_name="U")
-    updates = [Update(update_id=next(_ids), inline_query=InlineQuery(
-        id=str(next(_ids)), from_user=user, query=f"{1000 + i} rub usdt 2", offset=""))
-        for i in range(30)]
+    updates = [
+        Update(
+            update_id=next(_ids),
+            inline_query=InlineQuery(
+                id=str(next(_ids)), from_user=user, query=f"{1000 + i} rub usdt 2", offset=""
+            ),
+        )
+        for i in range(30)
+    ]
     await asyncio.gather(*(s.app.dispatcher.feed_update(s.bot, u) for u in updates))
     answered = [c for c in s.bot.calls if isinstance(c, AnswerInlineQuery)]
     assert s.app.throttle.dropped > 0
@@ -284,31 +315,51 @@ def test_result_ids_stay_far_below_telegrams_limit(definitions) -> None:
         assert len(f"ZZZZZZZZ-{locale}".encode()) < MAX_RESULT_ID_BYTES
 
 
-@pytest.mark.parametrize(("rendered", "limit", "shown"), [
-    ("«xyz» &amp; <b>bold</b>", 64, "«xyz» & bold"),
-    ("one\n  two", 64, "one two"),
-    ("a < b", 64, "a < b"),  # not HTML: as written
-    ("x" * 70, 64, "x" * 63 + "…"),
-    ("x" * 70, None, "x" * 70),
-])
+@pytest.mark.parametrize(
+    ("rendered", "limit", "shown"),
+    [
+        ("«xyz» &amp; <b>bold</b>", 64, "«xyz» & bold"),
+        ("one\n  two", 64, "one two"),
+        ("a < b", 64, "a < b"),  # not HTML: as written
+        ("x" * 70, 64, "x" * 63 + "…"),
+        ("x" * 70, None, "x" * 70),
+    ],
+)
 def test_plain_line(rendered: str, limit: int | None, shown: str) -> None:
     assert plain_line(rendered, limit) == shown
 
 
-SNAPSHOT_QUERIES = ["1000 rub usdt 2", "usdt 500 → thb", "получить 500 usdt за rub 2",
-                    "receive 1000000 idr for usdt"]
+SNAPSHOT_QUERIES = [
+    "1000 rub usdt 2",
+    "usdt 500 → thb",
+    "получить 500 usdt за rub 2",
+    "receive 1000000 idr for usdt",
+]
 
 
 @pytest.mark.parametrize("locale", ["ru", "en"])
 @pytest.mark.parametrize("text", SNAPSHOT_QUERIES)
 async def test_article_snapshots(session, snapshot, locale: str, text: str) -> None:
     found = articles(await inline_query(session(language=locale), text))
-    assert [f"{a['id']} | {a['title']} | {a['description']}\n{a['text']}" for a in found] == snapshot
+    assert [
+        f"{a['id']} | {a['title']} | {a['description']}\n{a['text']}" for a in found
+    ] == snapshot
 
 
 @pytest.mark.parametrize("locale", ["ru", "en"])
-@pytest.mark.parametrize("text", ["", "1000 rub", "rub usdt", "1000 rub xyz", "1000 usdt usdt",
-                                  "1000 rub usdt eur", "1000 rub usdt 11", "получить 500 usdt"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "1000 rub",
+        "rub usdt",
+        "1000 rub xyz",
+        "1000 usdt usdt",
+        "1000 rub usdt eur",
+        "1000 rub usdt 11",
+        "получить 500 usdt",
+    ],
+)
 async def test_button_snapshots(session, snapshot, locale: str, text: str) -> None:
     answer = await inline_query(session(language=locale), text)
     assert answer.results == []

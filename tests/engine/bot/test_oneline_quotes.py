@@ -15,8 +15,9 @@ CARD_RU = (
 )
 
 
-async def dialog_card(session, language: str | None, give: str, get: str, margin: str,
-                      amount: str) -> str:
+async def dialog_card(
+    session, language: str | None, give: str, get: str, margin: str, amount: str
+) -> str:
     """The result card the dialog gives for the same quote."""
     s = session(language=language)
     await s.client.send("/admin_bot")
@@ -40,8 +41,11 @@ async def test_q_gives_the_dialogs_card_in_russian(session) -> None:
     assert card_of(s) == await dialog_card(session, None, "RUB", "USDT", "2", "1000")
     keyboard = s.manager.last_message().reply_markup.inline_keyboard
     assert [[b.text for b in row] for row in keyboard] == [
-        ["✏️ Наценка", "✏️ Сумма"], ["⇄ Обратный обмен"], ["📤 Клиенту · RU", "📤 Клиенту · EN"],
-        ["← Назад", "🔄 Новый расчёт"]]
+        ["✏️ Наценка", "✏️ Сумма"],
+        ["⇄ Обратный обмен"],
+        ["📤 Клиенту · RU", "📤 Клиенту · EN"],
+        ["← Назад", "🔄 Новый расчёт"],
+    ]
 
 
 async def test_the_card_of_a_one_line_quote_requotes_a_typed_amount(session) -> None:
@@ -68,12 +72,15 @@ async def test_receive_mode_one_line(session) -> None:
     assert "Клиент отдаёт: <b>43\u00a0505,00 RUB</b>" in text  # 500 × 87,01, rounded up
 
 
-@pytest.mark.parametrize(("text", "margin", "amount"), [
-    ("1000 rub usdt 2%", "2", "1000"),
-    ("1 000 000 руб в usdt 1,5", "1.5", "1000000"),
-    ("/q 1000 ₽ → USDT 2", "2", "1000"),
-    ("/q 1000 рублей за usdt", "1", "1000"),  # quote.default_margin
-])
+@pytest.mark.parametrize(
+    ("text", "margin", "amount"),
+    [
+        ("1000 rub usdt 2%", "2", "1000"),
+        ("1 000 000 руб в usdt 1,5", "1.5", "1000000"),
+        ("/q 1000 ₽ → USDT 2", "2", "1000"),
+        ("/q 1000 рублей за usdt", "1", "1000"),  # quote.default_margin
+    ],
+)
 async def test_plain_text_and_aliases_give_the_same_card(session, text, margin, amount) -> None:
     s = session()
     await s.client.send(text)
@@ -89,25 +96,40 @@ async def test_english_plain_text_with_an_arrow(session) -> None:
     assert "Client gives: <b>500.00 USDT</b>" in text
 
 
-@pytest.mark.parametrize(("text", "reply"), [
-    ("/q 1000 rub xyz 2",
-     "Понял: 1000 RUB → …, наценка 2 %. Не знаю «xyz»: валюты — RUB, USDT, USD, EUR, THB, "
-     "AED, ZAR, IDR. Пример: <code>1000 rub usdt 2</code>"),
-    ("/q 1000 руб",
-     "Понял: 1000 RUB → …. Не хватает валюты, которую получает клиент. "
-     "Пример: <code>1000 rub usdt 2</code>"),
-    ("1000 usdt usdt",
-     "Понял: 1000 USDT → USDT. Такого направления нет: за USDT клиент может получить RUB, "
-     "USD, EUR, THB, AED, ZAR, IDR. Пример: <code>500 usdt rub 2</code>"),
-    ("1000 usd eur",
-     "Понял: 1000 USD → EUR. Такого направления нет: клиент может отдать только RUB, USDT. "
-     "Пример: <code>1000 rub eur 2</code>"),
-    ("/q rub usdt 2%",
-     "Понял: … RUB → USDT, наценка 2 %. Не хватает суммы. Пример: <code>1000 rub usdt 2</code>"),
-    ("получить 500 usdt",
-     "Понял: 500 … → USDT. Не хватает валюты, которую отдаёт клиент. "
-     "Пример: <code>1000 rub usdt 2</code>"),
-])
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        (
+            "/q 1000 rub xyz 2",
+            "Понял: 1000 RUB → …, наценка 2 %. Не знаю «xyz»: валюты — RUB, USDT, USD, EUR, THB, "
+            "AED, ZAR, IDR. Пример: <code>1000 rub usdt 2</code>",
+        ),
+        (
+            "/q 1000 руб",
+            "Понял: 1000 RUB → …. Не хватает валюты, которую получает клиент. "
+            "Пример: <code>1000 rub usdt 2</code>",
+        ),
+        (
+            "1000 usdt usdt",
+            "Понял: 1000 USDT → USDT. Такого направления нет: за USDT клиент может получить RUB, "
+            "USD, EUR, THB, AED, ZAR, IDR. Пример: <code>500 usdt rub 2</code>",
+        ),
+        (
+            "1000 usd eur",
+            "Понял: 1000 USD → EUR. Такого направления нет: клиент может отдать только RUB, USDT. "
+            "Пример: <code>1000 rub eur 2</code>",
+        ),
+        (
+            "/q rub usdt 2%",
+            "Понял: … RUB → USDT, наценка 2 %. Не хватает суммы. Пример: <code>1000 rub usdt 2</code>",
+        ),
+        (
+            "получить 500 usdt",
+            "Понял: 500 … → USDT. Не хватает валюты, которую отдаёт клиент. "
+            "Пример: <code>1000 rub usdt 2</code>",
+        ),
+    ],
+)
 async def test_not_understood_says_what_was_and_what_is_missing(session, text, reply) -> None:
     s = session()
     await s.client.send(text)
@@ -115,13 +137,19 @@ async def test_not_understood_says_what_was_and_what_is_missing(session, text, r
     assert s.manager.sent_messages == []
 
 
-@pytest.mark.parametrize(("text", "reply"), [
-    ("/q 1000 rub usdt 11", "Слишком много: максимум 10 %."),
-    ("/q 0,5 rub usdt 2", "Слишком мало: минимум 1 RUB."),
-    ("/q 1,000 rub usdt", "«1,000» можно понять двояко. Напишите без разделителя тысяч — "
-     "например, 1000 — или с одним знаком после запятой: 1,5."),
-    ("/q 1500,555 usdt idr", "Слишком много знаков после запятой: не больше 2."),
-])
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("/q 1000 rub usdt 11", "Слишком много: максимум 10 %."),
+        ("/q 0,5 rub usdt 2", "Слишком мало: минимум 1 RUB."),
+        (
+            "/q 1,000 rub usdt",
+            "«1,000» можно понять двояко. Напишите без разделителя тысяч — "
+            "например, 1000 — или с одним знаком после запятой: 1,5.",
+        ),
+        ("/q 1500,555 usdt idr", "Слишком много знаков после запятой: не больше 2."),
+    ],
+)
 async def test_limits_are_the_dialogs(session, text, reply) -> None:
     s = session()
     await s.client.send(text)
@@ -133,7 +161,8 @@ async def test_english_refusal(session) -> None:
     await s.client.send("/q 1000 rub")
     assert s.bot.sent()[-1].text == (
         "Understood: 1000 RUB → …. The currency the client gets is missing. "
-        "Example: <code>1000 rub usdt 2</code>")
+        "Example: <code>1000 rub usdt 2</code>"
+    )
 
 
 @pytest.mark.parametrize("text", ["hello", "2", "rub"])
@@ -175,9 +204,17 @@ async def test_new_quote_button_under_the_card_starts_the_dialog(session) -> Non
 
 
 SNAPSHOT_TEXTS = [
-    "/q 1000 rub usdt 2", "usdt 500 → thb", "/q 1000 rub xyz 2", "/q 1000 rub", "/q rub usdt",
-    "/q 1000 usdt usdt", "/q 1000 rub usdt eur", "получить 500 usdt за rub 2", "получить 500 usdt",
-    "/q 1000 rub usdt 11", "/q 1,000 rub usdt",
+    "/q 1000 rub usdt 2",
+    "usdt 500 → thb",
+    "/q 1000 rub xyz 2",
+    "/q 1000 rub",
+    "/q rub usdt",
+    "/q 1000 usdt usdt",
+    "/q 1000 rub usdt eur",
+    "получить 500 usdt за rub 2",
+    "получить 500 usdt",
+    "/q 1000 rub usdt 11",
+    "/q 1,000 rub usdt",
 ]
 
 
@@ -187,6 +224,9 @@ async def test_reply_snapshots(session, snapshot, locale: str, text: str) -> Non
     s = session(language=locale)
     await s.client.send(text)
     [reply] = s.bot.sent() or [s.manager.last_message()]
-    buttons = [[b.text for b in row] for row in reply.reply_markup.inline_keyboard] if (
-        reply.reply_markup) else []
+    buttons = (
+        [[b.text for b in row] for row in reply.reply_markup.inline_keyboard]
+        if (reply.reply_markup)
+        else []
+    )
     assert {"text": reply.text, "buttons": buttons} == snapshot

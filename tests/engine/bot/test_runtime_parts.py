@@ -20,21 +20,38 @@ TOKEN = "123456789:AAEexampleexampleexampleexampleexam"
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
-    for name in ("BOT_TOKEN", "ADMIN_IDS", "PORT", "TELEGRAM_API_URL", "LOG_LEVEL",
-                 "WEBHOOK_URL", "WEBHOOK_SECRET", "REDIS_URL"):
+    for name in (
+        "BOT_TOKEN",
+        "ADMIN_IDS",
+        "PORT",
+        "TELEGRAM_API_URL",
+        "LOG_LEVEL",
+        "WEBHOOK_URL",
+        "WEBHOOK_SECRET",
+        "REDIS_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({}, "BOT_TOKEN: not set (create a bot with @BotFather and export it)"),
-    ({"BOT_TOKEN": "nope"}, "BOT_TOKEN: does not look like a bot token from @BotFather "
-                            "(digits:letters)"),
-    ({"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"}, "ADMIN_IDS: Telegram user ids (numbers) "
-                                                  "separated by commas, like 12345678,87654321"),
-    ({"BOT_TOKEN": TOKEN, "PORT": "70000"}, "PORT: a port number from 1 to 65535, like 8080"),
-    ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "localhost:8081"},
-     "TELEGRAM_API_URL: a URL like http://127.0.0.1:8081"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "BOT_TOKEN: not set (create a bot with @BotFather and export it)"),
+        (
+            {"BOT_TOKEN": "nope"},
+            "BOT_TOKEN: does not look like a bot token from @BotFather (digits:letters)",
+        ),
+        (
+            {"BOT_TOKEN": TOKEN, "ADMIN_IDS": "12,abc"},
+            "ADMIN_IDS: Telegram user ids (numbers) separated by commas, like 12345678,87654321",
+        ),
+        ({"BOT_TOKEN": TOKEN, "PORT": "70000"}, "PORT: a port number from 1 to 65535, like 8080"),
+        (
+            {"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "localhost:8081"},
+            "TELEGRAM_API_URL: a URL like http://127.0.0.1:8081",
+        ),
+    ],
+)
 def test_bad_environment_is_one_line_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
 ) -> None:
@@ -68,9 +85,17 @@ def test_secrets_are_redacted_everywhere_in_a_log_line() -> None:
     try:
         raise RuntimeError(f"POST https://api.telegram.org/bot{TOKEN}/getUpdates failed")
     except RuntimeError:
-        record = logging.LogRecord("aiogram", logging.ERROR, __file__, 1,
-                                   "key %s rejected", ("apilayer-secret-key",), None)
+        record = logging.LogRecord(
+            "aiogram",
+            logging.ERROR,
+            __file__,
+            1,
+            "key %s rejected",
+            ("apilayer-secret-key",),
+            None,
+        )
         import sys
+
         record.exc_info = sys.exc_info()
     text = formatter.format(record)
     assert TOKEN not in text and "apilayer-secret-key" not in text

@@ -29,12 +29,18 @@ TOKEN = "42:TEST"
 
 
 def message_update(update_id: int, user_id: int = 1001) -> Update:
-    return Update.model_validate({
-        "update_id": update_id,
-        "message": {"message_id": update_id, "date": 0, "text": "1000",
-                    "chat": {"id": user_id, "type": "private"},
-                    "from": {"id": user_id, "is_bot": False, "first_name": "A"}},
-    })
+    return Update.model_validate(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": 0,
+                "text": "1000",
+                "chat": {"id": user_id, "type": "private"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "A"},
+            },
+        }
+    )
 
 
 def slow_dispatcher(release: asyncio.Event, grace: float = 5.0) -> InFlightDispatcher:

@@ -27,7 +27,9 @@ _ids = itertools.count(1)
 class SlowBot(RecordingBot):
     """Every Bot API call takes a few milliseconds, so a user's updates queue up."""
 
-    async def __call__(self, method: TelegramMethod[Any], request_timeout: int | None = None) -> Any:
+    async def __call__(
+        self, method: TelegramMethod[Any], request_timeout: int | None = None
+    ) -> Any:
         await asyncio.sleep(0.005)
         return await super().__call__(method, request_timeout)
 
@@ -49,16 +51,21 @@ def chat(user_id: int) -> Chat:
 
 
 def message_update(user_id: int, text: str) -> Update:
-    message = Message(message_id=next(_ids), date=datetime.datetime.now(), chat=chat(user_id),
-                      from_user=user(user_id), text=text)
+    message = Message(
+        message_id=next(_ids),
+        date=datetime.datetime.now(),
+        chat=chat(user_id),
+        from_user=user(user_id),
+        text=text,
+    )
     return Update(update_id=next(_ids), message=message)
 
 
 def callback_update(user_id: int, data: str) -> Update:
-    message = Message(message_id=1, date=datetime.datetime.now(), chat=chat(user_id),
-                      text="…")
-    query = CallbackQuery(id=str(next(_ids)), from_user=user(user_id), chat_instance="1",
-                          message=message, data=data)
+    message = Message(message_id=1, date=datetime.datetime.now(), chat=chat(user_id), text="…")
+    query = CallbackQuery(
+        id=str(next(_ids)), from_user=user(user_id), chat_instance="1", message=message, data=data
+    )
     return Update(update_id=next(_ids), callback_query=query)
 
 
@@ -70,21 +77,34 @@ def too_fast(bot: RecordingBot) -> list[str]:
 @pytest.fixture
 async def app(definitions: Definitions):  # type: ignore[no-untyped-def]
     rates = create_offline_rates(definitions.config)
-    app = create_dispatcher(definitions, rates=rates, admins=(FLOODER, OTHER),
-                            storage=JsonMemoryStorage(), message_manager=MockMessageManager())
+    app = create_dispatcher(
+        definitions,
+        rates=rates,
+        admins=(FLOODER, OTHER),
+        storage=JsonMemoryStorage(),
+        message_manager=MockMessageManager(),
+    )
     yield app
     await rates.close()
 
 
-@pytest.mark.parametrize("make", [
-    lambda: message_update(FLOODER, "/admin_bot"),
-    lambda: callback_update(FLOODER, "stale:button"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: message_update(FLOODER, "/admin_bot"),
+        lambda: callback_update(FLOODER, "stale:button"),
+    ],
+)
 async def test_a_flood_is_bounded_and_told_once(definitions: Definitions, make) -> None:  # type: ignore[no-untyped-def]
     rates = create_offline_rates(definitions.config)
     manager = SlowManager()
-    app = create_dispatcher(definitions, rates=rates, admins=(FLOODER, OTHER),
-                            storage=JsonMemoryStorage(), message_manager=manager)
+    app = create_dispatcher(
+        definitions,
+        rates=rates,
+        admins=(FLOODER, OTHER),
+        storage=JsonMemoryStorage(),
+        message_manager=manager,
+    )
     bot = SlowBot()
     dispatcher = app.dispatcher
     flood = [asyncio.create_task(dispatcher.feed_update(bot, make())) for _ in range(200)]

@@ -18,8 +18,12 @@ from engine.bot.typed_text import TypedTextMiddleware, moved_entities
 
 def message(text: str | None, entities: list[MessageEntity] | None = None) -> Message:
     return Message(
-        message_id=7, date=datetime.datetime(2024, 1, 1), text=text, entities=entities,
-        chat=Chat(id=1, type="private"), from_user=User(id=1, is_bot=False, first_name="A"),
+        message_id=7,
+        date=datetime.datetime(2024, 1, 1),
+        text=text,
+        entities=entities,
+        chat=Chat(id=1, type="private"),
+        from_user=User(id=1, is_bot=False, first_name="A"),
     )
 
 
@@ -78,6 +82,7 @@ def test_entity_offsets_follow_the_removed_characters() -> None:
     moved = moved_entities(text, entities)
     assert moved is not None
     assert [(e.type, e.offset, e.length) for e in moved] == [
-        ("bot_command", 0, 7), ("bold", 8, 3),
+        ("bot_command", 0, 7),
+        ("bold", 8, 3),
     ]
     assert moved_entities(text, None) is None

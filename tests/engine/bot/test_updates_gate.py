@@ -14,18 +14,28 @@ TOKEN = "42:" + "A" * 35
 
 
 def tap(update_id: int, user_id: int) -> dict[str, Any]:
-    return {"update_id": update_id, "callback_query": {
-        "id": str(update_id), "chat_instance": "1", "data": "x",
-        "from": {"id": user_id, "is_bot": False, "first_name": "U"},
-    }}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": str(update_id),
+            "chat_instance": "1",
+            "data": "x",
+            "from": {"id": user_id, "is_bot": False, "first_name": "U"},
+        },
+    }
 
 
 def text(update_id: int, user_id: int) -> dict[str, Any]:
-    return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": int(time.time()), "text": "hi",
-        "chat": {"id": user_id, "type": "private"},
-        "from": {"id": user_id, "is_bot": False, "first_name": "U"},
-    }}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "text": "hi",
+            "chat": {"id": user_id, "type": "private"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "U"},
+        },
+    }
 
 
 def test_the_gate_drops_a_flooders_surplus_unparsed_and_confirms_it() -> None:

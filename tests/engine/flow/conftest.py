@@ -29,15 +29,23 @@ async def make_chat(definitions: Definitions) -> AsyncIterator[Callable[..., Cha
     created: list[RateService] = []
 
     def factory(
-        *, language: str | None = None, defs: Definitions | None = None,
-        rates: RateService | None = None, user_id: int = 1,
+        *,
+        language: str | None = None,
+        defs: Definitions | None = None,
+        rates: RateService | None = None,
+        user_id: int = 1,
     ) -> Chat:
         defs = defs or definitions
         service = rates or create_offline_rates(defs.config)
         created.append(service)
         manager = RecordingMessageManager()
-        app = create_dispatcher(defs, rates=service, admins=[user_id],
-                                storage=JsonMemoryStorage(), message_manager=manager)
+        app = create_dispatcher(
+            defs,
+            rates=service,
+            admins=[user_id],
+            storage=JsonMemoryStorage(),
+            message_manager=manager,
+        )
         client = BotClient(app.dispatcher, user_id=user_id, chat_id=user_id, bot=SendingBot())
         client.user = User(id=user_id, is_bot=False, first_name="Admin", language_code=language)
         return Chat(client, manager, app)

@@ -34,11 +34,17 @@ class SendingBot(FakeBot):
     def __init__(self) -> None:
         self.sent: list[SendMessage] = []
 
-    async def __call__(self, method: TelegramMethod[Any], request_timeout: int | None = None) -> Any:
+    async def __call__(
+        self, method: TelegramMethod[Any], request_timeout: int | None = None
+    ) -> Any:
         if isinstance(method, SendMessage):
             self.sent.append(method)
-            return Message(message_id=10_000 + len(self.sent), date=datetime.datetime.now(),
-                           chat=TgChat(id=int(method.chat_id), type="private"), text=method.text)
+            return Message(
+                message_id=10_000 + len(self.sent),
+                date=datetime.datetime.now(),
+                chat=TgChat(id=int(method.chat_id), type="private"),
+                text=method.text,
+            )
         return await super().__call__(method, request_timeout)
 
 

@@ -27,7 +27,11 @@ async def test_compute_quote_stores_json_safe_numbers_and_counts(definitions: De
     await rates.close()
     quote = data["quote"]
     assert json.loads(json.dumps(data)) == data  # survives Redis serialisation
-    assert (quote["base_rate"], quote["final_rate"], quote["result"]) == ("85.30", "87.01", "11.49")
+    assert (quote["base_rate"], quote["final_rate"], quote["result"]) == (
+        "85.30",
+        "87.01",
+        "11.49",
+    )
     assert quote["sources"] == ["static"] and quote["stale"] is False
     assert metrics.quotes == [("RUB", "USDT")]
 

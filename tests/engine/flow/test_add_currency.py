@@ -24,7 +24,11 @@ def add_gbp(edit) -> None:
     edit("config.yaml", "  RUB: [USDT, USD, EUR,", "  RUB: [USDT, USD, GBP, EUR,")
     edit("config.yaml", "  USDT: [RUB, USD, EUR,", "  USDT: [RUB, USD, GBP, EUR,")
     edit("config.yaml", "- pairs: [USD/RUB, EUR/RUB,", "- pairs: [USD/RUB, GBP/RUB, EUR/RUB,")
-    edit("config.yaml", '      USD/RUB: "81.50"\n', '      USD/RUB: "81.50"\n      GBP/RUB: "103.40"\n')
+    edit(
+        "config.yaml",
+        '      USD/RUB: "81.50"\n',
+        '      USD/RUB: "81.50"\n      GBP/RUB: "103.40"\n',
+    )
 
 
 async def test_new_currency_in_keyboards_and_quotes(project: Path, edit, make_chat) -> None:

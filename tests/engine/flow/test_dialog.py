@@ -9,9 +9,20 @@ from flow_helpers import button, to_amount, walk_to
 from engine.definitions import Definitions
 
 DIRECTIONS = [
-    ("RUB", "USDT"), ("RUB", "USD"), ("RUB", "EUR"), ("RUB", "THB"), ("RUB", "AED"),
-    ("RUB", "ZAR"), ("RUB", "IDR"), ("USDT", "RUB"), ("USDT", "USD"), ("USDT", "EUR"),
-    ("USDT", "THB"), ("USDT", "AED"), ("USDT", "ZAR"), ("USDT", "IDR"),
+    ("RUB", "USDT"),
+    ("RUB", "USD"),
+    ("RUB", "EUR"),
+    ("RUB", "THB"),
+    ("RUB", "AED"),
+    ("RUB", "ZAR"),
+    ("RUB", "IDR"),
+    ("USDT", "RUB"),
+    ("USDT", "USD"),
+    ("USDT", "EUR"),
+    ("USDT", "THB"),
+    ("USDT", "AED"),
+    ("USDT", "ZAR"),
+    ("USDT", "IDR"),
 ]
 
 
@@ -64,17 +75,20 @@ async def test_preset_margin_button(make_chat) -> None:
     assert "Наценка: 2,5\xa0%" in text
 
 
-@pytest.mark.parametrize(("typed", "message"), [
-    ("abc", "«abc» — не число."),
-    ("NaN", "«NaN» — не число."),
-    ("Infinity", "«Infinity» — не число."),
-    ("1e309", "«1e309» — не число."),
-    ("<b>1</b>", "«&lt;b&gt;1&lt;/b&gt;» — не число."),
-    ("11", "Слишком много: максимум 10 %."),
-    ("-1", "Число должно быть положительным."),
-    ("2.555", "Слишком много знаков после запятой: не больше 2."),
-    ("1" * 50, "Слишком длинно: не больше 40 символов."),
-])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("abc", "«abc» — не число."),
+        ("NaN", "«NaN» — не число."),
+        ("Infinity", "«Infinity» — не число."),
+        ("1e309", "«1e309» — не число."),
+        ("<b>1</b>", "«&lt;b&gt;1&lt;/b&gt;» — не число."),
+        ("11", "Слишком много: максимум 10 %."),
+        ("-1", "Число должно быть положительным."),
+        ("2.555", "Слишком много знаков после запятой: не больше 2."),
+        ("1" * 50, "Слишком длинно: не больше 40 символов."),
+    ],
+)
 async def test_bad_margin_reprompts(make_chat, typed: str, message: str) -> None:
     chat = make_chat()
     await chat.send("/admin_bot")
@@ -87,16 +101,19 @@ async def test_bad_margin_reprompts(make_chat, typed: str, message: str) -> None
     assert "Введите сумму" in await chat.send("2,5%")
 
 
-@pytest.mark.parametrize(("typed", "message"), [
-    ("0", "Слишком мало: минимум 1 RUB."),
-    ("100000001", "Слишком много: максимум 100\xa0000\xa0000 RUB."),
-    ("10.005", "«10.005» можно понять двояко."),
-    ("10.0055", "Слишком много знаков после запятой: не больше 2."),
-    ("1,000", "«1,000» можно понять двояко."),
-    ("1 000 000", None),
-    ("1000,50", None),
-    ("1\xa0000", None),
-])
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("0", "Слишком мало: минимум 1 RUB."),
+        ("100000001", "Слишком много: максимум 100\xa0000\xa0000 RUB."),
+        ("10.005", "«10.005» можно понять двояко."),
+        ("10.0055", "Слишком много знаков после запятой: не больше 2."),
+        ("1,000", "«1,000» можно понять двояко."),
+        ("1 000 000", None),
+        ("1000,50", None),
+        ("1\xa0000", None),
+    ],
+)
 async def test_amount_validation(make_chat, typed: str, message: str | None) -> None:
     chat = make_chat()
     await to_amount(chat, "RUB", "USDT")
@@ -124,12 +141,15 @@ async def test_non_text_message_reprompts(make_chat) -> None:
     assert (await chat.send("")).startswith("⚠️ Пустое сообщение.")
 
 
-@pytest.mark.parametrize(("step", "previous"), [
-    ("target", "Какую валюту отдаёт клиент?"),
-    ("margin", "Какую валюту клиент получает?"),
-    ("amount", "Введите наценку"),
-    ("result", "Введите сумму"),
-])
+@pytest.mark.parametrize(
+    ("step", "previous"),
+    [
+        ("target", "Какую валюту отдаёт клиент?"),
+        ("margin", "Какую валюту клиент получает?"),
+        ("amount", "Введите наценку"),
+        ("result", "Введите сумму"),
+    ],
+)
 async def test_back_from_every_step(make_chat, step: str, previous: str) -> None:
     chat = make_chat()
     await walk_to(chat, step)
@@ -177,5 +197,6 @@ async def test_stale_button_from_an_old_keyboard_is_ignored(make_chat) -> None:
     chat.manager.reset_history()
     # pressing a currency on the old target keyboard again must not crash the dialog
     from aiogram_dialog.test_tools.keyboard import InlineButtonTextLocator
+
     await chat.client.click(target_window, InlineButtonTextLocator(button("EUR")))
     assert chat.manager.sent_messages  # re-rendered, no exception

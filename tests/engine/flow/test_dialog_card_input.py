@@ -58,7 +58,10 @@ async def test_anything_else_on_the_card_gets_the_hint_on_a_new_card(make_chat) 
     chat = make_chat()
     card = await card_for(chat, "RUB", "USDT", "2", "1000")
     old_text = card.text
-    for typed in ("abc", "5 тысяч"):  # a one-line quote typed here is a new quote (test_oneline_quotes)
+    for typed in (
+        "abc",
+        "5 тысяч",
+    ):  # a one-line quote typed here is a new quote (test_oneline_quotes)
         shown = assert_card_kept(await type_on_card(chat, typed), card)
         text = shown.text or ""
         assert text.startswith(f"⚠️ «{typed}» — не число."), text
@@ -75,7 +78,9 @@ async def test_a_too_large_amount_on_the_card_gets_the_limit_error(make_chat) ->
     chat = make_chat()
     card = await card_for(chat, "RUB", "USDT", "2", "1000")
     shown = assert_card_kept(await type_on_card(chat, "100000001"), card)
-    assert (shown.text or "").startswith("⚠️ Слишком много: максимум 100\xa0000\xa0000 RUB."), shown.text
+    assert (shown.text or "").startswith("⚠️ Слишком много: максимум 100\xa0000\xa0000 RUB."), (
+        shown.text
+    )
     assert "Клиент отдаёт: <b>1\xa0000,00 RUB</b>" in (shown.text or "")
     small = assert_card_kept(await type_on_card(chat, "0"), shown)
     assert (small.text or "").startswith("⚠️ Слишком мало: минимум 1 RUB."), small.text

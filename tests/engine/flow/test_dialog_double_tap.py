@@ -40,10 +40,13 @@ async def next_screen(chat: Chat, window: Message, label: str) -> str:
     return shown.text or ""
 
 
-@pytest.mark.parametrize(("label", "screen"), [
-    (BACK, "Введите сумму"),
-    (NEW_DEAL, "Новый расчёт обмена"),
-])
+@pytest.mark.parametrize(
+    ("label", "screen"),
+    [
+        (BACK, "Введите сумму"),
+        (NEW_DEAL, "Новый расчёт обмена"),
+    ],
+)
 @pytest.mark.parametrize("taps", [2, 3])
 async def test_repeated_tap_on_the_result_card_acts_once(
     make_chat, label: str, screen: str, taps: int
@@ -74,17 +77,26 @@ async def test_the_other_button_after_the_first_tap_is_ignored_too(make_chat) ->
 
 def keep_every_card(edit) -> None:  # type: ignore[no-untyped-def]
     """The shipped flow with ``keep_message`` on its other cards too."""
-    edit("flows/exchange.yaml", "    back: amount\n    buttons: [retry, back, cancel]\n",
-         "    keep_message: true\n    back: amount\n    buttons: [retry, back, cancel]\n")
-    edit("flows/exchange.yaml", "  cancelled:\n    kind: card\n",
-         "  cancelled:\n    kind: card\n    keep_message: true\n")
+    edit(
+        "flows/exchange.yaml",
+        "    back: amount\n    buttons: [retry, back, cancel]\n",
+        "    keep_message: true\n    back: amount\n    buttons: [retry, back, cancel]\n",
+    )
+    edit(
+        "flows/exchange.yaml",
+        "  cancelled:\n    kind: card\n",
+        "  cancelled:\n    kind: card\n    keep_message: true\n",
+    )
 
 
-@pytest.mark.parametrize(("label", "screen"), [
-    (RETRY, "Курс сейчас недоступен"),
-    (BACK, "Введите сумму"),
-    (CANCEL, "Расчёт отменён"),
-])
+@pytest.mark.parametrize(
+    ("label", "screen"),
+    [
+        (RETRY, "Курс сейчас недоступен"),
+        (BACK, "Введите сумму"),
+        (CANCEL, "Расчёт отменён"),
+    ],
+)
 async def test_every_kept_card_button_acts_once(project, edit, make_chat, label, screen) -> None:
     keep_every_card(edit)
     defs = load_definitions()

@@ -32,13 +32,16 @@ FOREIGN = {
 }
 
 
-@pytest.mark.parametrize(("typed", "margin"), [
-    pytest.param("5" + PRESET_05, "5\xa0%", id="was-the-0.5-preset"),
-    pytest.param("2\u200c\u200c", "2\xa0%", id="was-silence"),
-    pytest.param("2\U0001d173\U0001d173", "2\xa0%", id="was-UnicodeDecodeError"),
-    pytest.param("5\u200b\u200c", "5\xa0%", id="was-not-a-number"),
-    pytest.param("\ufeff1,5\u2060%", "1,5\xa0%", id="bom-and-word-joiner"),
-])
+@pytest.mark.parametrize(
+    ("typed", "margin"),
+    [
+        pytest.param("5" + PRESET_05, "5\xa0%", id="was-the-0.5-preset"),
+        pytest.param("2\u200c\u200c", "2\xa0%", id="was-silence"),
+        pytest.param("2\U0001d173\U0001d173", "2\xa0%", id="was-UnicodeDecodeError"),
+        pytest.param("5\u200b\u200c", "5\xa0%", id="was-not-a-number"),
+        pytest.param("\ufeff1,5\u2060%", "1,5\xa0%", id="bom-and-word-joiner"),
+    ],
+)
 async def test_margin_with_invisible_characters_reads_as_typed(
     make_chat, typed: str, margin: str
 ) -> None:
@@ -49,11 +52,14 @@ async def test_margin_with_invisible_characters_reads_as_typed(
     assert f"Наценка: {margin}\n" in text
 
 
-@pytest.mark.parametrize("typed", [
-    pytest.param("1000" + CANCEL, id="was-cancel"),
-    pytest.param("1000\u200b\u200c", id="zwsp-zwnj"),
-    pytest.param("1\u200b000\u00ad", id="inside-and-soft-hyphen"),
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("1000" + CANCEL, id="was-cancel"),
+        pytest.param("1000\u200b\u200c", id="zwsp-zwnj"),
+        pytest.param("1\u200b000\u00ad", id="inside-and-soft-hyphen"),
+    ],
+)
 async def test_amount_with_invisible_characters_reads_as_typed(make_chat, typed: str) -> None:
     chat = make_chat()
     await walk_to(chat, "amount")
@@ -63,12 +69,15 @@ async def test_amount_with_invisible_characters_reads_as_typed(make_chat, typed:
 
 
 @pytest.mark.parametrize("locale", ["ru", "en"])
-@pytest.mark.parametrize(("step", "typed"), [
-    pytest.param("margin", "\u202e2.5", id="override-shows-5.2"),
-    pytest.param("margin", "2\u200f", id="rlm"),
-    pytest.param("amount", "\u20661000\u2069", id="isolate"),
-    pytest.param("amount", "1000\u200e" + CANCEL, id="lrm-then-cancel"),
-])
+@pytest.mark.parametrize(
+    ("step", "typed"),
+    [
+        pytest.param("margin", "\u202e2.5", id="override-shows-5.2"),
+        pytest.param("margin", "2\u200f", id="rlm"),
+        pytest.param("amount", "\u20661000\u2069", id="isolate"),
+        pytest.param("amount", "1000\u200e" + CANCEL, id="lrm-then-cancel"),
+    ],
+)
 async def test_direction_controls_are_refused_with_the_message(
     make_chat, locale: str, step: str, typed: str
 ) -> None:

@@ -28,15 +28,19 @@ def test_a_step_listing_a_button_nobody_declared(project: Path, edit, pos, capsy
     ]
 
 
-def test_goto_an_unknown_step_and_a_button_doing_two_things(project: Path, edit,
-                                                            capsys) -> None:
+def test_goto_an_unknown_step_and_a_button_doing_two_things(project: Path, edit, capsys) -> None:
     edit(FLOW, "change_margin: {goto: margin}", "change_margin: {goto: margni}")
     edit(FLOW, "  change_amount: {goto: amount}", "  change_amount: {goto: amount, send: client}")
     errors = check_errors(capsys)
-    assert any("buttons.change_margin.goto: 'margni' is not a step of this flow; did you mean "
-               "'margin'?" in line for line in errors), errors
-    assert any("buttons.change_amount: a button does one thing: goto, swap, set or send" in line
-               for line in errors), errors
+    assert any(
+        "buttons.change_margin.goto: 'margni' is not a step of this flow; did you mean "
+        "'margin'?" in line
+        for line in errors
+    ), errors
+    assert any(
+        "buttons.change_amount: a button does one thing: goto, swap, set or send" in line
+        for line in errors
+    ), errors
 
 
 def test_swap_of_an_answer_no_choice_step_saves(project: Path, edit, capsys) -> None:
@@ -44,37 +48,54 @@ def test_swap_of_an_answer_no_choice_step_saves(project: Path, edit, capsys) -> 
     errors = check_errors(capsys)
     assert any(
         "buttons.swap.swap[2]: 'amount' is not saved by a choice step; swap exchanges two choices"
-        in line for line in errors
+        in line
+        for line in errors
     ), errors
 
 
 def test_send_of_a_missing_template(project: Path, edit, capsys) -> None:
     edit(FLOW, "{send: client, locales: each}", "{send: cliente, locales: each}")
     errors = check_errors(capsys)
-    assert any("buttons.for_client.send: template ru/cliente.j2 not found; did you mean "
-               "'client'?" in line for line in errors), errors
+    assert any(
+        "buttons.for_client.send: template ru/cliente.j2 not found; did you mean 'client'?" in line
+        for line in errors
+    ), errors
 
 
 def test_a_label_missing_for_a_declared_button(project: Path, edit, capsys) -> None:
     edit("templates/en/strings.yaml", '  swap: "⇄ Reverse"\n', "")
     errors = check_errors(capsys)
-    assert any("templates/en/strings.yaml" in line and "missing buttons.swap" in line
-               for line in errors), errors
+    assert any(
+        "templates/en/strings.yaml" in line and "missing buttons.swap" in line for line in errors
+    ), errors
 
 
 def test_currency_chosen_by_an_unknown_answer(project: Path, edit, capsys) -> None:
-    edit(FLOW, "      currency: {by: fixed, give: give, receive: get}   # taps",
-         "      currency: {by: fixd, give: give, receive: got}   # taps")
+    edit(
+        FLOW,
+        "      currency: {by: fixed, give: give, receive: get}   # taps",
+        "      currency: {by: fixd, give: give, receive: got}   # taps",
+    )
     errors = check_errors(capsys)
-    assert any("steps.amount.input.currency.by: 'fixd' is not an answer of this flow (saved "
-               "by a step or in 'defaults'); did you mean 'fixed'?" in line for line in errors)
-    assert any("steps.amount.input.currency.receive: 'got' is not saved by any step; did you "
-               "mean 'get'?" in line for line in errors), errors
+    assert any(
+        "steps.amount.input.currency.by: 'fixd' is not an answer of this flow (saved "
+        "by a step or in 'defaults'); did you mean 'fixed'?" in line
+        for line in errors
+    )
+    assert any(
+        "steps.amount.input.currency.receive: 'got' is not saved by any step; did you "
+        "mean 'get'?" in line
+        for line in errors
+    ), errors
 
 
 def test_set_and_when_name_known_answers(project: Path, edit, capsys) -> None:
-    edit(FLOW, "fix_receive: {set: {fixed: receive}, when: {fixed: give}}",
-         "fix_receive: {set: {fixd: receive}, when: {fixed: give}}")
+    edit(
+        FLOW,
+        "fix_receive: {set: {fixed: receive}, when: {fixed: give}}",
+        "fix_receive: {set: {fixd: receive}, when: {fixed: give}}",
+    )
     errors = check_errors(capsys)
-    assert any("buttons.fix_receive: 'fixd' is not an answer of this flow" in line
-               for line in errors), errors
+    assert any(
+        "buttons.fix_receive: 'fixd' is not an answer of this flow" in line for line in errors
+    ), errors

@@ -36,21 +36,24 @@ def refusal(text: str) -> tuple[str, str]:
     return info.value.section, info.value.code
 
 
-@pytest.mark.parametrize(("text", "give", "get", "amount", "margin"), [
-    ("1000 rub usdt 2", "RUB", "USDT", "1000", "2"),
-    ("1000 rub usdt 2%", "RUB", "USDT", "1000", "2"),
-    ("1000 RUB USDT 2 %", "RUB", "USDT", "1000", "2"),
-    ("1 000 000 руб в usdt 1,5", "RUB", "USDT", "1000000", "1.5"),
-    ("1\u00a0000 руб в usdt 1,5", "RUB", "USDT", "1000", "1.5"),
-    ("usdt 500 → thb", "USDT", "THB", "500", "1"),
-    ("500 usdt -> rub 0.5", "USDT", "RUB", "500", "0.5"),
-    ("500 usdt to rub", "USDT", "RUB", "500", "1"),
-    ("1000₽ за $ 1.5%", "RUB", "USD", "1000", "1.5"),
-    ("2% 1000 рублей в евро", "RUB", "EUR", "1000", "2"),
-    ("rub/usdt 1000 2", "RUB", "USDT", "1000", "2"),
-    ("отдаёт 1000 руб, получает usdt 2", "RUB", "USDT", "1000", "2"),
-    ("１０００ rub usdt", "RUB", "USDT", "1000", "1"),  # full-width digits, as the dialog
-])
+@pytest.mark.parametrize(
+    ("text", "give", "get", "amount", "margin"),
+    [
+        ("1000 rub usdt 2", "RUB", "USDT", "1000", "2"),
+        ("1000 rub usdt 2%", "RUB", "USDT", "1000", "2"),
+        ("1000 RUB USDT 2 %", "RUB", "USDT", "1000", "2"),
+        ("1 000 000 руб в usdt 1,5", "RUB", "USDT", "1000000", "1.5"),
+        ("1\u00a0000 руб в usdt 1,5", "RUB", "USDT", "1000", "1.5"),
+        ("usdt 500 → thb", "USDT", "THB", "500", "1"),
+        ("500 usdt -> rub 0.5", "USDT", "RUB", "500", "0.5"),
+        ("500 usdt to rub", "USDT", "RUB", "500", "1"),
+        ("1000₽ за $ 1.5%", "RUB", "USD", "1000", "1.5"),
+        ("2% 1000 рублей в евро", "RUB", "EUR", "1000", "2"),
+        ("rub/usdt 1000 2", "RUB", "USDT", "1000", "2"),
+        ("отдаёт 1000 руб, получает usdt 2", "RUB", "USDT", "1000", "2"),
+        ("１０００ rub usdt", "RUB", "USDT", "1000", "1"),  # full-width digits, as the dialog
+    ],
+)
 def test_reads(text: str, give: str, get: str, amount: str, margin: str) -> None:
     request = quote(text)
     assert (request.give, request.get) == (give, get)
@@ -58,11 +61,14 @@ def test_reads(text: str, give: str, get: str, amount: str, margin: str) -> None
     assert request.fixed == "give"
 
 
-@pytest.mark.parametrize(("text", "give", "get", "amount", "margin"), [
-    ("получить 500 usdt за rub 2", "RUB", "USDT", "500", "2"),
-    ("receive 500 usdt for rub", "RUB", "USDT", "500", "1"),
-    ("получить 1 000 000 idr за usdt 1,5%", "USDT", "IDR", "1000000", "1.5"),
-])
+@pytest.mark.parametrize(
+    ("text", "give", "get", "amount", "margin"),
+    [
+        ("получить 500 usdt за rub 2", "RUB", "USDT", "500", "2"),
+        ("receive 500 usdt for rub", "RUB", "USDT", "500", "1"),
+        ("получить 1 000 000 idr за usdt 1,5%", "USDT", "IDR", "1000000", "1.5"),
+    ],
+)
 def test_reads_receive_mode(text: str, give: str, get: str, amount: str, margin: str) -> None:
     """The amount is what the client receives, in the currency next to it."""
     request = quote(text)
@@ -71,26 +77,29 @@ def test_reads_receive_mode(text: str, give: str, get: str, amount: str, margin:
     assert request.as_data()["fixed"] == "receive"
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("получить 500 usdt", ("oneline", "missing_currency")),
-    ("получить 0,001 usdt за rub", ("errors", "too_many_decimals")),  # USDT's 2 decimals
-    ("1000 rub xyz 2", ("oneline", "unknown_word")),
-    ("1000 rub", ("oneline", "missing_currency")),
-    ("1000", ("oneline", "missing_currency")),
-    ("rub usdt 2%", ("oneline", "missing_amount")),
-    ("1000 usd eur", ("oneline", "unknown_direction")),
-    ("1000 rub rub", ("oneline", "unknown_direction")),
-    ("1000 rub usdt eur", ("oneline", "too_many")),
-    ("1000 rub usdt 2 3", ("oneline", "too_many")),
-    ("1,000 rub usdt", ("errors", "ambiguous")),
-    ("1000 rub usdt 11", ("errors", "too_large")),
-    ("1000 rub usdt -2", ("errors", "negative")),
-    ("0 rub usdt", ("errors", "too_small")),
-    ("1000,555 usdt idr", ("errors", "too_many_decimals")),
-    ("٣ rub usdt", ("errors", "foreign_digits")),
-    ("1000 rub\u202e usdt", ("errors", "hidden_characters")),
-    ("1000 rub usdt " + "9" * 200, ("errors", "too_long")),
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("получить 500 usdt", ("oneline", "missing_currency")),
+        ("получить 0,001 usdt за rub", ("errors", "too_many_decimals")),  # USDT's 2 decimals
+        ("1000 rub xyz 2", ("oneline", "unknown_word")),
+        ("1000 rub", ("oneline", "missing_currency")),
+        ("1000", ("oneline", "missing_currency")),
+        ("rub usdt 2%", ("oneline", "missing_amount")),
+        ("1000 usd eur", ("oneline", "unknown_direction")),
+        ("1000 rub rub", ("oneline", "unknown_direction")),
+        ("1000 rub usdt eur", ("oneline", "too_many")),
+        ("1000 rub usdt 2 3", ("oneline", "too_many")),
+        ("1,000 rub usdt", ("errors", "ambiguous")),
+        ("1000 rub usdt 11", ("errors", "too_large")),
+        ("1000 rub usdt -2", ("errors", "negative")),
+        ("0 rub usdt", ("errors", "too_small")),
+        ("1000,555 usdt idr", ("errors", "too_many_decimals")),
+        ("٣ rub usdt", ("errors", "foreign_digits")),
+        ("1000 rub\u202e usdt", ("errors", "hidden_characters")),
+        ("1000 rub usdt " + "9" * 200, ("errors", "too_long")),
+    ],
+)
 def test_refuses_with_a_code(text: str, code: tuple[str, str]) -> None:
     assert refusal(text) == code
 
@@ -129,8 +138,13 @@ def test_aliases_are_case_insensitive_and_codes_always_work() -> None:
     percent=st.booleans(),
 )
 def test_any_well_formed_line_is_read_back(
-    amount: int, cents: int, margin: Decimal, give_get: tuple[str, str], joiner: str,
-    case: object, percent: bool,
+    amount: int,
+    cents: int,
+    margin: Decimal,
+    give_get: tuple[str, str],
+    joiner: str,
+    case: object,
+    percent: bool,
 ) -> None:
     give, get = give_get
     decimals = CONFIG.currency(give).decimals
@@ -140,7 +154,11 @@ def test_any_well_formed_line_is_read_back(
     text = f"{value} {case(give)}{joiner}{case(get)} {margin}{'%' if percent else ''}"  # type: ignore[operator]
     request = quote(text)
     assert (request.give, request.get, request.amount, request.margin) == (
-        give, get, value, margin)
+        give,
+        get,
+        value,
+        margin,
+    )
 
 
 @given(st.text(max_size=60))

@@ -21,14 +21,45 @@ RUB = NumberRule(Decimal(1), Decimal(100_000_000), 2)
 # operators, BOM, soft hyphen, combining grapheme joiner, Mongolian vowel separator, Hangul
 # filler, variation selectors (both blocks), tags, musical symbol formatting.
 INVISIBLE = [
-    "\u200b", "\u200c", "\u200d", "\u2060", "\u2061", "\u2062", "\u2063", "\u2064", "\ufeff",
-    "\u00ad", "\u034f", "\u180e", "\u3164", "\ufe00", "\ufe0f", "\U000e0100", "\U000e01ef",
-    "\U000e0001", "\U000e0041", "\U0001d173", "\U0001d17a",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\u2061",
+    "\u2062",
+    "\u2063",
+    "\u2064",
+    "\ufeff",
+    "\u00ad",
+    "\u034f",
+    "\u180e",
+    "\u3164",
+    "\ufe00",
+    "\ufe0f",
+    "\U000e0100",
+    "\U000e01ef",
+    "\U000e0001",
+    "\U000e0041",
+    "\U0001d173",
+    "\U0001d17a",
 ]
 # Can change the order or shape in which digits are shown: refused.
 DIRECTION = [
-    "\u200e", "\u200f", "\u061c", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
-    "\u2067", "\u2068", "\u2069", "\u206a", "\u206e", "\u206f",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u206a",
+    "\u206e",
+    "\u206f",
 ]
 
 
@@ -80,7 +111,8 @@ def test_an_override_that_shows_5_2_as_2_5_is_refused() -> None:
 def test_every_format_character_is_removed_or_refused() -> None:
     """No Cf character, and no default-ignorable one, reads as anything but the 5 seen."""
     suspects = [
-        chr(code) for code in range(sys.maxunicode + 1)
+        chr(code)
+        for code in range(sys.maxunicode + 1)
         if unicodedata.category(chr(code)) == "Cf" or strip_invisible(chr(code)) == ""
     ]
     assert len(suspects) > 4000  # the Cf characters, the tag and variation selector blocks
@@ -118,11 +150,17 @@ def full_width(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
-@pytest.mark.parametrize(("text", "rule", "value"), [
-    ("１５００", RUB, "1500"), ("２，５", MARGIN, "2.5"), ("２．５％", MARGIN, "2.5"),
-    ("１\u3000０００", RUB, "1000"), ("１，０００，０００．５０", RUB, "1000000.50"),
-    ("1５00", RUB, "1500"),
-])
+@pytest.mark.parametrize(
+    ("text", "rule", "value"),
+    [
+        ("１５００", RUB, "1500"),
+        ("２，５", MARGIN, "2.5"),
+        ("２．５％", MARGIN, "2.5"),
+        ("１\u3000０００", RUB, "1000"),
+        ("１，０００，０００．５０", RUB, "1000000.50"),
+        ("1５00", RUB, "1500"),
+    ],
+)
 def test_full_width_digits_are_read(text: str, rule: NumberRule, value: str) -> None:
     assert parse_number(text, rule) == Decimal(value)
 
@@ -138,9 +176,21 @@ def test_full_width_reads_like_ascii(value: Decimal) -> None:
 
 
 # Other scripts' digits are refused: "١٠٥" (105) looks like "1.5" to a reader of 0-9.
-@pytest.mark.parametrize("text", [
-    "٣", "١٠٥", "٢٫٥", "۱۲۳", "١,٥", "१२३", "５٣", "5²", "①", "𝟓",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "٣",
+        "١٠٥",
+        "٢٫٥",
+        "۱۲۳",
+        "١,٥",
+        "१२३",
+        "５٣",
+        "5²",
+        "①",
+        "𝟓",
+    ],
+)
 def test_other_scripts_digits_are_refused(text: str) -> None:
     assert code_of(text, RUB) == "foreign_digits"
 

@@ -14,12 +14,14 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.mark.parametrize("locale", ["ru", "en"])
 @pytest.mark.parametrize(("give", "get"), [("RUB", "USDT"), ("USDT", "IDR"), ("RUB", "IDR")])
-async def test_preview_equals_the_dialog(make_chat, crypto_helper_windows, locale: str,
-                                         give: str, get: str) -> None:
+async def test_preview_equals_the_dialog(
+    make_chat, crypto_helper_windows, locale: str, give: str, get: str
+) -> None:
     case = f"{give}→{get}"
     windows = crypto_helper_windows(ROOT / "config.yaml", locale=locale)
     previews = {
-        name.split(".")[1].split(" ")[0]: text for name, text in windows.items()
+        name.split(".")[1].split(" ")[0]: text
+        for name, text in windows.items()
         if name.startswith("exchange.") and name.partition("] ")[2] in ("", give, case)
     }
     chat = make_chat(language=locale)

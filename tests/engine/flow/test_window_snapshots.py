@@ -24,9 +24,16 @@ from providers.static import StaticProvider
 LOCALES = ["ru", "en"]
 SAMPLE_AMOUNT = {"RUB": "150000", "USDT": "2500.5"}
 ERROR_INPUTS = {
-    "empty": "", "too_long": "9" * 41, "not_a_number": "<i>12abc</i>", "ambiguous": "1,000",
-    "negative": "-5", "too_small": "0", "too_large": "1000000000000",
-    "too_many_decimals": "1.2345", "hidden_characters": "\u202e0001", "foreign_digits": "١٠٥",
+    "empty": "",
+    "too_long": "9" * 41,
+    "not_a_number": "<i>12abc</i>",
+    "ambiguous": "1,000",
+    "negative": "-5",
+    "too_small": "0",
+    "too_large": "1000000000000",
+    "too_many_decimals": "1.2345",
+    "hidden_characters": "\u202e0001",
+    "foreign_digits": "١٠٥",
 }
 
 
@@ -76,7 +83,6 @@ def button_label(locale: str, name: str) -> str:
 
 def test_every_error_code_has_a_snapshot_input() -> None:
     assert set(ERROR_INPUTS) == set(REQUIRED_STRINGS["errors"])
-
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -149,12 +155,12 @@ async def test_client_card(
 
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize(("give", "get"), [("RUB", "USDT"), ("USDT", "RUB"), ("USDT", "IDR")])
-async def test_receive_mode_windows(
-    make_chat, snapshot, locale: str, give: str, get: str
-) -> None:
+async def test_receive_mode_windows(make_chat, snapshot, locale: str, give: str, get: str) -> None:
     """The amount typed as what the client receives: the prompt, the card, the swap."""
     chat = make_chat(language=locale)
     await to_amount(chat, give, get, margin="1.5")
-    await chat.click({"ru": "↔️ Ввести сумму получения", "en": "↔️ Enter the amount received"}[locale])
+    await chat.click(
+        {"ru": "↔️ Ввести сумму получения", "en": "↔️ Enter the amount received"}[locale]
+    )
     await chat.send("1000")
     assert transcript(chat) == snapshot

@@ -23,19 +23,28 @@ async def test_editing_a_button_label(project: Path, edit, make_chat) -> None:
 
 
 async def test_a_new_step_of_a_known_kind(project: Path, edit, make_chat) -> None:
-    edit("flows/exchange.yaml", "    save_as: margin\n    next: amount\n",
-         "    save_as: margin\n    next: deal_no\n")
-    edit("flows/exchange.yaml", "  amount:\n", (
-        "  deal_no:\n"
-        "    kind: input\n"
-        "    input: {type: decimal, min: 1, max: 999999, max_decimals: 0}\n"
-        "    save_as: deal_no\n"
-        "    next: amount\n"
-        "    buttons: [back, cancel]\n\n"
-        "  amount:\n"))
+    edit(
+        "flows/exchange.yaml",
+        "    save_as: margin\n    next: amount\n",
+        "    save_as: margin\n    next: deal_no\n",
+    )
+    edit(
+        "flows/exchange.yaml",
+        "  amount:\n",
+        (
+            "  deal_no:\n"
+            "    kind: input\n"
+            "    input: {type: decimal, min: 1, max: 999999, max_decimals: 0}\n"
+            "    save_as: deal_no\n"
+            "    next: amount\n"
+            "    buttons: [back, cancel]\n\n"
+            "  amount:\n"
+        ),
+    )
     for locale, text in (("ru", "Номер сделки?"), ("en", "Deal number?")):
         (project / "templates" / locale / "deal_no.j2").write_text(
-            '{% include "_error.j2" %}' + text + "\n", encoding="utf-8")
+            '{% include "_error.j2" %}' + text + "\n", encoding="utf-8"
+        )
     chat = make_chat(defs=load_definitions())
     await walk_to(chat, "margin")
     assert "Номер сделки?" in await chat.send("2")

@@ -12,7 +12,11 @@ def test_the_shipped_journal_texts_pass(project: Path) -> None:
 
 
 def test_an_unclosed_tag_in_a_journal_message(project: Path, edit, pos) -> None:
-    edit("templates/en/strings.yaml", 'export_empty: "No quotes for', 'export_empty: "<b>No quotes for')
+    edit(
+        "templates/en/strings.yaml",
+        'export_empty: "No quotes for',
+        'export_empty: "<b>No quotes for',
+    )
     [problem] = run_check("config.yaml").problems
     at = pos("templates/en/strings.yaml", 'export_empty: "<b>', at='"')
     assert str(problem) == (
@@ -22,8 +26,11 @@ def test_an_unclosed_tag_in_a_journal_message(project: Path, edit, pos) -> None:
 
 
 def test_a_pop_up_too_long(project: Path, edit, pos) -> None:
-    edit("templates/ru/strings.yaml", 'not_found: "Этого расчёта больше нет в журнале."',
-         f'not_found: "{"Очень длинно. " * 20}"')
+    edit(
+        "templates/ru/strings.yaml",
+        'not_found: "Этого расчёта больше нет в журнале."',
+        f'not_found: "{"Очень длинно. " * 20}"',
+    )
     [problem] = run_check("config.yaml").problems
     at = pos("templates/ru/strings.yaml", 'not_found: "Очень', at='"')
     assert str(problem) == (

@@ -50,4 +50,6 @@ def test_retention_out_of_range(project: Path, edit, pos) -> None:
 def test_a_city_or_the_wrong_case_is_recognised(project: Path, edit, typed: str) -> None:
     edit("config.yaml", "timezone: Europe/Moscow", f"timezone: {typed}")
     [problem] = problems()
-    assert problem.endswith(f"bot.timezone: {typed!r} is not a time zone I know; did you mean 'Europe/Moscow'?")
+    assert problem.endswith(
+        f"bot.timezone: {typed!r} is not a time zone I know; did you mean 'Europe/Moscow'?"
+    )

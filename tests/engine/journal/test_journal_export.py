@@ -24,21 +24,97 @@ def rows(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
 
 
-@pytest.mark.parametrize(("locale", "header", "cells"), [
-    ("ru", ["Номер", "Время (Europe/Moscow)", "ID админа", "Админ", "ID чата", "Отдаёт, валюта",
-            "Получает, валюта", "Задана сумма", "Отдаёт, сумма", "Получает, сумма", "Курс биржи",
-            "Курс клиента", "Наценка, %", "Источник", "Возраст курса, с", "Устаревший курс",
-            "Язык", "Версия бота"],
-     ["Q00000", "2026-12-01 12:30:15", "1001", "desk_anna", "1001", "RUB", "USDT", "отдаёт",
-      "1\xa0234\xa0567,50", "11,49", "85,30", "87,01", "2", "rapira + coingecko", "3", "нет",
-      "ru", "0.1.0"]),
-    ("en", ["Number", "Time (Europe/Moscow)", "Admin id", "Admin", "Chat id", "Gives", "Gets",
-            "Amount fixed", "Amount given", "Amount received", "Market rate", "Client rate",
-            "Margin, %", "Source", "Rate age, s", "Stale rate", "Language", "Bot version"],
-     ["Q00000", "2026-12-01 12:30:15", "1001", "desk_anna", "1001", "RUB", "USDT", "given",
-      "1,234,567.50", "11.49", "85.30", "87.01", "2", "rapira + coingecko", "3", "no", "ru",
-      "0.1.0"]),
-])
+@pytest.mark.parametrize(
+    ("locale", "header", "cells"),
+    [
+        (
+            "ru",
+            [
+                "Номер",
+                "Время (Europe/Moscow)",
+                "ID админа",
+                "Админ",
+                "ID чата",
+                "Отдаёт, валюта",
+                "Получает, валюта",
+                "Задана сумма",
+                "Отдаёт, сумма",
+                "Получает, сумма",
+                "Курс биржи",
+                "Курс клиента",
+                "Наценка, %",
+                "Источник",
+                "Возраст курса, с",
+                "Устаревший курс",
+                "Язык",
+                "Версия бота",
+            ],
+            [
+                "Q00000",
+                "2026-12-01 12:30:15",
+                "1001",
+                "desk_anna",
+                "1001",
+                "RUB",
+                "USDT",
+                "отдаёт",
+                "1\xa0234\xa0567,50",
+                "11,49",
+                "85,30",
+                "87,01",
+                "2",
+                "rapira + coingecko",
+                "3",
+                "нет",
+                "ru",
+                "0.1.0",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Number",
+                "Time (Europe/Moscow)",
+                "Admin id",
+                "Admin",
+                "Chat id",
+                "Gives",
+                "Gets",
+                "Amount fixed",
+                "Amount given",
+                "Amount received",
+                "Market rate",
+                "Client rate",
+                "Margin, %",
+                "Source",
+                "Rate age, s",
+                "Stale rate",
+                "Language",
+                "Bot version",
+            ],
+            [
+                "Q00000",
+                "2026-12-01 12:30:15",
+                "1001",
+                "desk_anna",
+                "1001",
+                "RUB",
+                "USDT",
+                "given",
+                "1,234,567.50",
+                "11.49",
+                "85.30",
+                "87.01",
+                "2",
+                "rapira + coingecko",
+                "3",
+                "no",
+                "ru",
+                "0.1.0",
+            ],
+        ),
+    ],
+)
 def test_header_and_a_row(locale: str, header: list[str], cells: list[str]) -> None:
     quote = entry(0, amount_given=Decimal("1234567.5"), sources=("rapira", "coingecko"))
     table = rows(export_csv([quote], DEFS.config, DEFS.renderer, locale))
@@ -46,10 +122,20 @@ def test_header_and_a_row(locale: str, header: list[str], cells: list[str]) -> N
 
 
 def test_amounts_take_their_currencys_decimals_and_rates_their_own() -> None:
-    idr = entry(1, give="USDT", get="IDR", asset="USDT", price="IDR",
-                amount_given=Decimal("100"), amount_received=Decimal("1588235"),
-                base_rate=Decimal("16204.0"), final_rate=Decimal("15882.35"), margin=Decimal("1.5"),
-                mode="receive", stale=True)
+    idr = entry(
+        1,
+        give="USDT",
+        get="IDR",
+        asset="USDT",
+        price="IDR",
+        amount_given=Decimal("100"),
+        amount_received=Decimal("1588235"),
+        base_rate=Decimal("16204.0"),
+        final_rate=Decimal("15882.35"),
+        margin=Decimal("1.5"),
+        mode="receive",
+        stale=True,
+    )
     [_, row] = rows(export_csv([idr], DEFS.config, DEFS.renderer, "en"))
     assert row[7:13] == ["received", "100.00", "1,588,235", "16,204.0", "15,882.35", "1.5"]
     assert row[15] == "yes"

@@ -31,8 +31,9 @@ def services(journal: Recorder | None, rates: Any, language: str = "en") -> dict
     found: dict[str, Any] = {
         "rates": rates,
         "config": DEFS.config,
-        "event_from_user": User(id=1001, is_bot=False, first_name="A", username="desk_anna",
-                                language_code=language),
+        "event_from_user": User(
+            id=1001, is_bot=False, first_name="A", username="desk_anna", language_code=language
+        ),
         "event_chat": Chat(id=-1001, type="private"),
     }
     if journal is not None:
@@ -55,7 +56,9 @@ async def test_a_quote_is_recorded_with_everything_needed_to_reproduce_it() -> N
     assert entry.amount_received == Decimal(quote["result"]) == Decimal("11.49")
     assert (entry.asset, entry.price) == ("USDT", "RUB")
     assert (entry.base_rate, entry.final_rate, entry.margin) == (
-        Decimal("85.30"), Decimal("87.01"), Decimal("2")
+        Decimal("85.30"),
+        Decimal("87.01"),
+        Decimal("2"),
     )
     assert entry.sources == ("static",)
     assert entry.stale is False and entry.held is False
@@ -93,4 +96,8 @@ def test_quote_numbers() -> None:
     assert len(numbers) > 1990
     assert all(len(n) == 6 and set(n) <= set(ALPHABET) for n in numbers)
     assert not set("ILOU") & set(ALPHABET)
-    assert is_quote_number("k7m2qx") and not is_quote_number("K7M2Q") and not is_quote_number("K7M2QI")
+    assert (
+        is_quote_number("k7m2qx")
+        and not is_quote_number("K7M2Q")
+        and not is_quote_number("K7M2QI")
+    )

@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_the_wheel_carries_the_migrations(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     [wheel] = tmp_path.glob("crypto_helper-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())

@@ -14,7 +14,9 @@ from engine.journal.retention import Retention
 from engine.journal.store import JournalStore
 
 
-async def test_old_quotes_are_removed(store: JournalStore, caplog: pytest.LogCaptureFixture) -> None:
+async def test_old_quotes_are_removed(
+    store: JournalStore, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="engine.journal")
     now = T0 + timedelta(days=365, hours=1)
     old = [entry(i, created_at=T0 - timedelta(days=i)) for i in range(3)]  # 365+ days old
@@ -48,10 +50,9 @@ async def test_a_failed_pass_is_logged_and_tried_again(caplog: pytest.LogCapture
         await asyncio.sleep(0.01)
     await retention.stop()
     assert store.calls >= 2
-    assert (
-        "journal: removing old quotes failed (connection refused); next try in 0.01 s"
-        in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    )
+    assert "journal: removing old quotes failed (connection refused); next try in 0.01 s" in [
+        r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+    ]
 
 
 class BuggyStore:

@@ -25,9 +25,7 @@ async def screens() -> dict[str, str]:
     result = await preview_all(DEFS, {"rates": rates})
     await rates.close()
     assert result.problems == []
-    return {
-        f"{s.step} {s.locale} {s.case}": s.text for s in result.screens if s.flow == "journal"
-    }
+    return {f"{s.step} {s.locale} {s.case}": s.text for s in result.screens if s.flow == "journal"}
 
 
 def test_every_journal_message_is_rendered_in_every_locale(screens: dict[str, str]) -> None:
@@ -47,7 +45,8 @@ def test_journal_strings(locale: str, snapshot) -> None:
     samples = string_samples(DEFS.config)
     assert set(samples) == set(REQUIRED_STRINGS["journal"])
     rendered = {
-        key: DEFS.renderer.string(locale, "journal", key, params) for key, params in samples.items()
+        key: DEFS.renderer.string(locale, "journal", key, params)
+        for key, params in samples.items()
     }
     assert rendered == snapshot
 

@@ -36,22 +36,51 @@ async def test_migrations_from_empty_create_the_table(target: DatabaseTarget) ->
             )
         assert {"journal_quotes", "alembic_version"} <= set(names)
         assert {
-            "quote_no", "created_at", "admin_id", "admin_username", "chat_id", "give", "get",
-            "mode", "amount_given", "amount_received", "base_rate", "final_rate", "margin",
-            "sources", "rate_age_seconds", "stale", "locale", "bot_version",
+            "quote_no",
+            "created_at",
+            "admin_id",
+            "admin_username",
+            "chat_id",
+            "give",
+            "get",
+            "mode",
+            "amount_given",
+            "amount_received",
+            "base_rate",
+            "final_rate",
+            "margin",
+            "sources",
+            "rate_age_seconds",
+            "stale",
+            "locale",
+            "bot_version",
         } <= columns
         assert await store.count() == 0
     finally:
         await store.close()
 
 
-@pytest.mark.parametrize("value", [
-    "1E-9", "0.000000001", "123456789012.12345678", "85.30", "0.0056540", "100000000", "1.50",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1E-9",
+        "0.000000001",
+        "123456789012.12345678",
+        "85.30",
+        "0.0056540",
+        "100000000",
+        "1.50",
+    ],
+)
 async def test_decimals_round_trip_exactly(store: JournalStore, value: str) -> None:
     number = Decimal(value)
-    written = entry(amount_given=number, amount_received=number, base_rate=number,
-                    final_rate=number, margin=number)
+    written = entry(
+        amount_given=number,
+        amount_received=number,
+        base_rate=number,
+        final_rate=number,
+        margin=number,
+    )
     await store.insert([written])
     [read] = await store.recent(1)
     for field in ("amount_given", "amount_received", "base_rate", "final_rate", "margin"):
@@ -62,11 +91,25 @@ async def test_decimals_round_trip_exactly(store: JournalStore, value: str) -> N
 
 async def test_every_field_round_trips(store: JournalStore) -> None:
     written = entry(
-        quote_no="K7M2QX", admin_username=None, chat_id=-100123456789, mode="receive",
-        give="USDT", get="THB", asset="USDT", price="THB", amount_given=Decimal("1000.00"),
-        amount_received=Decimal("31769.00"), base_rate=Decimal("32.410"),
-        final_rate=Decimal("31.769"), margin=Decimal("1.5"), sources=("rapira", "apilayer"),
-        rate_age_seconds=912, stale=True, held=True, locale="en", bot_version="1.2.3",
+        quote_no="K7M2QX",
+        admin_username=None,
+        chat_id=-100123456789,
+        mode="receive",
+        give="USDT",
+        get="THB",
+        asset="USDT",
+        price="THB",
+        amount_given=Decimal("1000.00"),
+        amount_received=Decimal("31769.00"),
+        base_rate=Decimal("32.410"),
+        final_rate=Decimal("31.769"),
+        margin=Decimal("1.5"),
+        sources=("rapira", "apilayer"),
+        rate_age_seconds=912,
+        stale=True,
+        held=True,
+        locale="en",
+        bot_version="1.2.3",
         admin_id=9_007_199_254_740_993,  # beyond 2**53: no float anywhere
     )
     await store.insert([written])
@@ -114,7 +157,11 @@ async def test_delete_before_removes_only_older_quotes(store: JournalStore) -> N
 
 async def test_a_day_of_a_thousand_quotes(store: JournalStore) -> None:
     quotes = [
-        replace(entry(i), amount_given=Decimal(1000 + i) / 100, created_at=T0 + timedelta(seconds=i * 30))
+        replace(
+            entry(i),
+            amount_given=Decimal(1000 + i) / 100,
+            created_at=T0 + timedelta(seconds=i * 30),
+        )
         for i in range(1000)
     ]
     for start in range(0, 1000, 250):
@@ -136,8 +183,13 @@ def test_db_upgrade_command(backend: str, tmp_path: Path, request: pytest.Fixtur
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "engine.cli", "db", "upgrade"], cwd=tmp_path, env=env,
-            capture_output=True, text=True, timeout=60, check=False,
+            [sys.executable, "-m", "engine.cli", "db", "upgrade"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
     first = run()
@@ -156,8 +208,13 @@ def test_db_upgrade_command(backend: str, tmp_path: Path, request: pytest.Fixtur
 def test_db_upgrade_says_why_it_cannot(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": "postgresql://desk:s3cret-pw@127.0.0.1:9/journal"}
     done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "db", "upgrade"], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "engine.cli", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2
     assert done.stderr == (
@@ -169,9 +226,14 @@ def test_db_upgrade_says_why_it_cannot(tmp_path: Path) -> None:
 
 def test_database_url_forms(tmp_path: Path) -> None:
     assert database_target(None, tmp_path).url.drivername == "sqlite+aiosqlite"
-    assert database_target(None, tmp_path).where() == str((tmp_path / "journal.sqlite3").absolute())
-    for url in ("postgres://u:s3cret@db:5432/j", "postgresql://u:s3cret@db/j",
-                "postgresql+asyncpg://u:s3cret@db:5432/j"):
+    assert database_target(None, tmp_path).where() == str(
+        (tmp_path / "journal.sqlite3").absolute()
+    )
+    for url in (
+        "postgres://u:s3cret@db:5432/j",
+        "postgresql://u:s3cret@db/j",
+        "postgresql+asyncpg://u:s3cret@db:5432/j",
+    ):
         target = database_target(url, tmp_path)
         assert target.url.drivername == "postgresql+asyncpg"
         assert target.password == "s3cret"

@@ -100,8 +100,13 @@ async def test_a_failed_write_is_logged_counted_retried_and_written_later(
     assert lines[1][1].endswith("next try in 0.04 s")  # backoff doubles
     assert ("INFO", "journal: writing again (2 written since start, 0 waiting)", False) in lines
     assert writer.stats().to_json() == {
-        "status": "ok", "backend": "sqlite", "waiting": 0, "written": 2,
-        "failures": writer.stats().failures, "dropped": 0, "last_error": None,
+        "status": "ok",
+        "backend": "sqlite",
+        "waiting": 0,
+        "written": 2,
+        "failures": writer.stats().failures,
+        "dropped": 0,
+        "last_error": None,
     }
 
 
@@ -144,7 +149,9 @@ async def test_shutdown_flushes_what_waits_and_says_what_it_could_not(
     await stuck.close(seconds=1)
     assert time.monotonic() - started < 2  # bounded, though the backoff is 30 s
     assert (
-        "WARNING", "journal: 1 quote(s) not written at shutdown (connection refused)", False
+        "WARNING",
+        "journal: 1 quote(s) not written at shutdown (connection refused)",
+        False,
     ) in journal_lines(caplog)
 
 

@@ -25,9 +25,14 @@ def _currency(code: str, kind: str, decimals: int = 2) -> dict[str, Any]:
 # currencies / directions / routing / cache / preload of the shipped config.yaml
 CONFIG: dict[str, Any] = {
     "currencies": [
-        _currency("RUB", "fiat"), _currency("USDT", "crypto"), _currency("USD", "fiat"),
-        _currency("EUR", "fiat"), _currency("THB", "fiat"), _currency("AED", "fiat"),
-        _currency("ZAR", "fiat"), _currency("IDR", "fiat", decimals=0),
+        _currency("RUB", "fiat"),
+        _currency("USDT", "crypto"),
+        _currency("USD", "fiat"),
+        _currency("EUR", "fiat"),
+        _currency("THB", "fiat"),
+        _currency("AED", "fiat"),
+        _currency("ZAR", "fiat"),
+        _currency("IDR", "fiat", decimals=0),
     ],
     "directions": {
         "RUB": ["USDT", "USD", "EUR", "THB", "AED", "ZAR", "IDR"],
@@ -37,8 +42,11 @@ CONFIG: dict[str, Any] = {
         "pivot": "RUB",
         "rules": [
             {"pairs": ["USDT/RUB"], "provider": "rapira", "price": "close"},
-            {"pairs": ["USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
-             "provider": "apilayer", "price": "close"},
+            {
+                "pairs": ["USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
+                "provider": "apilayer",
+                "price": "close",
+            },
         ],
         "price_order": ["RUB", "USD", "EUR", "AED", "THB", "ZAR", "IDR", "USDT"],
         "rate_decimals": 2,
@@ -46,17 +54,28 @@ CONFIG: dict[str, Any] = {
         "rounding": "ROUND_HALF_UP",
     },
     "cache": {"max_size": 256, "ttl_seconds": 60, "max_stale_seconds": 900},
-    "preload": {"enabled": True, "interval_seconds": 60,
-                "pairs": ["USDT/RUB", "USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB",
-                          "IDR/RUB"]},
+    "preload": {
+        "enabled": True,
+        "interval_seconds": 60,
+        "pairs": ["USDT/RUB", "USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
+    },
 }
 
-RAPIRA = {Pair("USDT", "RUB"): Quote(Pair("USDT", "RUB"), Decimal("85.30"),
-                                     bid=Decimal("85.20"), ask=Decimal("85.40"))}
+RAPIRA = {
+    Pair("USDT", "RUB"): Quote(
+        Pair("USDT", "RUB"), Decimal("85.30"), bid=Decimal("85.20"), ask=Decimal("85.40")
+    )
+}
 APILAYER = {
     Pair(code, "RUB"): Quote(Pair(code, "RUB"), Decimal(rate))
-    for code, rate in [("USD", "81.50"), ("EUR", "94.20"), ("THB", "2.6850"),
-                       ("AED", "22.19"), ("ZAR", "4.5120"), ("IDR", "0.005654")]
+    for code, rate in [
+        ("USD", "81.50"),
+        ("EUR", "94.20"),
+        ("THB", "2.6850"),
+        ("AED", "22.19"),
+        ("ZAR", "4.5120"),
+        ("IDR", "0.005654"),
+    ]
 }
 
 

@@ -26,8 +26,9 @@ class Upstream:
 
 @pytest.fixture
 def breaker(clock: FakeClock) -> CircuitBreaker:
-    return CircuitBreaker("apilayer", BreakerSettings(failure_threshold=3, open_seconds=30),
-                          clock=clock)
+    return CircuitBreaker(
+        "apilayer", BreakerSettings(failure_threshold=3, open_seconds=30), clock=clock
+    )
 
 
 async def fail_times(breaker: CircuitBreaker, upstream: Upstream, n: int) -> None:

@@ -97,8 +97,11 @@ def fallback_config(budget: int | None = 100, **sections: Any) -> AppConfig:
         **CONFIG["routing"],
         "rules": [
             {"pairs": ["USDT/RUB"], "provider": "rapira", "price": "close"},
-            {"pairs": ["USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
-             "provider": ["apilayer", "cbr"], "price": "close"},
+            {
+                "pairs": ["USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
+                "provider": ["apilayer", "cbr"],
+                "price": "close",
+            },
         ],
     }
     return make_config(providers=providers, routing=routing, **sections)
@@ -117,8 +120,12 @@ def budgets_of(
     return Budgets(policies, ledger, wall, quotas)
 
 
-def gate(ledger: LedgerProtocol, wall: FakeClock, vendor: Vendor | None = None,
-         policy: BudgetPolicy | None = None) -> Budgets:
+def gate(
+    ledger: LedgerProtocol,
+    wall: FakeClock,
+    vendor: Vendor | None = None,
+    policy: BudgetPolicy | None = None,
+) -> Budgets:
     quotas = {} if vendor is None else {"apilayer": partial(getattr, vendor, "quota")}
     return Budgets({"apilayer": policy or BudgetPolicy(100)}, ledger, wall, quotas)
 
@@ -126,7 +133,9 @@ def gate(ledger: LedgerProtocol, wall: FakeClock, vendor: Vendor | None = None,
 # --- BudgetPolicy ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("budget", "target"), [(100, 90), (101, 90), (99, 89), (10, 9), (2, 1), (1, 1)])
+@pytest.mark.parametrize(
+    ("budget", "target"), [(100, 90), (101, 90), (99, 89), (10, 9), (2, 1), (1, 1)]
+)
 def test_target_is_the_floor_of_use_percent_of_the_budget(budget: int, target: int) -> None:
     assert BudgetPolicy(budget).target == target
 
@@ -142,9 +151,20 @@ def test_interval_spreads_the_target_less_the_burst_over_30_days() -> None:
     assert BudgetPolicy(3).interval == MONTH_SECONDS  # target 2 ≤ burst: once a month
 
 
-@pytest.mark.parametrize(("share", "allowed"), [
-    (-0.5, 3), (0.0, 3), (0.01, 3), (0.1, 12), (0.5, 48), (0.95, 88), (0.99, 90), (1.0, 90), (2.0, 90),
-])
+@pytest.mark.parametrize(
+    ("share", "allowed"),
+    [
+        (-0.5, 3),
+        (0.0, 3),
+        (0.01, 3),
+        (0.1, 12),
+        (0.5, 48),
+        (0.95, 88),
+        (0.99, 90),
+        (1.0, 90),
+        (2.0, 90),
+    ],
+)
 def test_allowance_is_pro_rata_plus_burst_capped_at_the_target(share: float, allowed: int) -> None:
     assert BudgetPolicy(100).allowance(share) == allowed
 
@@ -177,7 +197,9 @@ async def test_refuses_beyond_the_pro_rata_allowance() -> None:
     assert await budgets.refusal("apilayer") is None
     await budgets.check("apilayer")
     await budgets.charge("apilayer", 1)
-    assert await budgets.refusal("apilayer") == "32 of 100 requests used this month (pace: 32 by now)"
+    assert (
+        await budgets.refusal("apilayer") == "32 of 100 requests used this month (pace: 32 by now)"
+    )
     with pytest.raises(BudgetExhaustedError, match=r"budget: 32 of 100 requests used") as caught:
         await budgets.check("apilayer")
     assert caught.value.provider == "apilayer"
@@ -230,7 +252,9 @@ async def test_the_vendors_remaining_wins_when_it_implies_more_use() -> None:
     assert (await budgets.status())[0].used == 25
     assert await budgets.refusal("apilayer") is None
     vendor.quota = QuotaInfo(remaining_month=60, updated_at=vendor.quota.updated_at)  # 40 used
-    assert await budgets.refusal("apilayer") == "40 of 100 requests used this month (pace: 32 by now)"
+    assert (
+        await budgets.refusal("apilayer") == "40 of 100 requests used this month (pace: 32 by now)"
+    )
     vendor.quota = QuotaInfo(remaining_month=99, updated_at=vendor.quota.updated_at)  # lower: ours
     assert (await budgets.status())[0].used == 5
 
@@ -271,7 +295,12 @@ async def test_status_when_the_pace_lasts_the_month() -> None:
     assert (await budgets.status())[0].projected_exhaustion is None  # nothing used yet
     await budgets.charge("apilayer", 10)  # 10 in 10 days: 100 would last 100 days
     [status] = budgets.last_status
-    assert (status.provider, status.month, status.budget, status.target) == ("apilayer", MONTH, 100, 90)
+    assert (status.provider, status.month, status.budget, status.target) == (
+        "apilayer",
+        MONTH,
+        100,
+        90,
+    )
     assert (status.used, status.left, status.vendor_remaining) == (10, 80, None)
     assert status.projected_exhaustion is None
 
@@ -333,7 +362,9 @@ async def test_file_ledger_skips_malformed_counts(tmp_path: Path) -> None:
     path = tmp_path / "budget.json"
     path.write_text('{"apilayer": {"2026-12": 7, "2026-11": "9", "2026-10": -1, "2026-09": true}}')
     ledger = FileLedger(path)
-    assert [await ledger.used("apilayer", m) for m in ("2026-12", "2026-11", "2026-10", "2026-09")] == [7, 0, 0, 0]
+    assert [
+        await ledger.used("apilayer", m) for m in ("2026-12", "2026-11", "2026-10", "2026-09")
+    ] == [7, 0, 0, 0]
 
 
 async def test_file_ledger_unwritable_directory_warns_and_counts_in_memory(
@@ -386,10 +417,14 @@ async def test_redis_ledger_counts_locally_while_redis_is_down(
             assert await ledger.add("apilayer", "2027-01", 1) == 1
             assert await ledger.used("apilayer", MONTH) == 5
             assert await ledger.used("coingecko", MONTH) == 1
-        assert any("budget ledger unreachable, counting locally" in r.getMessage()
-                   for r in caplog.records)
+        assert any(
+            "budget ledger unreachable, counting locally" in r.getMessage() for r in caplog.records
+        )
         wall = FakeClock(DEC_1)  # share 0: the burst of 3 is all there is
-        assert await gate(ledger, wall).refusal("apilayer") == "5 of 100 requests used this month (pace: 3 by now)"
+        assert (
+            await gate(ledger, wall).refusal("apilayer")
+            == "5 of 100 requests used this month (pace: 3 by now)"
+        )
     finally:
         await down.aclose()
 
@@ -436,8 +471,9 @@ def metered_service(
     apilayer = CountingProvider("apilayer", APILAYER, per_fetch=3)
     cbr = FakeProvider("cbr", CBR)
     providers = {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer, "cbr": cbr}
-    service = RateService(config, providers, clock, wall=wall,
-                          budgets=budgets_of(config, ledger, wall))
+    service = RateService(
+        config, providers, clock, wall=wall, budgets=budgets_of(config, ledger, wall)
+    )
     return service, apilayer, cbr
 
 
@@ -507,8 +543,13 @@ async def test_a_refused_call_without_fallback_is_unavailable(clock: FakeClock) 
     await ledger.add("apilayer", MONTH, 3)
     apilayer = CountingProvider("apilayer", APILAYER)
     config = make_config(budget=100)
-    service = RateService(config, {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer},
-                          clock, wall=wall, budgets=budgets_of(config, ledger, wall))
+    service = RateService(
+        config,
+        {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer},
+        clock,
+        wall=wall,
+        budgets=budgets_of(config, ledger, wall),
+    )
     with pytest.raises(RatesUnavailableError, match="budget: 3 of 100 requests used") as caught:
         await service.get_rate("RUB", "USD")
     assert isinstance(caught.value.__cause__, BudgetExhaustedError)
@@ -527,7 +568,11 @@ class QuotaProvider(CountingProvider):
 async def test_create_rate_service_keeps_rates_and_counts_in_the_data_dir(tmp_path: Path) -> None:
     config = fallback_config()
     apilayer = CountingProvider("apilayer", APILAYER, per_fetch=2)
-    providers = {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer, "cbr": FakeProvider("cbr", CBR)}
+    providers = {
+        "rapira": FakeProvider("rapira", RAPIRA),
+        "apilayer": apilayer,
+        "cbr": FakeProvider("cbr", CBR),
+    }
     first = create_rate_service(config, providers, data_dir=tmp_path)
     assert (await first.get_rate("RUB", "USD")).sources == ("apilayer",)
     await first.close()
@@ -570,7 +615,9 @@ class TimedProvider(CountingProvider):
 
     async def fetch(self, pairs: Sequence[Pair]) -> Mapping[Pair, Quote]:
         answer = await super().fetch(pairs)
-        return {p: Quote(p, q.close, source=self.name, as_of=self.wall.now) for p, q in answer.items()}
+        return {
+            p: Quote(p, q.close, source=self.name, as_of=self.wall.now) for p, q in answer.items()
+        }
 
 
 def one_process(
@@ -581,8 +628,13 @@ def one_process(
     store = FileQuoteStore(data_dir / "rates.json", config.cache.max_size, clock=mono, wall=wall)
     budgets = budgets_of(config, FileLedger(data_dir / "budget.json"), wall)
     service = RateService(
-        config, {"apilayer": apilayer, "cbr": cbr}, mono,
-        store=store, timer=mono, wall=wall, budgets=budgets,
+        config,
+        {"apilayer": apilayer, "cbr": cbr},
+        mono,
+        store=store,
+        timer=mono,
+        wall=wall,
+        budgets=budgets,
     )
     return service, Preloader(service, config, clock=mono), apilayer, cbr
 
@@ -599,11 +651,15 @@ async def test_thirty_days_with_a_restart_a_day_stay_within_90_percent(tmp_path:
         if age is not None and age < interval:  # restarted inside the interval: no fetch
             await preloader.run_once()
             await service.get_rate("RUB", "USD")
-            assert apilayer.calls == [], f"day {day}: a restart {age:.0f} s after a fetch refetched"
+            assert apilayer.calls == [], (
+                f"day {day}: a restart {age:.0f} s after a fetch refetched"
+            )
             quiet_restarts += 1
         end = DEC_1 + (day + 1) * DAY
         while wall.now < end:
-            step = min(await preloader.run_once(), 3600.0, end - wall.now)  # a quote an hour at least
+            step = min(
+                await preloader.run_once(), 3600.0, end - wall.now
+            )  # a quote an hour at least
             mono.advance(step)
             wall.advance(step)
             result = await service.get_rate("RUB", "EUR")
@@ -611,7 +667,9 @@ async def test_thirty_days_with_a_restart_a_day_stay_within_90_percent(tmp_path:
         total += len(apilayer.calls)
         await service.close()
     used = await FileLedger(tmp_path / "budget.json").used("apilayer", MONTH)
-    print(f"30-day simulation: {total} APILayer requests ({quiet_restarts} of 29 restarts made none)")
+    print(
+        f"30-day simulation: {total} APILayer requests ({quiet_restarts} of 29 restarts made none)"
+    )
     assert total == used
     assert total <= 90
     assert quiet_restarts == 29

@@ -27,8 +27,9 @@ def entry(at: float, rate: str = "81.50", pair: Pair = PAIR) -> CacheEntry:
 
 def make_cache(clock: FakeClock, max_size: int = 8) -> tuple[QuoteCache, MemoryQuoteStore]:
     store = MemoryQuoteStore(max_size)
-    cache = QuoteCache(store, ttl_seconds=60, max_stale_seconds=900, clock=clock,
-                       provider_ttl={"metered": 3600})
+    cache = QuoteCache(
+        store, ttl_seconds=60, max_stale_seconds=900, clock=clock, provider_ttl={"metered": 3600}
+    )
     return cache, store
 
 
@@ -136,8 +137,9 @@ async def test_single_flight_failure_reaches_every_waiter_then_clears() -> None:
         await asyncio.sleep(0)
         raise RuntimeError("down")
 
-    results = await asyncio.gather(flight.run("k", boom), flight.run("k", boom),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        flight.run("k", boom), flight.run("k", boom), return_exceptions=True
+    )
     assert [type(r) for r in results] == [RuntimeError, RuntimeError]
     await asyncio.sleep(0)
     assert not flight.in_flight("k")

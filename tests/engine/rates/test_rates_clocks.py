@@ -50,19 +50,33 @@ DAY = 86_400.0
 USD, EUR, USDT = Pair("USD", "RUB"), Pair("EUR", "RUB"), Pair("USDT", "RUB")
 
 
-def aged(quotes: dict[Pair, Quote], as_of: float | None, *, stale: bool = False) -> dict[Pair, Quote]:
-    return {p: Quote(p, q.close, bid=q.bid, ask=q.ask, as_of=as_of, stale=stale) for p, q in quotes.items()}
+def aged(
+    quotes: dict[Pair, Quote], as_of: float | None, *, stale: bool = False
+) -> dict[Pair, Quote]:
+    return {
+        p: Quote(p, q.close, bid=q.bid, ask=q.ask, as_of=as_of, stale=stale)
+        for p, q in quotes.items()
+    }
 
 
 def fiat_from(provider: str | list[str], **blocks: ProviderConfig) -> AppConfig:
     """The shipped routing with the fiat rule served by ``provider``; extra provider blocks."""
-    routing = {**CONFIG["routing"], "rules": [
-        {"pairs": ["USDT/RUB"], "provider": "rapira", "price": "close"},
-        {"pairs": ["USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
-         "provider": provider, "price": "close"},
-    ]}
-    providers = {"rapira": ProviderConfig(kind="rapira"),
-                 "apilayer": ProviderConfig(kind="apilayer"), **blocks}
+    routing = {
+        **CONFIG["routing"],
+        "rules": [
+            {"pairs": ["USDT/RUB"], "provider": "rapira", "price": "close"},
+            {
+                "pairs": ["USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
+                "provider": provider,
+                "price": "close",
+            },
+        ],
+    }
+    providers = {
+        "rapira": ProviderConfig(kind="rapira"),
+        "apilayer": ProviderConfig(kind="apilayer"),
+        **blocks,
+    }
     return make_config(providers=providers, routing=routing)
 
 
@@ -78,8 +92,12 @@ async def test_three_day_old_data_fetched_a_second_ago_is_expired(
     clock: FakeClock, wall: FakeClock
 ) -> None:
     apilayer = FakeProvider("apilayer", aged(APILAYER, NOW - 3 * DAY))
-    service = RateService(make_config(budget=100), {"rapira": FakeProvider("rapira", RAPIRA),
-                          "apilayer": apilayer}, clock, wall=wall)
+    service = RateService(
+        make_config(budget=100),
+        {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer},
+        clock,
+        wall=wall,
+    )
     with pytest.raises(RatesUnavailableError, match="apilayer: no usable close price for USD/RUB"):
         await service.get_rate("RUB", "USD")
     clock.advance(1)
@@ -94,11 +112,17 @@ async def test_three_day_old_data_fetched_a_second_ago_is_expired(
 async def test_three_day_old_data_gives_way_to_the_fallback(
     clock: FakeClock, wall: FakeClock
 ) -> None:
-    config = fiat_from(["apilayer", "cbr"], cbr=ProviderConfig(kind="cbr", max_data_age_seconds=4 * DAY))
+    config = fiat_from(
+        ["apilayer", "cbr"], cbr=ProviderConfig(kind="cbr", max_data_age_seconds=4 * DAY)
+    )
     apilayer = FakeProvider("apilayer", aged(APILAYER, NOW - 3 * DAY))
     cbr = FakeProvider("cbr", aged(APILAYER, NOW - DAY))
-    service = RateService(config, {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer,
-                          "cbr": cbr}, clock, wall=wall)
+    service = RateService(
+        config,
+        {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer, "cbr": cbr},
+        clock,
+        wall=wall,
+    )
     result = await service.get_rate("RUB", "USD")
     assert result.sources == ("cbr",)
     assert result.age_seconds == DAY
@@ -110,8 +134,12 @@ async def test_half_an_hour_old_data_is_served_with_its_age(
 ) -> None:
     # budget 100: the TTL is stretched to ~8.3 h, so 30 min is within the limit
     apilayer = FakeProvider("apilayer", aged(APILAYER, NOW - 1800))
-    service = RateService(make_config(budget=100), {"rapira": FakeProvider("rapira", RAPIRA),
-                          "apilayer": apilayer}, clock, wall=wall)
+    service = RateService(
+        make_config(budget=100),
+        {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer},
+        clock,
+        wall=wall,
+    )
     result = await service.get_rate("RUB", "USD")
     assert (result.sources, result.stale) == (("apilayer",), False)
     assert result.age_seconds == pytest.approx(1800)
@@ -129,8 +157,9 @@ async def test_max_data_age_serves_a_day_old_quote_as_fresh_but_aged(
 ) -> None:
     config = fiat_from("cbr", cbr=ProviderConfig(kind="cbr", max_data_age_seconds=4 * DAY))
     cbr = FakeProvider("cbr", aged(APILAYER, NOW - DAY))
-    service = RateService(config, {"rapira": FakeProvider("rapira", RAPIRA), "cbr": cbr},
-                          clock, wall=wall)
+    service = RateService(
+        config, {"rapira": FakeProvider("rapira", RAPIRA), "cbr": cbr}, clock, wall=wall
+    )
     result = await service.get_rate("RUB", "EUR")
     assert (result.sources, result.stale, result.rate) == (("cbr",), False, Decimal("94.20"))
     assert result.age_seconds == pytest.approx(DAY)
@@ -155,8 +184,12 @@ async def test_data_ahead_of_the_clock_reads_as_just_fetched(
     clock: FakeClock, wall: FakeClock
 ) -> None:
     apilayer = FakeProvider("apilayer", aged(APILAYER, NOW + 120))  # skew, or tomorrow's rate
-    service = RateService(make_config(), {"rapira": FakeProvider("rapira", RAPIRA),
-                          "apilayer": apilayer}, clock, wall=wall)
+    service = RateService(
+        make_config(),
+        {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer},
+        clock,
+        wall=wall,
+    )
     result = await service.get_rate("RUB", "USD")
     assert (result.age_seconds, result.stale) == (0, False)
     await service.close()
@@ -174,7 +207,9 @@ async def test_file_store_restores_entries_with_their_age(tmp_path: Path) -> Non
     before = FakeClock(1000.0)
     first = FileQuoteStore(path, 16, clock=before, wall=wall)
     usd_put = entry(USD, before.now - 100, as_of=NOW - 3600)
-    await first.put_many({("apilayer", USD): usd_put, ("apilayer", EUR): entry(EUR, before.now, stale=True)})
+    await first.put_many(
+        {("apilayer", USD): usd_put, ("apilayer", EUR): entry(EUR, before.now, stale=True)}
+    )
     wall.advance(500)  # down for 500 s; the new process's monotonic clock starts elsewhere
     after = FakeClock(7.0)
     second = FileQuoteStore(path, 16, clock=after, wall=wall)
@@ -191,14 +226,24 @@ async def test_a_restarted_service_serves_from_the_file_without_fetching(
 ) -> None:
     path, wall, config = tmp_path / "rates.json", FakeClock(NOW), make_config()
     one = FakeClock(1000.0)
-    first = RateService(config, {"rapira": rapira, "apilayer": apilayer}, one, wall=wall,
-                        store=FileQuoteStore(path, 16, clock=one, wall=wall))
+    first = RateService(
+        config,
+        {"rapira": rapira, "apilayer": apilayer},
+        one,
+        wall=wall,
+        store=FileQuoteStore(path, 16, clock=one, wall=wall),
+    )
     await first.get_rate("RUB", "USD")
     await first.close()
     wall.advance(20)
     two = FakeClock(99_999.0)
-    second = RateService(config, {"rapira": rapira, "apilayer": apilayer}, two, wall=wall,
-                         store=FileQuoteStore(path, 16, clock=two, wall=wall))
+    second = RateService(
+        config,
+        {"rapira": rapira, "apilayer": apilayer},
+        two,
+        wall=wall,
+        store=FileQuoteStore(path, 16, clock=two, wall=wall),
+    )
     result = await second.get_rate("RUB", "USD")
     assert (result.age_seconds, result.stale) == (pytest.approx(20), False)
     assert await second.provider_age("apilayer") == pytest.approx(20)
@@ -230,14 +275,18 @@ async def test_file_store_skips_unreadable_entries(
     with caplog.at_level(logging.WARNING, "engine.rates"):
         store = FileQuoteStore(path, 16, clock=FakeClock(), wall=FakeClock(NOW))
     assert len(store) == 1
-    assert len([r for r in caplog.records if "ignoring an unreadable entry" in r.getMessage()]) == 2
+    assert (
+        len([r for r in caplog.records if "ignoring an unreadable entry" in r.getMessage()]) == 2
+    )
 
 
 # --- format: version 1 (before as_of and stale) is still read ----------------------------
 
 
-V1 = (b'{"v": 1, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",'
-      b' "source": "rapira", "fetched_at": 1718000000.25}')  # as the previous release wrote
+V1 = (
+    b'{"v": 1, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",'
+    b' "source": "rapira", "fetched_at": 1718000000.25}'
+)  # as the previous release wrote
 
 
 def test_format_1_entries_still_decode() -> None:
@@ -257,11 +306,14 @@ def test_format_2_round_trips_as_of_and_stale() -> None:
     assert entry_from_json(json.loads(json.dumps(data))) == stamped
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"v": 3}, "format version 3, expected 2"),
-    ({"v": 2, "as_of": "yesterday"}, "as_of 'yesterday' is not a number"),
-    ({"v": 2, "stale": "no"}, "source 'rapira' or stale 'no' is malformed"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"v": 3}, "format version 3, expected 2"),
+        ({"v": 2, "as_of": "yesterday"}, "as_of 'yesterday' is not a number"),
+        ({"v": 2, "stale": "no"}, "source 'rapira' or stale 'no' is malformed"),
+    ],
+)
 def test_other_formats_are_refused(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         entry_from_json({**json.loads(V1), **change})
@@ -324,7 +376,12 @@ async def made(redis: Redis) -> AsyncIterator[list[Replica]]:
 
 
 async def replica(
-    made: list[Replica], prefix: str, skew: float, *, sync: bool = True, timer_start: float = 1000.0
+    made: list[Replica],
+    prefix: str,
+    skew: float,
+    *,
+    sync: bool = True,
+    timer_start: float = 1000.0,
 ) -> Replica:
     """A replica wired as create_rate_service does, its local wall clock ``skew`` s off.
 
@@ -341,8 +398,13 @@ async def replica(
         clock = redis_clock
     apilayer = FakeProvider("apilayer", APILAYER)
     service = RateService(
-        config, {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer}, clock,
-        store=backend.store, fetch_lock=backend.fetch_lock, timer=timer, wall=clock,
+        config,
+        {"rapira": FakeProvider("rapira", RAPIRA), "apilayer": apilayer},
+        clock,
+        store=backend.store,
+        fetch_lock=backend.fetch_lock,
+        timer=timer,
+        wall=clock,
         breaker=BreakerSettings(failure_threshold=1, open_seconds=30),
     )
     made.append(Replica(service, apilayer, backend, wall, timer, clock))

@@ -66,10 +66,18 @@ def test_every_configured_direction_is_covered(config: AppConfig) -> None:
     assert configured == {(c[0], c[1]) for c in CASES}
 
 
-@pytest.mark.parametrize(("give", "get", "display", "base", "final", "result"), CASES,
-                         ids=[f"{c[0]}->{c[1]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("give", "get", "display", "base", "final", "result"),
+    CASES,
+    ids=[f"{c[0]}->{c[1]}" for c in CASES],
+)
 async def test_direction(
-    service: RateService, give: str, get: str, display: str, base: str, final: str,
+    service: RateService,
+    give: str,
+    get: str,
+    display: str,
+    base: str,
+    final: str,
     result: str,
 ) -> None:
     amount = Decimal(100_000) if give == "RUB" else Decimal(1000)
@@ -78,5 +86,10 @@ async def test_direction(
     # str() comparisons also pin the number of decimals shown
     assert (str(q.base_rate), str(q.final_rate), str(q.result)) == (base, final, result)
     assert q.client_buys_asset is (give == "RUB")
-    assert rate.sources == (("rapira",) if "RUB" in (give, get) and "USDT" in (give, get)
-                            else ("apilayer",) if give == "RUB" else ("rapira", "apilayer"))
+    assert rate.sources == (
+        ("rapira",)
+        if "RUB" in (give, get) and "USDT" in (give, get)
+        else ("apilayer",)
+        if give == "RUB"
+        else ("rapira", "apilayer")
+    )

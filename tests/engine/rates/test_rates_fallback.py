@@ -26,13 +26,19 @@ def fallback_config(**sections: Any) -> AppConfig:
     """The shipped routing with fallbacks: apilayer → cbr, rapira → coingecko."""
     rules = [
         {"pairs": ["USDT/RUB"], "provider": ["rapira", "coingecko"], "price": "close"},
-        {"pairs": ["USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
-         "provider": ["apilayer", "cbr"], "price": "close"},
+        {
+            "pairs": ["USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"],
+            "provider": ["apilayer", "cbr"],
+            "price": "close",
+        },
     ]
     sections.setdefault("routing", {**CONFIG["routing"], "rules": rules})
     config = make_config(**sections)
-    providers = {**config.providers, "cbr": ProviderConfig(kind="cbr"),
-                 "coingecko": ProviderConfig(kind="coingecko")}
+    providers = {
+        **config.providers,
+        "cbr": ProviderConfig(kind="cbr"),
+        "coingecko": ProviderConfig(kind="coingecko"),
+    }
     return config.model_copy(update={"providers": providers})
 
 
@@ -43,18 +49,26 @@ def cbr() -> FakeProvider:
 
 @pytest.fixture
 def coingecko() -> FakeProvider:
-    return FakeProvider("coingecko", {Pair("USDT", "RUB"): Quote(Pair("USDT", "RUB"),
-                                                                  Decimal("85.10"))})
+    return FakeProvider(
+        "coingecko", {Pair("USDT", "RUB"): Quote(Pair("USDT", "RUB"), Decimal("85.10"))}
+    )
 
 
 @pytest.fixture
 def chained(
-    rapira: FakeProvider, apilayer: FakeProvider, cbr: FakeProvider, coingecko: FakeProvider,
+    rapira: FakeProvider,
+    apilayer: FakeProvider,
+    cbr: FakeProvider,
+    coingecko: FakeProvider,
     clock: FakeClock,
 ) -> RateService:
     providers = {"rapira": rapira, "apilayer": apilayer, "cbr": cbr, "coingecko": coingecko}
-    return RateService(fallback_config(), providers, clock,
-                       breaker=BreakerSettings(failure_threshold=2, open_seconds=30))
+    return RateService(
+        fallback_config(),
+        providers,
+        clock,
+        breaker=BreakerSettings(failure_threshold=2, open_seconds=30),
+    )
 
 
 async def test_the_first_provider_serves_while_it_can(
@@ -122,14 +136,19 @@ async def test_nothing_from_any_provider_is_unavailable_naming_each(
 ) -> None:
     apilayer.error = DOWN
     cbr.error = ProviderUnavailableError("cbr", "no answer within 5 s")
-    with pytest.raises(RatesUnavailableError, match="RUB→AED: AED/RUB: nothing usable cached "
-                       "and apilayer: HTTP 503; cbr: no answer within 5 s"):
+    with pytest.raises(
+        RatesUnavailableError,
+        match="RUB→AED: AED/RUB: nothing usable cached "
+        "and apilayer: HTTP 503; cbr: no answer within 5 s",
+    ):
         await chained.get_rate("RUB", "AED")
     assert (await chained.get_rate("RUB", "USDT")).sources == ("rapira",)
 
 
 async def test_a_plugin_bug_is_logged_once_with_its_traceback_and_the_fallback_serves(
-    chained: RateService, apilayer: FakeProvider, caplog: pytest.LogCaptureFixture,
+    chained: RateService,
+    apilayer: FakeProvider,
+    caplog: pytest.LogCaptureFixture,
     clock: FakeClock,
 ) -> None:
     async def broken(pairs: object) -> object:
@@ -146,12 +165,20 @@ async def test_a_plugin_bug_is_logged_once_with_its_traceback_and_the_fallback_s
 
 
 async def test_sources_that_disagree_are_logged_once_and_reported(
-    rapira: FakeProvider, apilayer: FakeProvider, coingecko: FakeProvider, clock: FakeClock,
+    rapira: FakeProvider,
+    apilayer: FakeProvider,
+    coingecko: FakeProvider,
+    clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cbr = FakeProvider("cbr", {p: Quote(p, q.close * Decimal("1.05")) for p, q in APILAYER.items()})
-    service = RateService(fallback_config(), {"rapira": rapira, "apilayer": apilayer, "cbr": cbr,
-                                              "coingecko": coingecko}, clock)
+    cbr = FakeProvider(
+        "cbr", {p: Quote(p, q.close * Decimal("1.05")) for p, q in APILAYER.items()}
+    )
+    service = RateService(
+        fallback_config(),
+        {"rapira": rapira, "apilayer": apilayer, "cbr": cbr, "coingecko": coingecko},
+        clock,
+    )
     await service.refresh("apilayer")
     await service.refresh("cbr")
     await service.refresh("cbr")
@@ -164,11 +191,19 @@ async def test_sources_that_disagree_are_logged_once_and_reported(
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
     assert "apilayer 81.50, cbr 85.5750 (5.00 % apart)" in warnings[0].getMessage()
     assert {str(g.pair) for g in service.metrics().disagreements} == {
-        "USD/RUB", "EUR/RUB", "THB/RUB", "AED/RUB", "ZAR/RUB", "IDR/RUB"}
+        "USD/RUB",
+        "EUR/RUB",
+        "THB/RUB",
+        "AED/RUB",
+        "ZAR/RUB",
+        "IDR/RUB",
+    }
 
 
 async def test_an_arithmetic_error_makes_only_its_direction_unavailable(
-    rapira: FakeProvider, apilayer: FakeProvider, clock: FakeClock,
+    rapira: FakeProvider,
+    apilayer: FakeProvider,
+    clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A price no provider should let through; the engine must survive it anyway.
@@ -196,19 +231,29 @@ async def test_a_quote_without_the_routed_price_goes_to_the_next_provider(
     # rapira's quote lacks the ask a side rule asks for; coingecko (close only) would not
     # do either, so the pair is unavailable rather than priced at another field.
     rules = [
-        {"pairs": ["USDT/RUB"], "provider": ["rapira", "coingecko"],
-         "price": {"client_buys": "ask", "client_sells": "bid"}},
+        {
+            "pairs": ["USDT/RUB"],
+            "provider": ["rapira", "coingecko"],
+            "price": {"client_buys": "ask", "client_sells": "bid"},
+        },
         {"pairs": ["USD/RUB"], "provider": ["apilayer", "cbr"], "price": "close"},
     ]
-    config = fallback_config(routing={**CONFIG["routing"], "rules": rules},
-                             directions={"RUB": ["USDT", "USD"]},
-                             preload={"enabled": False})
-    rapira = FakeProvider("rapira", {Pair("USDT", "RUB"): Quote(Pair("USDT", "RUB"),
-                                                                 Decimal("85.30"))})
-    service = RateService(config, {"rapira": rapira, "apilayer": apilayer, "cbr": cbr,
-                                   "coingecko": coingecko}, clock)
-    with pytest.raises(RatesUnavailableError, match=r"rapira: no usable ask price.*coingecko: "
-                       r"no usable ask price"):
+    config = fallback_config(
+        routing={**CONFIG["routing"], "rules": rules},
+        directions={"RUB": ["USDT", "USD"]},
+        preload={"enabled": False},
+    )
+    rapira = FakeProvider(
+        "rapira", {Pair("USDT", "RUB"): Quote(Pair("USDT", "RUB"), Decimal("85.30"))}
+    )
+    service = RateService(
+        config, {"rapira": rapira, "apilayer": apilayer, "cbr": cbr, "coingecko": coingecko}, clock
+    )
+    with pytest.raises(
+        RatesUnavailableError,
+        match=r"rapira: no usable ask price.*coingecko: "
+        r"no usable ask price",
+    ):
         await service.get_rate("RUB", "USDT")
     rapira.quotes = dict(RAPIRA)
     clock.advance(61)

@@ -34,7 +34,9 @@ def guarded(
 
 
 async def test_a_jump_is_held_and_the_last_good_rate_served_stale(
-    guarded: RateService, apilayer: FakeProvider, clock: FakeClock,
+    guarded: RateService,
+    apilayer: FakeProvider,
+    clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     assert (await guarded.get_rate("RUB", "USD")).rate == Decimal("81.50")
@@ -45,8 +47,11 @@ async def test_a_jump_is_held_and_the_last_good_rate_served_stale(
     assert rate.rate == Decimal("81.50") and rate.stale  # not 122.25
     assert rate.age_seconds == 61  # the age of the rate served, not of the fetch
     (hold,) = rate.held
-    assert (hold.provider, hold.pair, hold.candidate.close) == ("apilayer", USD,
-                                                                Decimal("122.250"))
+    assert (hold.provider, hold.pair, hold.candidate.close) == (
+        "apilayer",
+        USD,
+        Decimal("122.250"),
+    )
     warning = next(r for r in caplog.records if "jumped" in r.message)
     assert warning.levelname == "WARNING"
     assert "apilayer USD/RUB jumped from 81.50 to 122.250 (+50.00 %): held" in warning.getMessage()
@@ -94,8 +99,16 @@ async def test_an_unconfirmed_jump_is_unavailable_once_the_old_rate_is_too_old(
     rapira: FakeProvider, apilayer: FakeProvider, cbr: FakeProvider, clock: FakeClock
 ) -> None:
     config = fallback_config(guard={"confirm_after_seconds": 3600})
-    guarded = RateService(config, {"rapira": rapira, "apilayer": apilayer, "cbr": cbr,
-                                   "coingecko": FakeProvider("coingecko", {})}, clock)
+    guarded = RateService(
+        config,
+        {
+            "rapira": rapira,
+            "apilayer": apilayer,
+            "cbr": cbr,
+            "coingecko": FakeProvider("coingecko", {}),
+        },
+        clock,
+    )
     await guarded.get_rate("RUB", "USD")
     apilayer.quotes = jumped(APILAYER, USD, "0.5")
     clock.advance(61)
@@ -134,4 +147,3 @@ async def test_moves_within_the_limit_pass(
     await guarded.refresh("apilayer")
     assert (await guarded.get_rate("RUB", "USD")).rate == Decimal("81.50") * Decimal("1.099")
     assert guarded.metrics().held_total == {}
-

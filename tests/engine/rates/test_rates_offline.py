@@ -11,9 +11,15 @@ from engine.rates.errors import RatesUnavailableError
 from engine.rates.offline import create_offline_rates
 from providers.static import StaticConfig
 
-STATIC = StaticConfig.model_validate({"kind": "static", "rates": {
-    "USDT/RUB": {"close": "85.30", "bid": "85.20", "ask": "85.40"}, "THB/RUB": "2.6850",
-}})
+STATIC = StaticConfig.model_validate(
+    {
+        "kind": "static",
+        "rates": {
+            "USDT/RUB": {"close": "85.30", "bid": "85.20", "ask": "85.40"},
+            "THB/RUB": "2.6850",
+        },
+    }
+)
 
 
 async def test_quotes_from_static_rates_and_names_static_as_source() -> None:
@@ -23,7 +29,10 @@ async def test_quotes_from_static_rates_and_names_static_as_source() -> None:
     try:
         q, rate = await rates.quote("RUB", "USDT", Decimal(2), Decimal(1000))
         assert (q.final_rate, q.result, rate.sources) == (
-            Decimal("87.01"), Decimal("11.49"), ("static",))
+            Decimal("87.01"),
+            Decimal("11.49"),
+            ("static",),
+        )
         assert (await rates.get_rate("USDT", "THB")).sources == ("static",)
     finally:
         await rates.close()

@@ -27,10 +27,15 @@ def build(
 
 
 # Pacing spends 90 % of the budget, less a burst of 3 kept for retries: 100 → 87 a month.
-@pytest.mark.parametrize(("budget", "interval"), [
-    (None, 0.0), (100, MONTH_SECONDS / 87), (1000, MONTH_SECONDS / 897),
-    (MONTH_SECONDS, MONTH_SECONDS / (MONTH_SECONDS * 9 // 10 - 3)),
-])
+@pytest.mark.parametrize(
+    ("budget", "interval"),
+    [
+        (None, 0.0),
+        (100, MONTH_SECONDS / 87),
+        (1000, MONTH_SECONDS / 897),
+        (MONTH_SECONDS, MONTH_SECONDS / (MONTH_SECONDS * 9 // 10 - 3)),
+    ],
+)
 def test_budget_interval(budget: int | None, interval: float) -> None:
     assert budget_interval(MeteredConfig(kind="x", monthly_budget=budget)) == interval
     assert stretch(60, MeteredConfig(kind="x", monthly_budget=budget)) == max(60, interval)
@@ -60,8 +65,7 @@ def test_intervals_are_stretched_per_provider(
 async def test_thirty_days_stay_within_the_budget(
     clock: FakeClock, rapira: FakeProvider, apilayer: FakeProvider
 ) -> None:
-    service, preloader = build(make_config(budget=100, preload=FIAT_ONLY), clock, rapira,
-                               apilayer)
+    service, preloader = build(make_config(budget=100, preload=FIAT_ONLY), clock, rapira, apilayer)
     end = clock.now + MONTH_SECONDS
     while clock.now < end:
         clock.advance(await preloader.run_once())
@@ -72,7 +76,9 @@ async def test_thirty_days_stay_within_the_budget(
 
 
 async def test_a_failing_provider_is_logged_and_retried_with_backoff(
-    clock: FakeClock, rapira: FakeProvider, apilayer: FakeProvider,
+    clock: FakeClock,
+    rapira: FakeProvider,
+    apilayer: FakeProvider,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, preloader = build(make_config(budget=100), clock, rapira, apilayer)
@@ -81,10 +87,11 @@ async def test_a_failing_provider_is_logged_and_retried_with_backoff(
         for _ in range(4):  # t = 0, 60, 120, 180
             clock.advance(await preloader.run_once())
     for retry in (60, 120, 240):  # doubling from interval_seconds, capped at 8.3 h
-        assert (f"rates: preload of apilayer failed: apilayer: timeout after 5 s; "
-                f"retry in {retry} s") in caplog.text
+        assert (
+            f"rates: preload of apilayer failed: apilayer: timeout after 5 s; retry in {retry} s"
+        ) in caplog.text
     assert len(apilayer.calls) == 3  # t = 0, 60, 180
-    assert len(rapira.calls) == 4    # untouched by its neighbour's failure
+    assert len(rapira.calls) == 4  # untouched by its neighbour's failure
     apilayer.error = None
     clock.advance(240)
     await preloader.run_once()  # recovered: back on the 8.3 h schedule
@@ -95,7 +102,9 @@ async def test_a_failing_provider_is_logged_and_retried_with_backoff(
 
 
 async def test_a_bug_is_logged_with_traceback_and_not_fatal(
-    clock: FakeClock, rapira: FakeProvider, apilayer: FakeProvider,
+    clock: FakeClock,
+    rapira: FakeProvider,
+    apilayer: FakeProvider,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     service, preloader = build(make_config(), clock, rapira, apilayer)

@@ -27,32 +27,50 @@ SHIPPED = Path(__file__).resolve().parents[3] / "config.yaml"
 
 
 @cache
-def config(give_places: int, get_places: int, rate_decimals: int, min_sig: int,
-           rounding: str, bound: str = "0.015") -> AppConfig:
+def config(
+    give_places: int,
+    get_places: int,
+    rate_decimals: int,
+    min_sig: int,
+    rounding: str,
+    bound: str = "0.015",
+) -> AppConfig:
     currency = {"kind": "fiat", "name": {"en": "x"}, "min_amount": "0.00000001"}
-    return AppConfig.model_validate({
-        "currencies": [{**currency, "code": "GIVE", "decimals": give_places},
-                       {**currency, "code": "GET", "decimals": get_places}],
-        "directions": {"GIVE": ["GET"]},
-        "routing": {"rules": [{"pairs": ["GET/GIVE"], "provider": "p"}],
-                    "rate_decimals": rate_decimals, "min_significant": min_sig,
-                    "rounding": rounding, "max_rounding_percent": bound},
-        "providers": {"p": ProviderConfig(kind="static")},
-    })
+    return AppConfig.model_validate(
+        {
+            "currencies": [
+                {**currency, "code": "GIVE", "decimals": give_places},
+                {**currency, "code": "GET", "decimals": get_places},
+            ],
+            "directions": {"GIVE": ["GET"]},
+            "routing": {
+                "rules": [{"pairs": ["GET/GIVE"], "provider": "p"}],
+                "rate_decimals": rate_decimals,
+                "min_significant": min_sig,
+                "rounding": rounding,
+                "max_rounding_percent": bound,
+            },
+            "providers": {"p": ProviderConfig(kind="static")},
+        }
+    )
 
 
 configs = st.builds(
     config,
-    st.sampled_from([0, 2, 8]), st.sampled_from([0, 2, 8]), st.sampled_from([0, 2, 4]),
-    st.sampled_from([1, 4, 8]), st.sampled_from(ROUNDING_MODES),
+    st.sampled_from([0, 2, 8]),
+    st.sampled_from([0, 2, 8]),
+    st.sampled_from([0, 2, 4]),
+    st.sampled_from([1, 4, 8]),
+    st.sampled_from(ROUNDING_MODES),
     st.sampled_from(["0.0001", "0.015", "1"]),
 )
 # Market rates from 1e-9 to 1e7 at up to 12 significant digits (full precision legs).
-rates = st.builds(lambda m, e: Decimal(m).scaleb(e),
-                  st.integers(1, 10**12 - 1), st.integers(-20, 0)).filter(
-    lambda r: Decimal("1e-9") <= r <= Decimal("1e7"))
-tiny_rates = st.builds(lambda m, e: Decimal(m).scaleb(e),
-                       st.integers(1, 10**6), st.integers(-14, -7))
+rates = st.builds(
+    lambda m, e: Decimal(m).scaleb(e), st.integers(1, 10**12 - 1), st.integers(-20, 0)
+).filter(lambda r: Decimal("1e-9") <= r <= Decimal("1e7"))
+tiny_rates = st.builds(
+    lambda m, e: Decimal(m).scaleb(e), st.integers(1, 10**6), st.integers(-14, -7)
+)
 margins = st.decimals(min_value=0, max_value=Decimal("99.99"), places=2)
 amounts = st.decimals(min_value=1, max_value=Decimal("1e10"), places=8)
 
@@ -84,7 +102,7 @@ def test_desk_never_receives_less_than_market_value(
     m, given_, got = Fraction(market), Fraction(q.amount), Fraction(q.result)
     if buys:  # client gives price currency, gets asset: asset valued at market
         assert got * m <= given_
-    else:     # client gives asset, gets price currency
+    else:  # client gives asset, gets price currency
         assert got <= given_ * m
 
 
@@ -169,10 +187,14 @@ def _edge(k: int) -> Decimal:
 # 1e-6 … 1e6: log-uniform at 34 digits, as typed (few digits), and next to the edges
 market_rates = st.one_of(
     st.integers(-6 * 10**9, 6 * 10**9).map(_log_uniform),
-    st.builds(lambda m, e: Decimal(m).scaleb(e), st.integers(1, 99_999), st.integers(-10, 6)
-              ).filter(lambda r: Decimal("1e-6") <= r <= Decimal("1e6")),
-    st.builds(lambda k, ulp: _edge(k) + Decimal(ulp).scaleb(_edge(k).adjusted() - 33),
-              st.integers(-9, 1), st.integers(-1, 1)),
+    st.builds(
+        lambda m, e: Decimal(m).scaleb(e), st.integers(1, 99_999), st.integers(-10, 6)
+    ).filter(lambda r: Decimal("1e-6") <= r <= Decimal("1e6")),
+    st.builds(
+        lambda k, ulp: _edge(k) + Decimal(ulp).scaleb(_edge(k).adjusted() - 33),
+        st.integers(-9, 1),
+        st.integers(-1, 1),
+    ),
 )
 typed_margins = st.decimals(min_value=0, max_value=Decimal("99.99"), places=2)
 # how many units of its last digit the result is: large enough that flooring it is noise
@@ -215,8 +237,11 @@ def test_shipped_directions_charge_the_typed_margin(
     effective = given_ / got if q.client_buys_asset else got / given_
     paid = charged(q, market, effective)
     assert paid >= typed
-    flooring = (Fraction(q.final_rate) / Fraction(market) * unit / got if q.client_buys_asset
-                else unit / (given_ * Fraction(market)))
+    flooring = (
+        Fraction(q.final_rate) / Fraction(market) * unit / got
+        if q.client_buys_asset
+        else unit / (given_ * Fraction(market))
+    )
     assert paid < typed + bound + flooring
     assert flooring < Fraction(2, 10**6)
 
@@ -238,8 +263,7 @@ def test_shipped_results_are_reproducible_from_the_shown_rate(
 
 # --- "the client receives N" ------------------------------------------------------------
 
-receive_amounts = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e10"),
-                              places=8)
+receive_amounts = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e10"), places=8)
 
 
 @given(configs, rates, margins, receive_amounts, st.booleans())

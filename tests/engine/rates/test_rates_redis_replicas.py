@@ -86,7 +86,9 @@ def replica(
 ) -> tuple[RateService, FakeProvider]:
     apilayer = FakeProvider("apilayer", APILAYER)
     store = RedisQuoteStore(redis, max_size=16, entry_ttl_seconds=1020)
-    return RateService(config, {"apilayer": apilayer}, clock, store=store, fetch_lock=lock), apilayer
+    return RateService(
+        config, {"apilayer": apilayer}, clock, store=store, fetch_lock=lock
+    ), apilayer
 
 
 # --- fetch lock: one upstream call per TTL window across replicas -----------------------
@@ -206,8 +208,11 @@ async def test_redis_down_quotes_still_work_through_upstream(
     backend = create_redis_rates_backend(NOWHERE, config)
     rapira, apilayer = FakeProvider("rapira", RAPIRA), FakeProvider("apilayer", APILAYER)
     service = RateService(
-        config, {"rapira": rapira, "apilayer": apilayer}, clock,
-        store=backend.store, fetch_lock=backend.fetch_lock,
+        config,
+        {"rapira": rapira, "apilayer": apilayer},
+        clock,
+        store=backend.store,
+        fetch_lock=backend.fetch_lock,
     )
     with caplog.at_level(logging.WARNING, "engine.rates"):
         results = await asyncio.gather(*(service.get_rate("USDT", "THB") for _ in range(50)))
@@ -263,7 +268,9 @@ async def test_only_the_leader_preloads_and_another_takes_over(
     for _ in range(2):
         rapira, apilayer = FakeProvider("rapira", RAPIRA), FakeProvider("apilayer", APILAYER)
         service = RateService(
-            config, {"rapira": rapira, "apilayer": apilayer}, clock,
+            config,
+            {"rapira": rapira, "apilayer": apilayer},
+            clock,
             store=RedisQuoteStore(redis, max_size=16, entry_ttl_seconds=1020),
             fetch_lock=RedisFetchLock(redis),
         )

@@ -65,11 +65,19 @@ async def test_entries_are_json_with_decimal_strings_under_readable_keys(redis: 
     await store(redis).put_many(ENTRIES)
     raw = await redis.get("crypto_helper:rates:rapira:USDT/RUB")
     assert json.loads(raw) == {
-        "v": 2, "pair": "USDT/RUB", "close": "85.30", "bid": "85.20", "ask": "85.40",
-        "source": "rapira", "fetched_at": 1718000001.0, "as_of": None, "stale": False,
+        "v": 2,
+        "pair": "USDT/RUB",
+        "close": "85.30",
+        "bid": "85.20",
+        "ask": "85.40",
+        "source": "rapira",
+        "fetched_at": 1718000001.0,
+        "as_of": None,
+        "stale": False,
     }
     assert sorted(await redis.keys()) == [
-        b"crypto_helper:rates:apilayer:IDR/RUB", b"crypto_helper:rates:rapira:USDT/RUB",
+        b"crypto_helper:rates:apilayer:IDR/RUB",
+        b"crypto_helper:rates:rapira:USDT/RUB",
         b"crypto_helper:rates:x:A/B",
     ]
 
@@ -112,18 +120,29 @@ async def test_local_copy_is_bounded(redis: Redis) -> None:
     assert await small.get(("apilayer", IDR)) == ENTRIES[("apilayer", IDR)]  # Redis has it
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    (b"not json", "not a cache entry"),
-    (b'{"v": 3}', "format version 3, expected 2"),
-    (b'{"v":1,"pair":"IDR/RUB","close":0.005654,"bid":null,"ask":null,"source":"","fetched_at":1}',
-     "price 0.005654 is not a string"),
-    (b'{"v":1,"pair":"IDR/RUB","close":"NaN","bid":null,"ask":null,"source":"","fetched_at":1}',
-     "price 'NaN' is not finite"),
-    (b'{"v":1,"pair":"IDR/RUB","close":"x","bid":null,"ask":null,"source":"","fetched_at":1}',
-     "price 'x' is not a number"),
-    (b'{"v":1,"pair":"USD/RUB","close":"1","bid":null,"ask":null,"source":"","fetched_at":1}',
-     "holds USD/RUB"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "not a cache entry"),
+        (b'{"v": 3}', "format version 3, expected 2"),
+        (
+            b'{"v":1,"pair":"IDR/RUB","close":0.005654,"bid":null,"ask":null,"source":"","fetched_at":1}',
+            "price 0.005654 is not a string",
+        ),
+        (
+            b'{"v":1,"pair":"IDR/RUB","close":"NaN","bid":null,"ask":null,"source":"","fetched_at":1}',
+            "price 'NaN' is not finite",
+        ),
+        (
+            b'{"v":1,"pair":"IDR/RUB","close":"x","bid":null,"ask":null,"source":"","fetched_at":1}',
+            "price 'x' is not a number",
+        ),
+        (
+            b'{"v":1,"pair":"USD/RUB","close":"1","bid":null,"ask":null,"source":"","fetched_at":1}',
+            "holds USD/RUB",
+        ),
+    ],
+)
 async def test_unreadable_entries_are_logged_and_ignored(
     redis: Redis, raw: bytes, reason: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -140,8 +159,9 @@ def test_encode_decode_without_redis() -> None:
     for entry in ENTRIES.values():
         assert decode_entry(encode_entry(entry)) == entry
     with pytest.raises(ValueError, match="fetched_at True is not a number"):
-        decode_entry(b'{"v":1,"pair":"A/B","close":"1","bid":null,"ask":null,"source":"",'
-                     b'"fetched_at":true}')
+        decode_entry(
+            b'{"v":1,"pair":"A/B","close":"1","bid":null,"ask":null,"source":"","fetched_at":true}'
+        )
 
 
 async def test_redis_down_degrades_to_the_local_copy(caplog: pytest.LogCaptureFixture) -> None:
@@ -156,5 +176,7 @@ async def test_redis_down_degrades_to_the_local_copy(caplog: pytest.LogCaptureFi
         await backend.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1  # once per outage, not once per quote
-    assert warnings[0].startswith("rates: Redis unavailable (writing 3 entries): ConnectionError: ")
+    assert warnings[0].startswith(
+        "rates: Redis unavailable (writing 3 entries): ConnectionError: "
+    )
     assert warnings[0].endswith("; each replica caches and fetches on its own, next try in 5 s")

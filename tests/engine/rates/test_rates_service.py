@@ -87,7 +87,9 @@ async def test_stale_is_served_at_once_while_one_refresh_runs(
 
 
 async def test_stale_survives_a_failing_refresh(
-    service: RateService, apilayer: FakeProvider, clock: FakeClock,
+    service: RateService,
+    apilayer: FakeProvider,
+    clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     await service.get_rate("RUB", "ZAR")
@@ -109,7 +111,9 @@ async def test_past_max_stale_is_refused(
     clock.advance(60 + 900)
     assert (await service.get_rate("RUB", "AED")).stale  # the last servable second
     clock.advance(0.5)
-    with pytest.raises(RatesUnavailableError, match="RUB→AED: AED/RUB: nothing usable cached and apilayer") as e:
+    with pytest.raises(
+        RatesUnavailableError, match="RUB→AED: AED/RUB: nothing usable cached and apilayer"
+    ) as e:
         await service.get_rate("RUB", "AED")
     assert e.value.__cause__ is DOWN
 
@@ -128,8 +132,12 @@ async def test_failure_with_empty_cache_is_unavailable_not_a_number(
 async def test_open_breaker_fails_fast_without_upstream_calls(
     rapira: FakeProvider, apilayer: FakeProvider, clock: FakeClock
 ) -> None:
-    service = RateService(make_config(), {"rapira": rapira, "apilayer": apilayer}, clock,
-                          breaker=BreakerSettings(failure_threshold=2, open_seconds=30))
+    service = RateService(
+        make_config(),
+        {"rapira": rapira, "apilayer": apilayer},
+        clock,
+        breaker=BreakerSettings(failure_threshold=2, open_seconds=30),
+    )
     apilayer.error = DOWN
     for _ in range(2):
         with pytest.raises(RatesUnavailableError):
@@ -142,8 +150,10 @@ async def test_open_breaker_fails_fast_without_upstream_calls(
     clock.advance(30)
     apilayer.error = None
     assert (await service.get_rate("RUB", "USD")).rate == Decimal("81.50")  # the trial
-    assert service.metrics().breakers == {"rapira": BreakerState.CLOSED,
-                                          "apilayer": BreakerState.CLOSED}
+    assert service.metrics().breakers == {
+        "rapira": BreakerState.CLOSED,
+        "apilayer": BreakerState.CLOSED,
+    }
 
 
 async def test_partial_answer_leaves_the_missing_pair_unavailable(
@@ -183,7 +193,11 @@ async def test_snapshot_lists_every_direction_with_at_most_one_call_per_provider
     assert len(rows) == 14 and (len(apilayer.calls), len(rapira.calls)) == (1, 1)
     row = rows[-1]
     assert (row.give, row.get, str(row.display), str(row.rounded)) == (
-        "USDT", "IDR", "USDT/IDR", "15086.66")
+        "USDT",
+        "IDR",
+        "USDT/IDR",
+        "15086.66",
+    )
     assert row.rate is not None and row.rate.age_seconds == 0
 
 
@@ -201,8 +215,7 @@ async def test_snapshot_marks_unavailable_directions(
 async def test_budget_stretches_the_ttl_of_a_metered_provider(
     rapira: FakeProvider, apilayer: FakeProvider, clock: FakeClock
 ) -> None:
-    service = RateService(make_config(budget=100), {"rapira": rapira, "apilayer": apilayer},
-                          clock)
+    service = RateService(make_config(budget=100), {"rapira": rapira, "apilayer": apilayer}, clock)
     await service.get_rate("USDT", "EUR")
     clock.advance(25_920)  # 30 days / 100 requests = 7.2 h
     rate = await service.get_rate("USDT", "EUR")
@@ -210,8 +223,9 @@ async def test_budget_stretches_the_ttl_of_a_metered_provider(
     assert rate.age_seconds == 25_920 and rate.stale is False
 
 
-async def test_refresh_if_older_than(service: RateService, apilayer: FakeProvider,
-                                     clock: FakeClock) -> None:
+async def test_refresh_if_older_than(
+    service: RateService, apilayer: FakeProvider, clock: FakeClock
+) -> None:
     assert await service.refresh("apilayer", if_older_than=30) is True
     clock.advance(29)
     assert await service.refresh("apilayer", if_older_than=30) is False

@@ -56,12 +56,18 @@ class RecordingBot(FakeBot):
         self.calls: list[TelegramMethod[Any]] = []
         self._next_id = 1000
 
-    async def __call__(self, method: TelegramMethod[Any], request_timeout: int | None = None) -> Any:
+    async def __call__(
+        self, method: TelegramMethod[Any], request_timeout: int | None = None
+    ) -> Any:
         self.calls.append(method)
         if isinstance(method, SendMessage):
             self._next_id += 1
-            return Message(message_id=self._next_id, date=datetime.datetime.now(),
-                           chat=Chat(id=int(method.chat_id), type="private"), text=method.text)
+            return Message(
+                message_id=self._next_id,
+                date=datetime.datetime.now(),
+                chat=Chat(id=int(method.chat_id), type="private"),
+                text=method.text,
+            )
         return True
 
     def sent(self) -> list[SendMessage]:
@@ -133,8 +139,14 @@ async def running_bot(
             closed.append(rates)
 
     def create_app(new: Definitions, rates: RateService) -> BotApp:
-        return create_dispatcher(new, rates=rates, admins=[ADMIN], storage=storage,
-                                 message_manager=manager, inflight=inflight)
+        return create_dispatcher(
+            new,
+            rates=rates,
+            admins=[ADMIN],
+            storage=storage,
+            message_manager=manager,
+            inflight=inflight,
+        )
 
     async def announce(old: Generation, new: Generation) -> None:
         return None

@@ -17,14 +17,21 @@ from engine.reload.command import reload_url, request_reload
 from engine.reload.control import setup_reload_route
 from engine.reload.result import ReloadResult
 
-APPLIED = ReloadResult("applied", "crypto-helper reload", "bbbbbbbbbbbb", "bbbbbbbbbbbb",
-                       seconds=0.9)
+APPLIED = ReloadResult(
+    "applied", "crypto-helper reload", "bbbbbbbbbbbb", "bbbbbbbbbbbb", seconds=0.9
+)
 FAILED = ReloadResult(
-    "failed", "crypto-helper reload", "cccccccccccc", "aaaaaaaaaaaa",
-    problems=("templates/ru/source.j2:3:1: template syntax error: a {{ … }} here is not closed, "
-              "or has something odd inside",),
-    warnings=("flows/exchange.yaml:91:3: steps.orphan: warning: no path from start reaches "
-              "this step",),
+    "failed",
+    "crypto-helper reload",
+    "cccccccccccc",
+    "aaaaaaaaaaaa",
+    problems=(
+        "templates/ru/source.j2:3:1: template syntax error: a {{ … }} here is not closed, "
+        "or has something odd inside",
+    ),
+    warnings=(
+        "flows/exchange.yaml:91:3: steps.orphan: warning: no path from start reaches this step",
+    ),
 )
 
 
@@ -42,8 +49,9 @@ def _app(result: ReloadResult, token: str | None, calls: list[str]) -> web.Appli
 async def client_for() -> AsyncIterator[Callable[..., Awaitable[TestClient[Any, Any]]]]:
     clients: list[TestClient[Any, Any]] = []
 
-    async def make(result: ReloadResult = APPLIED, token: str | None = None,
-                   calls: list[str] | None = None) -> TestClient[Any, Any]:
+    async def make(
+        result: ReloadResult = APPLIED, token: str | None = None, calls: list[str] | None = None
+    ) -> TestClient[Any, Any]:
         client = TestClient(TestServer(_app(result, token, calls if calls is not None else [])))
         await client.start_server()
         clients.append(client)
@@ -75,8 +83,9 @@ async def test_with_a_token_it_is_needed(client_for) -> None:
     assert (await client.post("/reload")).status == 401
     wrong = await client.post("/reload", headers={"Authorization": "Bearer nope"})
     assert wrong.status == 401
-    right = await client.post("/reload", headers={"Authorization": "Bearer s3cret",
-                                                    "X-Forwarded-For": "203.0.113.9"})
+    right = await client.post(
+        "/reload", headers={"Authorization": "Bearer s3cret", "X-Forwarded-For": "203.0.113.9"}
+    )
     assert right.status == 200 and calls == ["reload"]
 
 
@@ -108,9 +117,7 @@ async def test_the_command_says_what_the_bot_did(tmp_path: Path, client_for) -> 
     assert err == f"note: the bot runs /srv/bot/config.yaml, not {config}\n"
 
 
-async def test_the_command_prints_the_problems_as_check_does(
-    tmp_path: Path, client_for
-) -> None:
+async def test_the_command_prints_the_problems_as_check_does(tmp_path: Path, client_for) -> None:
     client = await client_for(FAILED, token="s3cret")
     config = _project(tmp_path, 1)  # PORT wins over server.port
     code, out, err = await _run_command(
@@ -124,7 +131,10 @@ async def test_the_command_prints_the_problems_as_check_does(
     ]
     code, _, err = await _run_command(config, {"PORT": str(client.port)})  # no token
     assert code == 1
-    assert err == "crypto-helper reload: the bot refused: send Authorization: Bearer <METRICS_TOKEN>\n"
+    assert (
+        err
+        == "crypto-helper reload: the bot refused: send Authorization: Bearer <METRICS_TOKEN>\n"
+    )
 
 
 async def test_the_command_without_a_bot(tmp_path: Path) -> None:

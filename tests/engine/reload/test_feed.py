@@ -32,8 +32,13 @@ def _generation(dispatcher: Dispatcher) -> Generation:
 
 def _update(update_id: int, text: str) -> Update:
     user = User(id=7, is_bot=False, first_name="A")
-    message = Message(message_id=update_id, date=datetime(2026, 1, 1), text=text,
-                      chat=Chat(id=7, type="private"), from_user=user)
+    message = Message(
+        message_id=update_id,
+        date=datetime(2026, 1, 1),
+        text=text,
+        chat=Chat(id=7, type="private"),
+        from_user=user,
+    )
     return Update(update_id=update_id, message=message)
 
 

@@ -51,9 +51,14 @@ def test_what_may_change_the_set(tmp_path: Path) -> None:
     assert files.holds(config_file) and files.holds(tmp_path / "flows/exchange.yaml")
     assert files.holds(ru / "source.j2") and files.holds(ru / "new.j2")
     assert files.holds(ru / "strings.yaml")
-    for other in (ru / ".source.j2.swp", ru / "source.j2~", ru / "notes.txt",
-                  tmp_path / "data/rates.json", tmp_path / "other.yaml",
-                  tmp_path / "flows/other.yaml"):
+    for other in (
+        ru / ".source.j2.swp",
+        ru / "source.j2~",
+        ru / "notes.txt",
+        tmp_path / "data/rates.json",
+        tmp_path / "other.yaml",
+        tmp_path / "flows/other.yaml",
+    ):
         assert not files.holds(other), other
 
 

@@ -93,9 +93,12 @@ async def test_the_check_warnings_are_logged_and_do_not_fail(
 ) -> None:
     async with running_bot(tmp_path) as bot:
         # a step no path reaches is a warning of check, not an error
-        edit(bot.file("flows/exchange.yaml"), "  cancelled:\n    kind: card\n",
-             "  orphan:\n    kind: card\n    template: cancelled\n    buttons: [new_deal]\n\n"
-             "  cancelled:\n    kind: card\n    back: orphan\n")
+        edit(
+            bot.file("flows/exchange.yaml"),
+            "  cancelled:\n    kind: card\n",
+            "  orphan:\n    kind: card\n    template: cancelled\n    buttons: [new_deal]\n\n"
+            "  cancelled:\n    kind: card\n    back: orphan\n",
+        )
         with caplog.at_level(logging.WARNING, logger="engine.reload"):
             result = await bot.reloader.reload("SIGHUP")
         assert result.outcome == "applied"
@@ -128,8 +131,11 @@ async def test_a_vanished_step_restarts_the_dialog_politely(tmp_path: Path) -> N
         # `target` renamed `receive`: the stack in storage names a state that is gone
         flow = bot.file("flows/exchange.yaml")
         edit(flow, "    next: target\n", "    next: receive\n")
-        edit(flow, "  target:\n    kind: choice\n",
-             "  receive:\n    kind: choice\n    template: target\n")
+        edit(
+            flow,
+            "  target:\n    kind: choice\n",
+            "  receive:\n    kind: choice\n    template: target\n",
+        )
         result = await bot.reloader.reload("SIGHUP")
         assert result.outcome == "applied", result
         callback = await bot.client.click(target_window, InlineButtonTextLocator(".* USDT"))
@@ -151,8 +157,11 @@ async def test_typing_into_a_vanished_input_step_starts_over(tmp_path: Path) -> 
         flow = bot.file("flows/exchange.yaml")
         edit(flow, "    next: margin\n", "    next: markup\n")
         edit(flow, "{goto: margin}", "{goto: markup}")
-        edit(flow, "  margin:\n    kind: input\n",
-             "  markup:\n    kind: input\n    template: margin\n")
+        edit(
+            flow,
+            "  margin:\n    kind: input\n",
+            "  markup:\n    kind: input\n    template: margin\n",
+        )
         assert (await bot.reloader.reload("SIGHUP")).outcome == "applied"
         await bot.client.send("2")
         assert SOURCE in bot.last_text()
@@ -191,7 +200,7 @@ async def test_a_rate_side_change_gets_a_new_rate_service(tmp_path: Path) -> Non
         first = bot.switchboard.current.parts.rates
         await bot.client.send("/rates")
         assert "1 USDT = <b>85.30 RUB</b>" in bot.telegram.sent()[-1].text
-        edit(bot.file("config.yaml"), "USDT/RUB: {close: \"85.30\"", "USDT/RUB: {close: \"90.10\"")
+        edit(bot.file("config.yaml"), 'USDT/RUB: {close: "85.30"', 'USDT/RUB: {close: "90.10"')
         assert (await bot.reloader.reload("SIGHUP")).outcome == "applied"
         assert bot.switchboard.current.parts.rates is not first
         await bot.client.send("/rates")

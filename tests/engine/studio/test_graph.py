@@ -27,18 +27,20 @@ def shipped() -> FlowConfig:
 
 
 def flow(steps: dict[str, dict[str, object]], **top: object) -> FlowConfig:
-    return FlowConfig.model_validate({"id": "demo", "start": next(iter(steps)), **top, "steps": steps})
+    return FlowConfig.model_validate(
+        {"id": "demo", "start": next(iter(steps)), **top, "steps": steps}
+    )
 
 
 # -- a structural Mermaid reader: what the gallery's Mermaid must accept -------------------
 
 _NODE = re.compile(
-    r'^(?P<id>[A-Za-z_][A-Za-z0-9_]*)'
+    r"^(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
     r'(?P<shape>\(\[|\{|\[/|\[)"(?P<label>[^"]*)"(?P<close>\]\)|\}|/\]|\])$'
 )
 _EDGE = re.compile(
     r'^(?P<src>[A-Za-z_][A-Za-z0-9_]*) (?P<arrow>-->|-\.->|==>)(?:\|"(?P<label>[^"]*)"\|)? '
-    r'(?P<dst>[A-Za-z_][A-Za-z0-9_]*)$'
+    r"(?P<dst>[A-Za-z_][A-Za-z0-9_]*)$"
 )
 _CLOSING = {"([": "])", "{": "}", "[/": "/]", "[": "]"}
 _MERMAID_KEYWORDS = {"end", "graph", "subgraph", "flowchart", "style", "class", "classDef"}
@@ -181,8 +183,14 @@ def test_step_ids_that_are_keywords_and_labels_with_quotes_arrows_and_hashes() -
     odd = 'a "b" → #c\\'
     demo = flow(
         {
-            "end": {"kind": "input", "input": {"type": "decimal"}, "save_as": "x",
-                    "actions": [odd], "on_error": "node", "next": "graph"},
+            "end": {
+                "kind": "input",
+                "input": {"type": "decimal"},
+                "save_as": "x",
+                "actions": [odd],
+                "on_error": "node",
+                "next": "graph",
+            },
             "node": {"kind": "card", "buttons": ["retry", "back"]},
             "graph": {"kind": "card", "buttons": ["new_deal"]},
         }
@@ -204,8 +212,13 @@ def test_unreachable_steps_are_marked_in_both_formats() -> None:
     demo = flow(
         {
             "one": {"kind": "card", "buttons": ["new_deal"]},
-            "lost": {"kind": "card", "next": "also_lost", "save_as": "x",
-                     "input": {"type": "decimal"}, "keep_message": True},
+            "lost": {
+                "kind": "card",
+                "next": "also_lost",
+                "save_as": "x",
+                "input": {"type": "decimal"},
+                "keep_message": True,
+            },
             "also_lost": {"kind": "card", "buttons": ["back"]},
         }
     )
@@ -219,23 +232,35 @@ def test_unreachable_steps_are_marked_in_both_formats() -> None:
 
 
 def test_the_flows_own_buttons() -> None:
-    demo = FlowConfig.model_validate({
-        "id": "demo", "start": "pick",
-        "buttons": {
-            "again": {"goto": "pick"},
-            "flip": {"swap": ["a", "b"], "actions": ["compute_quote"], "next": "done"},
-            "mode": {"set": {"m": "x"}, "when": {"m": "y"}},
-            "copy": {"send": "client"},
-        },
-        "steps": {
-            "pick": {"kind": "choice", "options": {"from": "currencies"}, "save_as": "a",
-                     "next": "card", "buttons": ["back"]},
-            "card": {"kind": "card", "buttons": [["again", "flip"], ["mode", "copy"]],
-                     "on_error": "oops", "next": "done"},
-            "done": {"kind": "card"},
-            "oops": {"kind": "card", "buttons": ["retry"]},
-        },
-    })
+    demo = FlowConfig.model_validate(
+        {
+            "id": "demo",
+            "start": "pick",
+            "buttons": {
+                "again": {"goto": "pick"},
+                "flip": {"swap": ["a", "b"], "actions": ["compute_quote"], "next": "done"},
+                "mode": {"set": {"m": "x"}, "when": {"m": "y"}},
+                "copy": {"send": "client"},
+            },
+            "steps": {
+                "pick": {
+                    "kind": "choice",
+                    "options": {"from": "currencies"},
+                    "save_as": "a",
+                    "next": "card",
+                    "buttons": ["back"],
+                },
+                "card": {
+                    "kind": "card",
+                    "buttons": [["again", "flip"], ["mode", "copy"]],
+                    "on_error": "oops",
+                    "next": "done",
+                },
+                "done": {"kind": "card"},
+                "oops": {"kind": "card", "buttons": ["retry"]},
+            },
+        }
+    )
     edges = [(e.source, e.target, e.kind, e.label) for e in flow_edges(demo) if e.source != ENTRY]
     assert edges == [
         ("pick", "card", "next", "next"),
@@ -261,7 +286,9 @@ def test_an_unknown_format_is_refused(shipped: FlowConfig) -> None:
 # -- the command ---------------------------------------------------------------------------
 
 
-def test_graph_command(project: Path, capsys: pytest.CaptureFixture[str], shipped: FlowConfig) -> None:
+def test_graph_command(
+    project: Path, capsys: pytest.CaptureFixture[str], shipped: FlowConfig
+) -> None:
     assert main(["graph"]) == 0
     assert capsys.readouterr().out == flow_graph(shipped)
     assert main(["graph", "--format", "dot", "--flow", "exchange"]) == 0
@@ -273,13 +300,16 @@ def test_graph_command_unknown_flow(project: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().err == "crypto-helper graph: no flow 'exchnage'; flows: exchange\n"
 
 
-def test_graph_command_on_a_broken_config(project: Path, edit, pos,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_graph_command_on_a_broken_config(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit("flows/exchange.yaml", "    next: margin\n", "    next: margni\n")
     assert main(["graph"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"flows/exchange.yaml:{pos('flows/exchange.yaml', 'margni')}: "
-                          "steps.target.next: 'margni' is not a step of this flow")
+    assert err.startswith(
+        f"flows/exchange.yaml:{pos('flows/exchange.yaml', 'margni')}: "
+        "steps.target.next: 'margni' is not a step of this flow"
+    )
 
 
 # -- Mermaid's own parser, in a headless Chromium (as the gallery draws the graph) -----------
@@ -289,9 +319,12 @@ def mermaid_parse(tmp_path: Path, graphs: dict[str, str]) -> dict[str, str]:
     """``name → "ok"`` or Mermaid's parse error, from mermaid.parse() in Chromium."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None or not MERMAID_JS.is_file():
-        pytest.skip("needs Debian's chromium and the gallery's mermaid.tiny.js (.ci/run installs it)")
+        pytest.skip(
+            "needs Debian's chromium and the gallery's mermaid.tiny.js (.ci/run installs it)"
+        )
     page = tmp_path / "parse.html"
-    page.write_text(f"""<!doctype html><html><body><pre id="out">pending</pre>
+    page.write_text(
+        f"""<!doctype html><html><body><pre id="out">pending</pre>
 <script src="{MERMAID_JS.as_uri()}"></script>
 <script>
 (async () => {{
@@ -302,11 +335,24 @@ def mermaid_parse(tmp_path: Path, graphs: dict[str, str]) -> dict[str, str]:
   }}
   document.getElementById("out").textContent = JSON.stringify(out);
 }})();
-</script></body></html>""", encoding="utf-8")
+</script></body></html>""",
+        encoding="utf-8",
+    )
     dom = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-         "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
@@ -315,19 +361,30 @@ def mermaid_parse(tmp_path: Path, graphs: dict[str, str]) -> dict[str, str]:
 
 
 def test_mermaid_itself_parses_every_graph(tmp_path: Path, shipped: FlowConfig) -> None:
-    odd = flow({
-        "end": {"kind": "input", "input": {"type": "decimal"}, "save_as": "x",
-                "actions": ['a "b" → #c\\'], "on_error": "node", "next": "graph"},
-        "node": {"kind": "card", "buttons": ["retry", "back", "cancel"]},
-        "graph": {"kind": "card", "buttons": ["new_deal"]},
-        "lost": {"kind": "card", "back": "end"},
-    })
+    odd = flow(
+        {
+            "end": {
+                "kind": "input",
+                "input": {"type": "decimal"},
+                "save_as": "x",
+                "actions": ['a "b" → #c\\'],
+                "on_error": "node",
+                "next": "graph",
+            },
+            "node": {"kind": "card", "buttons": ["retry", "back", "cancel"]},
+            "graph": {"kind": "card", "buttons": ["new_deal"]},
+            "lost": {"kind": "card", "back": "end"},
+        }
+    )
     assert unreachable_steps(odd) == ["lost"]
-    results = mermaid_parse(tmp_path, {
-        "shipped": flow_graph(shipped),
-        "odd": flow_graph(odd),
-        "broken on purpose": "flowchart TD\n    a --> |x b\n",
-    })
+    results = mermaid_parse(
+        tmp_path,
+        {
+            "shipped": flow_graph(shipped),
+            "odd": flow_graph(odd),
+            "broken on purpose": "flowchart TD\n    a --> |x b\n",
+        },
+    )
     assert results["shipped"] == "ok"
     assert results["odd"] == "ok"
     assert results["broken on purpose"].startswith("Parse error")  # the harness can fail

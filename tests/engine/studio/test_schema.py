@@ -100,9 +100,12 @@ def test_every_text_of_strings_yaml_is_described() -> None:
 def test_hovering_a_key_explains_it() -> None:
     config = committed("config.schema.json")
     currency = config["$defs"]["CurrencyConfig"]["properties"]
-    assert currency["decimals"]["description"] == "how many decimals amounts are shown and typed with"
+    assert (
+        currency["decimals"]["description"] == "how many decimals amounts are shown and typed with"
+    )
     assert config["properties"]["directions"]["description"].startswith(
-        "for each currency a client may give")
+        "for each currency a client may give"
+    )
     step = committed("flow.schema.json")["$defs"]["StepConfig"]["properties"]
     assert step["keep_message"]["description"]
     assert "title" not in currency["decimals"]  # no made-up "Decimals" beside the words
@@ -149,10 +152,14 @@ def test_a_provider_block_is_checked_by_its_kind() -> None:
     broken["providers"]["static"]["monthly_budget"] = 100  # apilayer's key, not static's
     broken["providers"]["mine"] = {"kind": "rapria"}  # no such plugin
     found = errors("config.schema.json", broken)
-    assert ("providers/mine/kind", "'rapria' is not one of ['apilayer', 'cbr', 'coingecko', "
-            "'rapira', 'static']") in found
-    assert ("providers/static", "Additional properties are not allowed ('monthly_budget' was "
-            "unexpected)") in found
+    assert (
+        "providers/mine/kind",
+        "'rapria' is not one of ['apilayer', 'cbr', 'coingecko', 'rapira', 'static']",
+    ) in found
+    assert (
+        "providers/static",
+        "Additional properties are not allowed ('monthly_budget' was unexpected)",
+    ) in found
     assert len(found) == 2
 
 
@@ -166,7 +173,10 @@ def test_flow_mistakes() -> None:
     found = errors("flow.schema.json", broken)
     assert ("", "'start' is a required property") in found
     assert ("steps/margin/kind", "'imput' is not one of ['choice', 'input', 'card']") in found
-    assert ("steps/margin", "Additional properties are not allowed ('colums' was unexpected)") in found
+    assert (
+        "steps/margin",
+        "Additional properties are not allowed ('colums' was unexpected)",
+    ) in found
     assert ("steps/source/columns", "'two' is not of type 'integer'") in found
     assert len(found) == 4
 
@@ -200,13 +210,15 @@ def test_a_flows_own_button_label_is_allowed_in_buttons_only() -> None:
 # -- the command -----------------------------------------------------------------------------
 
 
-def test_schema_command_writes_beside_the_config(project: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_schema_command_writes_beside_the_config(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["schema"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"wrote schemas/{n}" for n in SCHEMA_FILES]
     for name in SCHEMA_FILES:
         assert (project / "schemas" / name).read_text(encoding="utf-8") == (
-            SCHEMAS / name).read_text(encoding="utf-8")
+            SCHEMAS / name
+        ).read_text(encoding="utf-8")
 
 
 def test_schema_command_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,4 +227,6 @@ def test_schema_command_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     capsys.readouterr()
     (tmp_path / "file").write_text("")
     assert main(["schema", "--out", str(tmp_path / "file")]) == 2
-    assert capsys.readouterr().err.startswith(f"crypto-helper schema: cannot write {tmp_path / 'file'}: ")
+    assert capsys.readouterr().err.startswith(
+        f"crypto-helper schema: cannot write {tmp_path / 'file'}: "
+    )

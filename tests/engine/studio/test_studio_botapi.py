@@ -17,7 +17,10 @@ from engine.studio.botapi import NOT_MODIFIED, QUERY_INVALID, TOKEN, Button, Loc
 USER = {"id": 7, "is_bot": False, "first_name": "You", "language_code": "en"}
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[
-        [InlineKeyboardButton(text="A", callback_data="a"), InlineKeyboardButton(text="B", callback_data="b")],
+        [
+            InlineKeyboardButton(text="A", callback_data="a"),
+            InlineKeyboardButton(text="B", callback_data="b"),
+        ],
         [InlineKeyboardButton(text="Site", url="https://rapira.net")],
     ]
 )
@@ -50,8 +53,14 @@ async def test_send_message_stores_what_telegram_stores(bot: tuple[Bot, LocalBot
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("<div>x</div>", 'Bad Request: can\'t parse entities: Unsupported start tag "div" at byte offset 0'),
-        ("<b>x", "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\""),
+        (
+            "<div>x</div>",
+            'Bad Request: can\'t parse entities: Unsupported start tag "div" at byte offset 0',
+        ),
+        (
+            "<b>x",
+            "Bad Request: can't parse entities: Can't find end tag corresponding to start tag \"b\"",
+        ),
         ("<b> </b>", "Bad Request: message text is empty"),
         ("x" * 4097, "Bad Request: message is too long"),
     ],
@@ -82,15 +91,21 @@ async def test_edits(bot: tuple[Bot, LocalBotAPI]) -> None:
     client, api = bot
     sent = await client.send_message(7, "one", reply_markup=KEYBOARD)
     with pytest.raises(TelegramBadRequest) as caught:
-        await client.edit_message_text("one", chat_id=7, message_id=sent.message_id, reply_markup=KEYBOARD)
+        await client.edit_message_text(
+            "one", chat_id=7, message_id=sent.message_id, reply_markup=KEYBOARD
+        )
     assert caught.value.message == NOT_MODIFIED
     # Without reply_markup the keyboard goes, as in Telegram.
     await client.edit_message_text("<i>two</i>", chat_id=7, message_id=sent.message_id)
     message = api.messages[sent.message_id]
     assert (message.text, message.keyboard) == ("two", ())
-    await client.edit_message_reply_markup(chat_id=7, message_id=sent.message_id, reply_markup=KEYBOARD)
+    await client.edit_message_reply_markup(
+        chat_id=7, message_id=sent.message_id, reply_markup=KEYBOARD
+    )
     with pytest.raises(TelegramBadRequest) as caught:
-        await client.edit_message_reply_markup(chat_id=7, message_id=sent.message_id, reply_markup=KEYBOARD)
+        await client.edit_message_reply_markup(
+            chat_id=7, message_id=sent.message_id, reply_markup=KEYBOARD
+        )
     assert caught.value.message == NOT_MODIFIED
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
         await client.edit_message_text("x", chat_id=7, message_id=999)
@@ -135,7 +150,9 @@ async def test_callback_answers_once_and_a_text_is_a_popup(bot: tuple[Bot, Local
 
 async def test_commands_kept_per_language(bot: tuple[Bot, LocalBotAPI]) -> None:
     client, api = bot
-    await client.set_my_commands([BotCommand(command="help", description="Help")], language_code="en")
+    await client.set_my_commands(
+        [BotCommand(command="help", description="Help")], language_code="en"
+    )
     await client.set_my_commands([BotCommand(command="help", description="Помощь")])
     assert api.commands == {
         "en": [{"command": "help", "description": "Help"}],

@@ -86,7 +86,9 @@ class Terminal:
 
 @contextlib.asynccontextmanager
 async def terminal(defs: Definitions, locale: str = "en") -> AsyncIterator[Terminal]:
-    api = LocalBotAPI({"id": USER_ID, "is_bot": False, "first_name": "You", "language_code": locale})
+    api = LocalBotAPI(
+        {"id": USER_ID, "is_bot": False, "first_name": "You", "language_code": locale}
+    )
     bot = Bot(TOKEN, session=api, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     out = io.StringIO()
     try:
@@ -137,7 +139,10 @@ async def test_commands(definitions: Definitions) -> None:
         for command in ("/history", "/today", "/export"):
             assert await term.type(command) == f"bot:\n  {off}\n\n", command
         assert "Which currency does the client give?" in await term.type("/start")
-        assert await term.type("/cancel") == "bot:\n  Quote cancelled. /admin_bot starts a new one.\n\n"
+        assert (
+            await term.type("/cancel")
+            == "bot:\n  Quote cancelled. /admin_bot starts a new one.\n\n"
+        )
         assert "Nothing to cancel." in await term.type("/cancel")
         shown = await term.type("/admin_bot")
         assert "Which currency does the client give?" in shown
@@ -197,9 +202,7 @@ async def test_a_failure_inside_the_bot_is_printed_and_the_chat_goes_on() -> Non
         await chat.send("fine")
     finally:
         await bot.session.close()
-    assert out.getvalue() == (
-        "(the bot failed on this: RuntimeError: kaput)\nbot:\n  fine\n\n"
-    )
+    assert out.getvalue() == ("(the bot failed on this: RuntimeError: kaput)\nbot:\n  fine\n\n")
 
 
 async def test_a_link_button_and_a_number_beyond_the_keyboard() -> None:
@@ -233,8 +236,12 @@ async def test_keyboard_edits_and_deletes() -> None:
     bot = Bot(TOKEN, session=api, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     out = io.StringIO()
     chat = Chat(api, bot, Dispatcher(), Screen(out, ansi=False))
-    one = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="A", callback_data="a")]])
-    two = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="B", callback_data="b")]])
+    one = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="A", callback_data="a")]]
+    )
+    two = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="B", callback_data="b")]]
+    )
     try:
         first = await bot.send_message(USER_ID, "first", reply_markup=one)
         second = await bot.send_message(USER_ID, "second", reply_markup=one)
@@ -303,7 +310,9 @@ def test_chat_locale(definitions: Definitions) -> None:
 
 def run(definitions: Definitions, text: str, locale: str = "en") -> tuple[int, str]:
     out = io.StringIO()
-    code = run_chat(definitions, local_app, locale=locale, user_id=USER_ID, stdin=io.StringIO(text), stdout=out)
+    code = run_chat(
+        definitions, local_app, locale=locale, user_id=USER_ID, stdin=io.StringIO(text), stdout=out
+    )
     return code, out.getvalue()
 
 
@@ -345,8 +354,14 @@ def test_a_broken_config_exits_2_with_checks_lines(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--locale", "de"], "crypto-helper chat: --locale 'de' is not a locale here; locales: ru, en\n"),
-        (["--user-id", "0"], "crypto-helper chat: --user-id must be a positive number (it is 0)\n"),
+        (
+            ["--locale", "de"],
+            "crypto-helper chat: --locale 'de' is not a locale here; locales: ru, en\n",
+        ),
+        (
+            ["--user-id", "0"],
+            "crypto-helper chat: --user-id must be a positive number (it is 0)\n",
+        ),
     ],
 )
 def test_bad_options_exit_2(

@@ -136,7 +136,10 @@ def test_a_text_telegram_refuses_is_drawn_with_the_reason(
     )
     assert refused == {"exchange.cancelled.en.sample": f"Telegram refuses this text: {reason}"}
     page = (tmp_path / "g" / "exchange-cancelled.en.html").read_text(encoding="utf-8")
-    assert f'<p class="refused" role="alert">Telegram refuses this text: {html.escape(reason)}</p>' in page
+    assert (
+        f'<p class="refused" role="alert">Telegram refuses this text: {html.escape(reason)}</p>'
+        in page
+    )
     assert '<div class="bubble">&lt;div&gt;' in page
 
 
@@ -150,12 +153,17 @@ def test_a_notice_that_cannot_be_rendered_is_drawn_with_the_reason(
     )
     problems, written = build_gallery(str(project / "config.yaml"), tmp_path / "g")
     assert problems == [] and written is not None
-    window = next(w for w in manifest(tmp_path / "g")["windows"] if w["id"] == "notices.en.too_fast")
+    window = next(
+        w for w in manifest(tmp_path / "g")["windows"] if w["id"] == "notices.en.too_fast"
+    )
     assert window["problem"] == "This text cannot be shown: 'nope' is undefined"
     page = (tmp_path / "g" / "notices.en.html").read_text(encoding="utf-8")
     start = page.index('data-window-id="notices.en.too_fast"')
     section = page[start : page.index("</section>", start)]
-    assert '<p class="refused" role="alert">This text cannot be shown: &#39;nope&#39; is undefined</p>' in section
+    assert (
+        '<p class="refused" role="alert">This text cannot be shown: &#39;nope&#39; is undefined</p>'
+        in section
+    )
     assert '<span class="empty">(nothing to show)</span>' in section
 
 
@@ -187,7 +195,9 @@ def test_a_foreign_or_broken_manifest_is_left_alone(project: Path, tmp_path: Pat
     (folder / "manifest.json").write_text("not json", encoding="utf-8")
     (folder / "exchange-source.en.html").write_text("old", encoding="utf-8")
     defs = load_definitions(project / "config.yaml")
-    write_gallery(defs, [Picture("x", "exchange.source", "en", "", "message", "<b>hi</b>")], folder)
+    write_gallery(
+        defs, [Picture("x", "exchange.source", "en", "", "message", "<b>hi</b>")], folder
+    )
     assert manifest(folder)["pages"] == ["exchange-source.en.html"]
     assert "<b>hi</b>" in (folder / "exchange-source.en.html").read_text(encoding="utf-8")
 
@@ -236,7 +246,9 @@ def test_preview_html_draws_everything(
 
 def test_preview_html_into_a_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preview", "--html", "config.yaml"]) == 2
-    assert capsys.readouterr().err == "crypto-helper preview: config.yaml is a file, not a folder\n"
+    assert (
+        capsys.readouterr().err == "crypto-helper preview: config.yaml is a file, not a folder\n"
+    )
 
 
 def test_preview_html_of_a_broken_config(

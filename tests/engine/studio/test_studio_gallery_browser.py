@@ -27,7 +27,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def chromium() -> str:
-    found = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    found = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     if found is None:
         message = "Chromium is not installed (apt-get install chromium; .ci/run does it)"
         if os.environ.get("CI"):
@@ -145,7 +147,7 @@ def test_telegram_formatting_as_drawn(project: Path, tmp_path: Path, visit: Visi
             "all",
             "<b>bold</b> <i>italic</i> <u>under</u> <s>strike</s> <code>code</code> "
             '<tg-spoiler>secret</tg-spoiler> <a href="https://rapira.net">site</a> /help\n'
-            "<blockquote>quoted</blockquote><pre><code class=\"language-python\">x = 1</code></pre>",
+            '<blockquote>quoted</blockquote><pre><code class="language-python">x = 1</code></pre>',
             keyboard=((("A", "a"), ("B", "b")), (("C", "c"),)),
         ),
         picture(
@@ -162,11 +164,16 @@ def test_telegram_formatting_as_drawn(project: Path, tmp_path: Path, visit: Visi
     weight = bubble.locator("b").evaluate("e => getComputedStyle(e).fontWeight")
     assert int(weight) >= 600
     assert bubble.locator("i").evaluate("e => getComputedStyle(e).fontStyle") == "italic"
-    assert "underline" in bubble.locator("u").evaluate("e => getComputedStyle(e).textDecorationLine")
+    assert "underline" in bubble.locator("u").evaluate(
+        "e => getComputedStyle(e).textDecorationLine"
+    )
     assert "line-through" in bubble.locator("s").evaluate(
         "e => getComputedStyle(e).textDecorationLine"
     )
-    assert "mono" in bubble.locator("code.tg-code").evaluate("e => getComputedStyle(e).fontFamily").lower()
+    assert (
+        "mono"
+        in bubble.locator("code.tg-code").evaluate("e => getComputedStyle(e).fontFamily").lower()
+    )
     spoiler = bubble.locator(".tg-spoiler")
     assert spoiler.evaluate("e => getComputedStyle(e).color") == "rgba(0, 0, 0, 0)"  # hidden
     spoiler.focus()  # a tap shows it
@@ -186,9 +193,13 @@ def test_telegram_formatting_as_drawn(project: Path, tmp_path: Path, visit: Visi
     assert page.evaluate("window.pwned") is None
     assert hostile.inner_text().startswith('<img src=x onerror="window.pwned=1"> js q')
 
-    assert page.locator('[data-window-id="refused"] .refused').inner_text().startswith(
-        "Telegram refuses this text: <div> is not a tag Telegram knows"
+    assert (
+        page.locator('[data-window-id="refused"] .refused')
+        .inner_text()
+        .startswith("Telegram refuses this text: <div> is not a tag Telegram knows")
     )
     assert page.locator('[data-window-id="refused"] .bubble').inner_text() == "<div>nope</div>"
-    assert page.locator('[data-window-id="toast"] .toast').inner_text().endswith("<b>Staff only</b>")
+    assert (
+        page.locator('[data-window-id="toast"] .toast').inner_text().endswith("<b>Staff only</b>")
+    )
     assert visit.errors == []

@@ -91,7 +91,10 @@ def test_nesting_is_kept() -> None:
             "<blockquote expandable>q</blockquote>",
             '<blockquote class="tg-quote tg-expandable" tabindex="0">q</blockquote>',
         ),
-        ('<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>', '<span class="tg-emoji">👍</span>'),
+        (
+            '<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>',
+            '<span class="tg-emoji">👍</span>',
+        ),
         ("<B>x</B>", "<b>x</b>"),
     ],
 )
@@ -99,7 +102,9 @@ def test_every_tag(source: str, expected: str) -> None:
     assert to_html(source) == expected
 
 
-@pytest.mark.parametrize("source", ["<tg-spoiler>s</tg-spoiler>", '<span class="tg-spoiler">s</span>'])
+@pytest.mark.parametrize(
+    "source", ["<tg-spoiler>s</tg-spoiler>", '<span class="tg-spoiler">s</span>']
+)
 def test_spoiler(source: str) -> None:
     assert to_html(f"a {source} b") == (
         'a <span class="tg-spoiler" tabindex="0" title="spoiler">s</span> b'
@@ -215,7 +220,9 @@ def test_terminal_plain() -> None:
 
 
 def test_terminal_ansi() -> None:
-    text = to_terminal("<b>bold <i>both</i></b> <s>s</s> <tg-spoiler>p</tg-spoiler> /help", ansi=True)
+    text = to_terminal(
+        "<b>bold <i>both</i></b> <s>s</s> <tg-spoiler>p</tg-spoiler> /help", ansi=True
+    )
     assert text == (
         "\x1b[1mbold \x1b[3mboth\x1b[0m\x1b[1m\x1b[0m \x1b[9ms\x1b[0m \x1b[7mp\x1b[0m "
         "\x1b[34m/help\x1b[0m"
@@ -261,12 +268,47 @@ class _Elements(HTMLParser):
 
 PIECES = st.sampled_from(
     [
-        "<b>", "</b>", "<i>", "</i>", "<u>", "</u>", "<s>", "</s>", "<code>", "</code>",
-        "<pre>", "</pre>", "<blockquote>", "</blockquote>", "<tg-spoiler>", "</tg-spoiler>",
-        '<span class="tg-spoiler">', "</span>", '<a href="javascript:alert(1)">',
-        '<a href="https://a.b/?q=&quot;x">', "<a href=tg://x>", "</a>", "<script>", "<img src=x>",
-        "&lt;", "&gt;", "&amp;", "&quot;", "&#60;", "&", "<", ">", '"', "'", "/help", " ",
-        "\n", "x", "💵", "https://a.b/c", "onerror=alert(1)",
+        "<b>",
+        "</b>",
+        "<i>",
+        "</i>",
+        "<u>",
+        "</u>",
+        "<s>",
+        "</s>",
+        "<code>",
+        "</code>",
+        "<pre>",
+        "</pre>",
+        "<blockquote>",
+        "</blockquote>",
+        "<tg-spoiler>",
+        "</tg-spoiler>",
+        '<span class="tg-spoiler">',
+        "</span>",
+        '<a href="javascript:alert(1)">',
+        '<a href="https://a.b/?q=&quot;x">',
+        "<a href=tg://x>",
+        "</a>",
+        "<script>",
+        "<img src=x>",
+        "&lt;",
+        "&gt;",
+        "&amp;",
+        "&quot;",
+        "&#60;",
+        "&",
+        "<",
+        ">",
+        '"',
+        "'",
+        "/help",
+        " ",
+        "\n",
+        "x",
+        "💵",
+        "https://a.b/c",
+        "onerror=alert(1)",
     ]
 )
 

@@ -25,22 +25,26 @@ def add_steps(project: Path, text: str) -> None:
     path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n" + text, encoding="utf-8")
 
 
-def test_steps_that_lead_only_to_each_other(project: Path, pos,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    add_steps(project, (
-        "\n"
-        "  draft:\n"
-        "    kind: choice\n"
-        "    template: cancelled\n"
-        "    options: {from: currencies}\n"
-        "    save_as: draft\n"
-        "    next: draft_two\n"
-        "  draft_two:\n"
-        "    kind: card\n"
-        "    template: cancelled\n"
-        "    back: draft\n"
-        "    buttons: [back]\n"
-    ))
+def test_steps_that_lead_only_to_each_other(
+    project: Path, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_steps(
+        project,
+        (
+            "\n"
+            "  draft:\n"
+            "    kind: choice\n"
+            "    template: cancelled\n"
+            "    options: {from: currencies}\n"
+            "    save_as: draft\n"
+            "    next: draft_two\n"
+            "  draft_two:\n"
+            "    kind: card\n"
+            "    template: cancelled\n"
+            "    back: draft\n"
+            "    buttons: [back]\n"
+        ),
+    )
     code, out, err = check(capsys)
     assert code == 0
     assert out.startswith("OK: ") and out.rstrip().endswith("; 2 warning(s) above")
@@ -52,8 +56,9 @@ def test_steps_that_lead_only_to_each_other(project: Path, pos,
     ]
 
 
-def test_a_back_without_a_back_button(project: Path, edit, pos,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_back_without_a_back_button(
+    project: Path, edit, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
     add_steps(project, "\n  spare:\n    kind: card\n    template: cancelled\n")
     edit(FLOW, "  cancelled:\n    kind: card\n", "  cancelled:\n    kind: card\n    back: spare\n")
     code, _, err = check(capsys)
@@ -64,8 +69,9 @@ def test_a_back_without_a_back_button(project: Path, edit, pos,
     ]
 
 
-def test_on_cancel_without_a_cancel_button(project: Path, pos,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_on_cancel_without_a_cancel_button(
+    project: Path, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = project / FLOW
     lines = []
     for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
@@ -73,7 +79,9 @@ def test_on_cancel_without_a_cancel_button(project: Path, pos,
             line = re.sub(r"\[cancel\]", "[]", re.sub(r", cancel\b|\bcancel, ", "", line))
         lines.append(line)
     path.write_text("".join(lines), encoding="utf-8")
-    assert not re.search(r"\bcancel\b", "".join(x for x in lines if not x.lstrip().startswith("#")))
+    assert not re.search(
+        r"\bcancel\b", "".join(x for x in lines if not x.lstrip().startswith("#"))
+    )
     code, _, err = check(capsys)
     assert code == 0
     assert err == [
@@ -83,8 +91,9 @@ def test_on_cancel_without_a_cancel_button(project: Path, pos,
     ]
 
 
-def test_a_step_nothing_names_is_still_an_error(project: Path, pos,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_step_nothing_names_is_still_an_error(
+    project: Path, pos, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The flow's own check (an error) comes first; the warning adds nothing to it."""
     add_steps(project, "\n  spare:\n    kind: card\n    template: cancelled\n")
     code, _, err = check(capsys)

@@ -26,10 +26,10 @@ from engine.testing.snapshots import (
 
 ROOT = Path(__file__).resolve().parents[3]
 
-DESK_TEST = '''\
+DESK_TEST = """\
 def test_windows(crypto_helper_windows, snapshot):
     assert crypto_helper_windows("config.yaml") == snapshot
-'''
+"""
 
 
 @pytest.fixture
@@ -86,13 +86,15 @@ def test_a_broken_config_fails_with_what_check_says(desk: pytest.Pytester) -> No
 
 def test_a_project_that_does_not_use_the_kit_pays_nothing(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\n")
-    pytester.makepyfile(test_plain='''\
+    pytester.makepyfile(
+        test_plain="""\
 import sys
 
 def test_nothing_of_the_engine_is_imported():
     loaded = {"engine.preview", "engine.definitions", "aiogram", "jinja2"} & set(sys.modules)
     assert not loaded, loaded
-''')
+"""
+    )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     listed = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
@@ -112,12 +114,15 @@ def test_importing_the_plugin_imports_no_engine() -> None:
 
 
 def test_windows_chosen_like_preview(crypto_helper_windows) -> None:
-    windows = crypto_helper_windows(ROOT / "config.yaml", locale="EN", step="result",
-                                    case="rub->usdt")
+    windows = crypto_helper_windows(
+        ROOT / "config.yaml", locale="EN", step="result", case="rub->usdt"
+    )
     assert "exchange.result [en] RUB→USDT" in windows
     assert all(name.startswith("exchange.result [en] RUB→USDT") for name in windows)
     text = windows["exchange.result [en] RUB→USDT"]
-    assert text.endswith("\n[← Back | <intent>:result.back]  [🔄 New quote | <intent>:result.new_deal]")
+    assert text.endswith(
+        "\n[← Back | <intent>:result.back]  [🔄 New quote | <intent>:result.new_deal]"
+    )
 
 
 def test_one_quote_number_and_time_while_rendering(crypto_helper_windows) -> None:
@@ -136,7 +141,8 @@ def test_a_filter_matching_nothing_fails_with_the_choices(crypto_helper_windows)
     with pytest.raises(pytest.fail.Exception) as failed:
         crypto_helper_windows(ROOT / "config.yaml", locale="de")
     assert str(failed.value).splitlines()[1:] == [
-        "--locale 'de' matches nothing", "valid locales: en, ru"
+        "--locale 'de' matches nothing",
+        "valid locales: en, ru",
     ]
 
 
@@ -159,26 +165,41 @@ def test_mask_intent() -> None:
     assert mask_intent("new_deal") == "new_deal"  # not a dialog's button: as it is
 
 
-@pytest.mark.parametrize(("text", "masked"), [
-    ("updated 10:32", "updated <time>"),
-    ("at 9:05:59 today", "at <time> today"),
-    ("2025-12-01T10:32:05.123+03:00 and 2025-12-01 10:32", "<datetime> and <datetime>"),
-    ("as of 2025-12-01", "as of <date>"),
-    ("курс ЦБ на 01.12.2025", "курс ЦБ на <date>"),
-    ("1 USDT = 85.30 RUB, 1 000 000,50 ₽, 2.5%, 1,000.00", "1 USDT = 85.30 RUB, 1 000 000,50 ₽, 2.5%, 1,000.00"),
-])
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("updated 10:32", "updated <time>"),
+        ("at 9:05:59 today", "at <time> today"),
+        ("2025-12-01T10:32:05.123+03:00 and 2025-12-01 10:32", "<datetime> and <datetime>"),
+        ("as of 2025-12-01", "as of <date>"),
+        ("курс ЦБ на 01.12.2025", "курс ЦБ на <date>"),
+        (
+            "1 USDT = 85.30 RUB, 1 000 000,50 ₽, 2.5%, 1,000.00",
+            "1 USDT = 85.30 RUB, 1 000 000,50 ₽, 2.5%, 1,000.00",
+        ),
+    ],
+)
 def test_mask_times(text: str, masked: str) -> None:
     assert mask_times(text) == masked
 
 
 def test_a_message_as_a_snapshot_holds_it() -> None:
-    markup = InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text="← Back", callback_data=f"q1w2{CB_SEP}result.back"),
-         InlineKeyboardButton(text="Site", url="https://example.org")],
-    ])
-    message = Message.model_validate({
-        "message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"},
-        "text": "Rate at 10:32", "reply_markup": markup,
-    })
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text="← Back", callback_data=f"q1w2{CB_SEP}result.back"),
+                InlineKeyboardButton(text="Site", url="https://example.org"),
+            ],
+        ]
+    )
+    message = Message.model_validate(
+        {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 1, "type": "private"},
+            "text": "Rate at 10:32",
+            "reply_markup": markup,
+        }
+    )
     assert message_screen(message) == "Rate at <time>\n[← Back | <intent>:result.back]  [Site]"
     assert screen_text("10:32", [], times=False) == "10:32"

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import BotLauncher, BotProcess
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import BotLauncher, BotProcess
 
 
 def _fake_telegram() -> Iterator[FakeTelegram]:

@@ -26,9 +26,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram_wire import ApiError, bad_request, int_param, json_param, parse_text, truthy
-
 from engine.telegram import check_html
+from tests.e2e.telegram_wire import (
+    ApiError,
+    bad_request,
+    int_param,
+    json_param,
+    parse_text,
+    truthy,
+)
 
 MAX_RESULTS = 50
 MAX_RESULT_ID_BYTES = 64

@@ -69,7 +69,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
-from loopback import LoopbackThread
+
+from tests.e2e.loopback import LoopbackThread
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "providers"
 API_KEY = "test-key"

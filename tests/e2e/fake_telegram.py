@@ -63,10 +63,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
-from fake_inline import InlineAnswer, InlineResult, read_inline_answer
-from loopback import LoopbackThread
-from telegram_html import utf16_len
-from telegram_wire import (
+
+from tests.e2e.fake_inline import InlineAnswer, InlineResult, read_inline_answer
+from tests.e2e.loopback import LoopbackThread
+from tests.e2e.telegram_html import utf16_len
+from tests.e2e.telegram_wire import (
     CONFLICT_POLL,
     CONFLICT_WEBHOOK,
     NOT_MODIFIED,

@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from fake_providers import API_KEY, FakeProviders
-from fake_telegram import TOKEN, ChatMessage, FakeTelegram
-from pgscratch import ScratchDatabase
+from tests.e2e.fake_providers import API_KEY, FakeProviders
+from tests.e2e.fake_telegram import TOKEN, ChatMessage, FakeTelegram
+from tests.pgscratch import ScratchDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = 1001

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from telegram_html import HtmlParseError, parse_html
+
+from tests.e2e.telegram_html import HtmlParseError, parse_html
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64

@@ -12,8 +12,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fake_telegram import BLOCKED_BY_USER, FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
+
+from tests.e2e.fake_telegram import BLOCKED_BY_USER, FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
 
 METRICS_TOKEN = "e2e-metrics-Token_1"
 FAILURE_NOTICE = "Что-то пошло не так"

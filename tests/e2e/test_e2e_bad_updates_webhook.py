@@ -11,10 +11,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, free_port
 from test_e2e_bad_updates import METRICS_TOKEN, assert_quiet, metrics, poison_message
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, free_port
 
 SECRET = "e2e-webhook-Secret_2"
 PATH = "/telegram/webhook"

@@ -7,9 +7,10 @@ import re
 
 import pytest
 import yaml
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, ROOT, STRANGER, BotProcess, Person, assert_no_secrets
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, ROOT, STRANGER, BotProcess, Person, assert_no_secrets
 
 RATE = re.compile(r"\d+[,.]\d{2,}")
 

@@ -14,9 +14,10 @@ import re
 from decimal import ROUND_CEILING, Decimal
 
 import pytest
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotProcess, Person
-from telegram_wire import ChatMessage
+
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotProcess, Person
+from tests.e2e.telegram_wire import ChatMessage
 
 CARD = "Расчёт обмена"
 NUMBER = re.compile(r"№ ([0-9A-Z]{6})")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, Person
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, Person
 
 FLOOD = 400
 TOO_FAST = "Слишком быстро"

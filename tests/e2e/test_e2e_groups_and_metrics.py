@@ -13,8 +13,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fake_telegram import FakeTelegram
-from harness import ADMINS, STRANGER, BotLauncher, BotProcess
+
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, STRANGER, BotLauncher, BotProcess
 
 GROUP = -1001234567890
 TOKEN = "metrics-token-for-tests"

@@ -7,8 +7,9 @@ button's hidden data; the bot removes them first, so the number is read as it wa
 from __future__ import annotations
 
 from aiogram_dialog.utils import encode_reply_callback
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotProcess, Person
+
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotProcess, Person
 
 
 async def test_margin_with_zero_width_characters_is_the_margin_typed(

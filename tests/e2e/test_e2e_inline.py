@@ -13,10 +13,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from fake_inline import InlineAnswer
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, STRANGER, BotLauncher, BotProcess, Person, free_port
+
+from tests.e2e.fake_inline import InlineAnswer
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, STRANGER, BotLauncher, BotProcess, Person, free_port
 
 CLIENT_CHAT = 9_000_001  # the admin's chat with a client: the bot is not in it
 NUMBER = r"[0-9A-HJKMNP-TV-Z]{6}"

@@ -13,8 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 

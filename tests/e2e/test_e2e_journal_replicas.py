@@ -12,11 +12,12 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, free_port
-from pgscratch import ScratchDatabase, TcpProxy
 from test_e2e_redis import SECRET, RedisServer, RoundRobin
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, free_port
+from tests.pgscratch import ScratchDatabase, TcpProxy
 
 PASSWORD = "journal-S3cret-pw"
 

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, Person
+
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, Person
 
 
 def count(path: Path) -> int:

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import free_port, write_project
 from test_e2e_redis import RedisServer
 from test_e2e_startup import refuses
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import free_port, write_project
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotProcess, Person
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotProcess, Person
 
 
 async def test_q_gives_the_card(tg: FakeTelegram, bot: BotProcess) -> None:

@@ -8,9 +8,10 @@ process and fakes: the shared bot has rates cached.
 from __future__ import annotations
 
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
 
 
 @pytest.fixture(scope="module")

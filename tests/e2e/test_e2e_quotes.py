@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotProcess, Person
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotProcess, Person
 
 CARD_BUTTONS = [
     "✏️ Наценка",

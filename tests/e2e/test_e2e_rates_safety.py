@@ -16,9 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
 
 FAST = {
     "  ttl_seconds: 60 ": "  ttl_seconds: 1 ",

@@ -19,10 +19,11 @@ import aiohttp
 import pytest
 import redis
 from aiohttp import web
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, free_port
-from loopback import LoopbackThread
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, free_port
+from tests.e2e.loopback import LoopbackThread
 
 SECRET = "e2e-redis-Secret_1"
 PATH = "/telegram/webhook"

@@ -15,9 +15,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
 from test_e2e_redis import RedisServer
+
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
 
 ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) .*$", re.MULTILINE)
 PAUSE_SECONDS = 3.0

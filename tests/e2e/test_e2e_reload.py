@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, free_port
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, free_port
 
 SOURCE = "Какую валюту отдаёт клиент?"
 TARGET = "Какую валюту клиент получает?"

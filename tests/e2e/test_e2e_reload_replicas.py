@@ -12,10 +12,11 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, free_port
 from test_e2e_redis import SECRET, RedisServer, RoundRobin
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, free_port
 
 SOURCE = "Какую валюту отдаёт клиент?"
 TARGET = "Какую валюту клиент получает?"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets
 
 ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) .*$", re.MULTILINE)
 

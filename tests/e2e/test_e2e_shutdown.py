@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram
-from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets, free_port
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets, free_port
 
 SECRET = "e2e-shutdown-Secret_1"
 DIRTY = re.compile(r"Session is closed|Traceback|^\S+ \S+ (?:ERROR|CRITICAL) ", re.MULTILINE)

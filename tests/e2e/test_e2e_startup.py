@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import TOKEN as FAKE_TOKEN
-from fake_telegram import FakeTelegram
-from harness import ADMIN, ROOT, SCRUBBED, BotProcess, free_port, write_project
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import TOKEN as FAKE_TOKEN
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.harness import ADMIN, ROOT, SCRUBBED, BotProcess, free_port, write_project
 
 TOKEN = "123456789:AAEexampleexampleexampleexampleexam"
 # What a refusal must not print: Python's and asyncio's complaints, and the token.

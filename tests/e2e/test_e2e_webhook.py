@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from fake_providers import FakeProviders
-from fake_telegram import FakeTelegram, post_update
-from harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets, free_port
+
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.fake_telegram import FakeTelegram, post_update
+from tests.e2e.harness import ADMINS, BotLauncher, BotProcess, Person, assert_no_secrets, free_port
 
 SECRET = "e2e-webhook-Secret_1"
 PATH = "/telegram/webhook"  # the default bot.webhook_path

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import aiohttp
 import pytest
-from fake_providers import API_KEY, FakeProviders
 
 from providers.apilayer import ApiLayerConfig, ApiLayerProvider
 from providers.base import Pair
@@ -23,6 +22,7 @@ from providers.errors import (
 )
 from providers.http import create_http_session
 from providers.rapira import RapiraConfig, RapiraProvider
+from tests.e2e.fake_providers import API_KEY, FakeProviders
 
 USDT_RUB = Pair("USDT", "RUB")
 FIAT = [Pair("USD", "RUB"), Pair("THB", "RUB"), Pair("IDR", "RUB")]

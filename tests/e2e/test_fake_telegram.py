@@ -17,7 +17,8 @@ from aiogram.exceptions import TelegramBadRequest, TelegramConflictError, Telegr
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from fake_telegram import NOT_MODIFIED, QUERY_INVALID, TOKEN, FakeTelegram, post_update
+
+from tests.e2e.fake_telegram import NOT_MODIFIED, QUERY_INVALID, TOKEN, FakeTelegram, post_update
 
 USER = 501
 

@@ -11,9 +11,9 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile
-from fake_telegram import TOKEN, FakeTelegram
 
 from engine.bot.session import JsonBodySession
+from tests.e2e.fake_telegram import TOKEN, FakeTelegram
 
 USER = 502
 pytestmark = pytest.mark.asyncio(loop_scope="module")

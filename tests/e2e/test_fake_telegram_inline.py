@@ -19,7 +19,8 @@ from aiogram.types import (
     InlineQueryResultsButton,
     InputTextMessageContent,
 )
-from fake_telegram import QUERY_INVALID, TOKEN, FakeTelegram
+
+from tests.e2e.fake_telegram import QUERY_INVALID, TOKEN, FakeTelegram
 
 USER = 502
 CLIENT = 7_000_001

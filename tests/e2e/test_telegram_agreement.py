@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import aiohttp
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
 
 from engine.telegram import MAX_TEXT, TelegramTextError, check_html, parse_html
+from tests.e2e.fake_telegram import TOKEN, FakeTelegram
 
 USER = 502
 

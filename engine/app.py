@@ -81,6 +81,7 @@ from engine.config.models import AppConfig
 from engine.definitions import Definitions
 from engine.errors import EngineError
 from engine.flow.builder import FlowDialog, build_dialog
+from engine.flow.services import SERVICES_KEY, FlowServices, QuoteIdentity
 from engine.health import setup_health_routes
 from engine.journal.errors import JournalConfigError, JournalUnavailableError
 from engine.journal.runtime import Journal, open_journal
@@ -132,7 +133,7 @@ class BotApp:
 
     dispatcher: Dispatcher
     flows: list[FlowDialog]
-    rates: RateService
+    services: FlowServices  # the one in the dispatcher's workflow data
     inflight: InFlight
     throttle: UserThrottle
 
@@ -142,6 +143,9 @@ def create_dispatcher(
     *,
     rates: RateService,
     admins: Iterable[int],
+    metrics: BotMetrics | None = None,
+    journal: Journal | None = None,
+    identity: QuoteIdentity | None = None,
     storage: BaseStorage | None = None,
     events_isolation: BaseEventIsolation | None = None,
     message_manager: MessageManagerProtocol | None = None,
@@ -149,7 +153,12 @@ def create_dispatcher(
 ) -> BotApp:
     """The dispatcher with every flow's dialog, commands, access control and services.
 
-    ``inflight`` counts its updates; the dispatchers a reload builds share the process's.
+    The services reach handlers through aiogram's dependency injection: the flow's
+    actions and the quote commands take the one :class:`FlowServices` (``rates``,
+    ``metrics``, the ``journal``'s writer, ``identity``: a quote's time and number, live
+    unless given), the journal commands ``journal`` and ``journal_store``. With
+    ``metrics`` every update is measured too. ``inflight`` counts its updates; the
+    dispatchers a reload builds share the process's.
     """
     isolation = events_isolation or SimpleEventIsolation()
     inflight = inflight if inflight is not None else InFlight()
@@ -160,8 +169,17 @@ def create_dispatcher(
         storage=storage if storage is not None else MemoryStorage(),
         events_isolation=isolation,
     )
-    dispatcher["rates"] = rates
+    services = FlowServices(
+        rates,
+        metrics=metrics,
+        journal=journal.writer if journal is not None else None,
+        identity=identity or QuoteIdentity(),
+    )
+    dispatcher[SERVICES_KEY] = services
     dispatcher["config"] = defs.config
+    if journal is not None:  # /history, /export, /today read the store
+        dispatcher["journal"] = journal.writer
+        dispatcher["journal_store"] = journal.store
     # In front of the FSM lock: one user's flood is dropped, never queued (issue 10 §3).
     throttle = UserThrottle(defs.config, defs.renderer)
     setup_throttle(dispatcher, throttle)
@@ -186,7 +204,9 @@ def create_dispatcher(
     # Registered before setup_dialogs, so it runs first on errors.
     dispatcher.errors.middleware(StorageFailureMiddleware(defs.config, defs.renderer))
     setup_dialogs(dispatcher, message_manager=message_manager, events_isolation=isolation)
-    return BotApp(dispatcher, flows, rates, inflight, throttle)
+    if metrics is not None:  # after setup_dialogs: it measures the dialogs' steps too
+        setup_metrics_middleware(dispatcher, metrics)
+    return BotApp(dispatcher, flows, services, inflight, throttle)
 
 
 def create_providers(
@@ -296,10 +316,9 @@ async def local_app(
     rates = create_offline_rates(config)
     storage = CompactMemoryStorage(config.storage.state_ttl_seconds)
     try:
-        app = create_dispatcher(defs, rates=rates, admins=admins, storage=storage)
-        metrics = BotMetrics()
-        app.dispatcher["metrics"] = metrics
-        setup_metrics_middleware(app.dispatcher, metrics)
+        app = create_dispatcher(
+            defs, rates=rates, admins=admins, metrics=BotMetrics(), storage=storage
+        )
         await set_commands(bot, config, defs.renderer.locales)
         await rates.snapshot()  # static rates: cached at once, as run --offline does
         await app.dispatcher.emit_startup(bot=bot)
@@ -707,19 +726,16 @@ async def build_runtime(
         metrics = BotMetrics()
 
         def wired(new: Definitions, rates: RateService) -> BotApp:
-            app = create_dispatcher(
+            return create_dispatcher(
                 new,
                 rates=rates,
                 admins=admin_ids(new.config, settings),
+                metrics=metrics,
+                journal=journal,  # compute_quote records through its writer
                 storage=storage,
                 events_isolation=isolation,
                 inflight=inflight,
             )
-            app.dispatcher["metrics"] = metrics
-            app.dispatcher["journal"] = journal.writer  # compute_quote records through it
-            app.dispatcher["journal_store"] = journal.store  # /history, /export, /today read it
-            setup_metrics_middleware(app.dispatcher, metrics)
-            return app
 
         app = wired(defs, parts.rates)
         wiring = Wiring(

@@ -18,6 +18,7 @@ from jinja2 import TemplateError
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, Problem
 from engine.flow.oneline import rejection_text, sample_rejections
+from engine.flow.services import FlowServices
 from engine.inline import InlineQuotes, line_limit, sample_cases
 from engine.journal.texts import string_samples
 from engine.preview import PreviewResult, Screen, preview_all
@@ -212,7 +213,7 @@ def journal_string_problems(defs: Definitions, locale: str) -> list[Problem]:
 async def _preview(defs: Definitions) -> PreviewResult:
     rates = create_offline_rates(defs.config)
     try:
-        return await preview_all(defs, {"rates": rates})
+        return await preview_all(defs, FlowServices(rates))
     finally:
         await rates.close()
 

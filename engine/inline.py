@@ -60,6 +60,8 @@ from engine.flow.oneline import (
     vocabulary,
 )
 from engine.flow.schema import FlowConfig
+from engine.flow.services import FlowServices
+from engine.journal.hook import QuoteOrigin
 from engine.render import Renderer
 from engine.telegram import TelegramTextError, parse_html
 
@@ -188,11 +190,12 @@ class InlineQuotes:
         """Every locale, ``locale`` (the admin's) first."""
         return [locale, *(other for other in self.renderer.locales if other != locale)]
 
-    async def answer(self, query: str, locale: str, services: Mapping[str, Any]) -> InlineAnswer:
+    async def answer(
+        self, query: str, locale: str, services: FlowServices, origin: QuoteOrigin | None
+    ) -> InlineAnswer:
         """The answer to an admin's query in ``locale``; never raises for what was typed.
 
-        ``services`` are what the flow's actions see (aiogram's middleware data): ``rates``,
-        and ``metrics``, ``journal``, ``event_from_user``, ``event_chat`` when there.
+        ``services`` and ``origin`` are what the flow's actions see.
         """
         text = query.strip()
         if not text:
@@ -205,7 +208,7 @@ class InlineQuotes:
             return self.rejection_answer(locale, exc)
         data: dict[str, Any] = dict(request.as_data())
         try:
-            await self.quote(data, services)
+            await self.quote(data, services, origin)
         except ActionFailedError as exc:
             log.warning("inline quote %s→%s not given: %s", request.give, request.get, exc.reason)
             return self.button_answer(
@@ -226,7 +229,9 @@ class InlineQuotes:
         )
         return InlineAnswer(articles=articles, data=data)
 
-    async def quote(self, data: dict[str, Any], services: Mapping[str, Any]) -> None:
+    async def quote(
+        self, data: dict[str, Any], services: FlowServices, origin: QuoteOrigin | None
+    ) -> None:
         """Run the amount step's actions on ``data`` (``compute_quote`` stores ``quote``).
 
         Raises:
@@ -234,7 +239,7 @@ class InlineQuotes:
         """
         assert self.amount_step is not None
         for name in self.flow.steps[self.amount_step].actions:
-            await ACTIONS[name](ActionContext(data, services))
+            await ACTIONS[name](ActionContext(data, services, origin))
 
     def articles(self, data: Mapping[str, Any], locale: str) -> tuple[Article, ...]:
         """One article per locale (the admin's first) for a computed quote in ``data``."""

@@ -2,8 +2,9 @@
 
 Walks each flow as an admin would: every option of every choice step (so every direction),
 a sample number for each input (a preset, or a round amount within the currency's limits),
-the step actions run against the services given (the offline static provider in
-``crypto-helper check``), then every input error, every error step and the cancel step.
+the step actions run against the :class:`~engine.flow.services.FlowServices` given (the
+offline static provider in ``crypto-helper check``; no origin, so nothing is journalled),
+then every input error, every error step and the cancel step.
 The keyboard layout mirrors :mod:`engine.flow.builder`; a test keeps the two in step.
 
 :func:`select_screens` is ``crypto-helper preview``'s filter: it forgives how a case is
@@ -33,6 +34,7 @@ from engine.flow.buttons import button_id, visible_buttons
 from engine.flow.context import ERROR_KEY, input_limits, window_context
 from engine.flow.options import option_codes
 from engine.flow.schema import FlowConfig
+from engine.flow.services import FlowServices
 from engine.journal.texts import SAMPLE_NOW, preview_cases, sample_entries
 from engine.messages import (
     BOT_TEMPLATES,
@@ -95,7 +97,7 @@ def sample_number(
 
 
 class _Previewer:
-    def __init__(self, defs: Definitions, services: Mapping[str, Any]) -> None:
+    def __init__(self, defs: Definitions, services: FlowServices) -> None:
         self.config = defs.config
         self.renderer: Renderer = defs.renderer
         self.services = services
@@ -276,7 +278,7 @@ class _Previewer:
 
     async def messages(self) -> None:
         """The bot's own messages (/help, /rates, refusal, failure) with live-shaped data."""
-        rows = await self.services["rates"].snapshot()
+        rows = await self.services.rates.snapshot()
         for name in BOT_TEMPLATES:
             for locale in self.renderer.locales:
                 cases = [("message", base_context(self.config, locale))]
@@ -304,7 +306,7 @@ class _Previewer:
                     self.result.screens.append(Screen("bot", name, locale, case, text, (), name))
 
 
-async def preview_all(defs: Definitions, services: Mapping[str, Any]) -> PreviewResult:
+async def preview_all(defs: Definitions, services: FlowServices) -> PreviewResult:
     """Screens of every flow and bot message; rendering failures come back as problems."""
     previewer = _Previewer(defs, services)
     for flow in defs.flows:
@@ -318,7 +320,7 @@ async def journal_messages(previewer: _Previewer) -> None:
     """The journal's messages (/history mine, all, empty; /today with quotes and empty),
     from sample quotes the rates compute, at a fixed time (flow ``journal``)."""
     config, renderer = previewer.config, previewer.renderer
-    entries = await sample_entries(config, previewer.services["rates"], SAMPLE_NOW)
+    entries = await sample_entries(config, previewer.services.rates, SAMPLE_NOW)
     for locale in renderer.locales:
         for name, cases in preview_cases(config, locale, entries, SAMPLE_NOW).items():
             for case, context in cases:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import BaseFilter, Command, CommandObject, CommandStart, StateFilter
@@ -14,9 +12,9 @@ from aiogram_dialog import DialogManager, ShowMode, StartMode
 from engine.bot.oneline import OneLineQuotes, ReadsAsQuote, kept_card_states
 from engine.config.models import AppConfig
 from engine.flow.builder import FlowDialog
+from engine.flow.services import FlowServices
 from engine.locale import user_locale
 from engine.messages import HELP, RATES, help_context, rates_context
-from engine.rates.service import RateService
 from engine.render import Renderer
 
 START_COMMANDS = ("admin_bot",)
@@ -51,16 +49,19 @@ def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: R
 
     @router.message(Command("q"))
     async def one_line(
-        message: Message, command: CommandObject, dialog_manager: DialogManager, **services: Any
+        message: Message,
+        command: CommandObject,
+        dialog_manager: DialogManager,
+        flow_services: FlowServices,
     ) -> None:
         """``/q 1000 rub usdt 2``: the result card at once (the dialog opened there)."""
-        await quotes.answer(message, command.args or "", services, dialog_manager)
+        await quotes.answer(message, command.args or "", flow_services, dialog_manager)
 
     on_cards = kept_card_states(quotes)
 
     @router.message(ReadsAsQuote(quotes))
     async def one_line_on_card(
-        message: Message, dialog_manager: DialogManager, **services: Any
+        message: Message, dialog_manager: DialogManager, flow_services: FlowServices
     ) -> None:
         """``500 usdt rub`` typed on a result card: a new quote, not a wrong amount. In
         any other step the step reads it (the filters run before the dialog is known)."""
@@ -68,7 +69,7 @@ def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: R
             raise SkipHandler  # no dialog: the fallback router answers it
         if dialog_manager.current_context().state.state not in on_cards:
             raise SkipHandler
-        await quotes.answer(message, message.text or "", services, dialog_manager)
+        await quotes.answer(message, message.text or "", flow_services, dialog_manager)
 
     @router.message(Command("cancel"))
     async def cancel(message: Message, dialog_manager: DialogManager) -> None:
@@ -84,9 +85,9 @@ def create_commands_router(main_flow: FlowDialog, config: AppConfig, renderer: R
         await message.answer(renderer.window(locale, HELP, help_context(config, locale)))
 
     @router.message(Command("rates"))
-    async def show_rates(message: Message, rates: RateService) -> None:
+    async def show_rates(message: Message, flow_services: FlowServices) -> None:
         locale = locale_of(message)
-        rows = await rates.snapshot()
+        rows = await flow_services.rates.snapshot()
         await message.answer(renderer.window(locale, RATES, rates_context(config, locale, rows)))
 
     @router.callback_query(CallbackData(NEW_DEAL_DATA))
@@ -120,14 +121,16 @@ def create_fallback_router(main_flow: FlowDialog, config: AppConfig, renderer: R
         await callback.answer()
 
     @router.message(StateFilter(None))
-    async def no_dialog(message: Message, dialog_manager: DialogManager, **services: Any) -> None:
+    async def no_dialog(
+        message: Message, dialog_manager: DialogManager, flow_services: FlowServices
+    ) -> None:
         """A message from an admin with no dialog open, so no flow's handler matches: the
         dialog is gone (Redis lost its data, ``storage.state_ttl_seconds`` passed, a restart
         with memory storage) or was finished or cancelled. Say so and start a new quote
         from the first step, as for an old button (errors.py), instead of answering
         nothing. A text that reads as a one-line quote (``1000 rub usdt 2``) gets the card."""
         if message.text and quotes.reads_as_quote(message.text):
-            await quotes.answer(message, message.text, services, dialog_manager)
+            await quotes.answer(message, message.text, flow_services, dialog_manager)
             return
         locale = user_locale(message.from_user, renderer.locales, config.bot.default_locale)
         await message.answer(renderer.string(locale, "notices", "start_over", {}))

@@ -29,6 +29,7 @@ not journalled; the README says so.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from aiogram import Router
@@ -46,7 +47,8 @@ from aiogram.types import (
 from cachetools import TTLCache
 
 from engine.config.models import AppConfig
-from engine.flow.builder import FlowDialog
+from engine.flow.builder import FlowDialog, quote_origin
+from engine.flow.services import FlowServices
 from engine.inline import START_PARAMETER, InlineAnswer, InlineQuotes
 from engine.journal.hook import record_quote
 from engine.locale import user_locale
@@ -90,6 +92,11 @@ async def send_answer(query: InlineQuery, answer: InlineAnswer) -> bool:
     return True
 
 
+def own_chat(user_id: int) -> Chat:
+    """The admin's private chat with the bot: where an inline quote counts as made."""
+    return Chat(id=user_id, type=ChatType.PRIVATE)
+
+
 def create_inline_router(main_flow: FlowDialog, config: AppConfig, renderer: Renderer) -> Router:
     """The ``inline_query`` handler for admins; without a client card in the main flow
     (no ``send`` button on its result card) no handler, so inline queries are not even
@@ -104,25 +111,25 @@ def create_inline_router(main_flow: FlowDialog, config: AppConfig, renderer: Ren
     answered: TTLCache[str, tuple[int, dict[str, Any]]] = TTLCache(KEPT_QUOTES, KEPT_SECONDS)
 
     @router.inline_query()
-    async def inline_quote(query: InlineQuery, **services: Any) -> None:
+    async def inline_quote(query: InlineQuery, flow_services: FlowServices) -> None:
         locale = user_locale(query.from_user, renderer.locales, config.bot.default_locale)
         # No chat is known yet: the quote is the admin's own, as in their chat with the bot.
-        own_chat = Chat(id=query.from_user.id, type=ChatType.PRIVATE)
+        origin = quote_origin(query.from_user, own_chat(query.from_user.id), config)
         # Not journalled yet: only the result the admin picks is (chosen_inline_result).
-        quoting = {k: v for k, v in services.items() if k != "journal"}
-        answer = await quotes.answer(query.query, locale, {**quoting, "event_chat": own_chat})
+        quoting = replace(flow_services, journal=None)
+        answer = await quotes.answer(query.query, locale, quoting, origin)
         if answer.articles and answer.data is not None:
             answered[str(answer.data["quote"]["number"])] = (query.from_user.id, answer.data)
         await send_answer(query, answer)
 
     @router.chosen_inline_result()
-    async def picked(chosen: ChosenInlineResult, **services: Any) -> None:
+    async def picked(chosen: ChosenInlineResult, flow_services: FlowServices) -> None:
         number = chosen.result_id.rpartition("-")[0]
         kept = answered.pop(number, None)
         if kept is None or kept[0] != chosen.from_user.id:
             log.info("inline quote %s picked, not answered here: not journalled", number)
             return
-        own_chat = Chat(id=chosen.from_user.id, type=ChatType.PRIVATE)
-        record_quote(kept[1], {**services, "event_chat": own_chat})
+        origin = quote_origin(chosen.from_user, own_chat(chosen.from_user.id), config)
+        record_quote(kept[1], flow_services.journal, origin)
 
     return router

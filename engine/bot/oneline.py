@@ -8,7 +8,6 @@ result card (or its ``on_error`` card), so a one-line quote and a dialog quote c
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from aiogram.filters import BaseFilter
@@ -17,7 +16,7 @@ from aiogram_dialog import DialogManager
 
 from engine.config.models import AppConfig
 from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
-from engine.flow.builder import FAILED_STEP_KEY, FlowDialog
+from engine.flow.builder import FAILED_STEP_KEY, FlowDialog, quote_origin
 from engine.flow.oneline import (
     OneLineRejectedError,
     QuoteRequest,
@@ -26,6 +25,8 @@ from engine.flow.oneline import (
     rejection_text,
     vocabulary,
 )
+from engine.flow.services import FlowServices
+from engine.journal.hook import QuoteOrigin
 from engine.locale import user_locale
 from engine.render import Renderer
 
@@ -64,7 +65,7 @@ class OneLineQuotes:
         self,
         message: Message,
         text: str,
-        services: Mapping[str, Any],
+        services: FlowServices,
         manager: DialogManager,
     ) -> None:
         """Reply to ``text`` with the flow's result card (the dialog opened there, so its
@@ -78,20 +79,21 @@ class OneLineQuotes:
             log.debug("one-line quote refused: %s", exc.code)
             await message.answer(rejection_text(self.renderer, locale, exc))
             return
-        card, data = await self._quote(request, services)
+        origin = quote_origin(message.from_user, message.chat, self.config)
+        card, data = await self._quote(request, services, origin)
         if card == self.flow.steps[self.step_id].on_error:
             data[FAILED_STEP_KEY] = self.step_id  # Retry there repeats the quote
         await self.dialog.open_at(manager, card, data)
 
     async def _quote(
-        self, request: QuoteRequest, services: Mapping[str, Any]
+        self, request: QuoteRequest, services: FlowServices, origin: QuoteOrigin | None
     ) -> tuple[str, dict[str, Any]]:
         """Run the amount step's actions; the card to show and the data to show it with."""
         step = self.flow.steps[self.step_id]
         data: dict[str, Any] = dict(request.as_data())
         try:
             for name in step.actions:
-                await ACTIONS[name](ActionContext(data, services))
+                await ACTIONS[name](ActionContext(data, services, origin))
         except ActionFailedError as exc:
             log.info("one-line quote: action failed (%s)", exc.reason)
             assert step.on_error is not None

@@ -3,7 +3,9 @@
 A flow lists action names (``actions: [compute_quote]``); they are looked up in
 :data:`ACTIONS`, so YAML cannot call arbitrary code. An action reads and updates the dialog
 data (JSON-safe values only: Decimals are stored as strings) and may raise
-:class:`ActionFailedError`, which sends the dialog to the step's ``on_error``.
+:class:`ActionFailedError`, which sends the dialog to the step's ``on_error``. The services
+it uses come typed (:class:`~engine.flow.services.FlowServices`), with who asked
+(:class:`~engine.journal.hook.QuoteOrigin`) when an admin did.
 """
 
 from __future__ import annotations
@@ -11,24 +13,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from engine.errors import EngineError
-from engine.journal.hook import record_quote
+from engine.flow.services import FlowServices
+from engine.journal.hook import QuoteOrigin, record_quote
 from engine.rates.errors import RatesUnavailableError
 from engine.rates.quote import Fixed
-from engine.rates.quote_number import new_quote_number
-from engine.rates.service import RateService
 
 log = logging.getLogger("engine.flow")
 #: The answer saying which amount was typed: "give" (default) or "receive".
 FIXED_KEY = "fixed"
-# When a quote is made and its number: module-level so that snapshot tests can fix them.
-quote_clock: Callable[[], datetime] = partial(datetime.now, UTC)
-quote_number: Callable[[], str] = new_quote_number
 
 
 class ActionFailedError(EngineError):
@@ -41,10 +37,12 @@ class ActionFailedError(EngineError):
 
 @dataclass(frozen=True, slots=True)
 class ActionContext:
-    """What an action sees: the dialog data and the services wired by the app."""
+    """What an action sees: the dialog data, the services wired by the app and, when an
+    admin asked (not in a preview), who and where."""
 
     data: MutableMapping[str, Any]
-    services: Mapping[str, Any]
+    services: FlowServices
+    origin: QuoteOrigin | None = None
 
 
 Action = Callable[[ActionContext], Awaitable[None]]
@@ -52,11 +50,11 @@ Action = Callable[[ActionContext], Awaitable[None]]
 
 async def compute_quote(ctx: ActionContext) -> None:
     """Quote ``give`` → ``get`` for ``amount`` with ``margin`` %; stores ``quote``."""
-    rates: RateService = ctx.services["rates"]
+    services = ctx.services
     data = ctx.data
     fixed: Fixed = "receive" if data.get(FIXED_KEY) == "receive" else "give"
     try:
-        quote, rate = await rates.quote(
+        quote, rate = await services.rates.quote(
             str(data["give"]),
             str(data["get"]),
             Decimal(data["margin"]),
@@ -66,9 +64,8 @@ async def compute_quote(ctx: ActionContext) -> None:
     except RatesUnavailableError as exc:
         log.warning("no rate for %s→%s: %s", data.get("give"), data.get("get"), exc)
         raise ActionFailedError("rates_unavailable") from exc
-    metrics = ctx.services.get("metrics")
-    if metrics is not None:
-        metrics.count_quote(quote.give, quote.get)
+    if services.metrics is not None:
+        services.metrics.count_quote(quote.give, quote.get)
     data["quote"] = {
         "asset": quote.display.base,
         "price": quote.display.quote,
@@ -83,10 +80,11 @@ async def compute_quote(ctx: ActionContext) -> None:
         "stale": rate.stale,
         "held": bool(rate.held),  # a newer price awaits confirmation: this is the last good one
         "fixed": quote.fixed,  # which amount the admin typed: what the client gives or gets
-        "number": quote_number(),
-        "at": quote_clock().isoformat(timespec="seconds"),
+        "number": services.identity.number(),
+        "at": services.identity.clock().isoformat(timespec="seconds"),
     }
-    record_quote(data, ctx.services)  # queued for the journal: never waits, never raises
+    # Queued for the journal: never waits, never raises.
+    record_quote(data, services.journal, ctx.origin)
 
 
 async def carry_amount(ctx: ActionContext) -> None:

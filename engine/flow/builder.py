@@ -12,7 +12,8 @@ Every window gets the declared navigation buttons; only the buttons of the messa
 dialog shows now are live (:class:`~engine.flow.keyboard.CurrentMessageOnly`: a double tap
 on a ``keep_message`` card acts once). Texts come from the :class:`Renderer`
 in the user's locale. Dialog data holds only JSON-safe values (Decimals as strings), so it
-survives Redis.
+survives Redis. Actions get the dispatcher's :class:`~engine.flow.services.FlowServices`
+and the update's :func:`quote_origin`, not aiogram's middleware data.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from aiogram.enums import ContentType
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, Chat, Message, User
 from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Group, Row, Select
@@ -46,6 +47,8 @@ from engine.flow.keyboard import CurrentMessageOnly, IntentMarkup, MemoKeyboard
 from engine.flow.options import option_codes
 from engine.flow.parse import InputRejectedError, parse_number
 from engine.flow.schema import FlowConfig
+from engine.flow.services import services_in
+from engine.journal.hook import QuoteOrigin
 from engine.locale import user_locale
 from engine.render import Renderer
 
@@ -59,6 +62,15 @@ RETURN_KEY = "_return_to"
 # Digests of the messages a send button sent from this dialog: a double tap sends once.
 SENT_KEY = "_sent"
 SENT_KEPT = 20
+
+
+def quote_origin(user: User | None, chat: Chat | None, config: AppConfig) -> QuoteOrigin | None:
+    """Who asks for a quote in which chat, as the journal records it (``None`` when the
+    update has no user or no chat)."""
+    if user is None or chat is None:
+        return None
+    locale = user_locale(user, config.locales, config.bot.default_locale)
+    return QuoteOrigin(user.id, user.username, chat.id, locale)
 
 
 class TemplateText(Text):
@@ -181,7 +193,11 @@ class _Builder:
         data = manager.dialog_data
         for key, value in self.flow.defaults.items():  # actions see every answer
             data.setdefault(key, value)
-        context = ActionContext(data, manager.middleware_data)
+        middleware_data = manager.middleware_data
+        origin = quote_origin(
+            middleware_data.get("event_from_user"), middleware_data.get("event_chat"), self.config
+        )
+        context = ActionContext(data, services_in(middleware_data), origin)
         try:
             for name in actions:
                 await ACTIONS[name](context)

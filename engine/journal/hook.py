@@ -1,10 +1,10 @@
 """The recording hook: ``compute_quote`` calls :func:`record_quote` once a quote is made.
 
 It builds a :class:`~engine.journal.entry.JournalEntry` from the dialog data the action
-stored (``give``, ``get``, ``margin``, ``quote``) and from aiogram's middleware data (who,
-in which chat; the journal writer as ``journal``), and hands it to the writer, which
-queues it and returns at once. Without a journal (tests, ``check``'s previews) or without
-a user (a preview) nothing is recorded.
+stored (``give``, ``get``, ``margin``, ``quote``) and from the update's
+:class:`QuoteOrigin` (who asked, in which chat, in which locale), and hands it to the
+journal writer, which queues it and returns at once. Without a journal (tests, ``check``'s
+previews) or without an origin (a preview) nothing is recorded.
 
 The quote number is ``quote["number"]`` when the action set one (the card shows it), else
 a new one, stored back into ``quote`` so the card and the row agree.
@@ -13,16 +13,15 @@ a new one, stored back into ``quote`` so the card and the row agree.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
-from engine.config.models import AppConfig
 from engine.journal.entry import JournalEntry, Mode
-from engine.locale import user_locale
 from engine.rates.quote_number import new_quote_number
 
 log = logging.getLogger(__name__)
@@ -32,6 +31,16 @@ PACKAGE = "crypto-helper"
 
 class JournalRecorderProtocol(Protocol):
     def record(self, entry: JournalEntry) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteOrigin:
+    """Who asked for a quote and where: the admin, the chat and the admin's locale."""
+
+    admin_id: int
+    admin_username: str | None
+    chat_id: int
+    locale: str
 
 
 @cache
@@ -44,28 +53,19 @@ def bot_version() -> str:
 
 
 def quote_entry(
-    data: MutableMapping[str, Any], services: Mapping[str, Any], now: datetime
-) -> JournalEntry | None:
-    """The entry for the quote in ``data``; None when no user or chat is known."""
-    user = services.get("event_from_user")
-    chat = services.get("event_chat")
-    if user is None or chat is None:
-        return None
+    data: MutableMapping[str, Any], origin: QuoteOrigin, now: datetime
+) -> JournalEntry:
+    """The entry for the quote in ``data``, asked for from ``origin``."""
     quote: MutableMapping[str, Any] = data["quote"]
     number = quote.get("number") or new_quote_number()
     quote["number"] = number
-    config: AppConfig | None = services.get("config")
-    if config is not None:
-        locale = user_locale(user, config.locales, config.bot.default_locale)
-    else:
-        locale = str(getattr(user, "language_code", None) or "")
     mode: Mode = "receive" if quote.get("fixed") == "receive" else "give"
     return JournalEntry(
         quote_no=str(number),
         created_at=now,
-        admin_id=int(user.id),
-        admin_username=getattr(user, "username", None),
-        chat_id=int(chat.id),
+        admin_id=origin.admin_id,
+        admin_username=origin.admin_username,
+        chat_id=origin.chat_id,
         give=str(data["give"]),
         get=str(data["get"]),
         mode=mode,
@@ -80,21 +80,23 @@ def quote_entry(
         rate_age_seconds=int(quote["age_seconds"]),
         stale=bool(quote["stale"]),
         held=bool(quote.get("held", False)),
-        locale=locale,
+        locale=origin.locale,
         bot_version=bot_version(),
     )
 
 
-def record_quote(data: MutableMapping[str, Any], services: Mapping[str, Any]) -> None:
-    """Record the quote just computed into ``data`` when a journal is wired; never raises
-    and never waits (a quote is shown whatever happens to its row)."""
-    journal: JournalRecorderProtocol | None = services.get("journal")
-    if journal is None:
+def record_quote(
+    data: MutableMapping[str, Any],
+    journal: JournalRecorderProtocol | None,
+    origin: QuoteOrigin | None,
+) -> None:
+    """Record the quote just computed into ``data`` when a journal is wired and the origin
+    is known; never raises and never waits (a quote is shown whatever happens to its row)."""
+    if journal is None or origin is None:
         return
     try:
-        entry = quote_entry(data, services, datetime.now(UTC))
+        entry = quote_entry(data, origin, datetime.now(UTC))
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:  # a bug: say it loudly
         log.error("journal: the quote could not be recorded (%s: %s)", type(exc).__name__, exc)
         return
-    if entry is not None:
-        journal.record(entry)
+    journal.record(entry)

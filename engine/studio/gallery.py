@@ -39,6 +39,7 @@ from engine.check import POPUP_NOTICES
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, Problem
 from engine.flow.oneline import rejection_text, sample_rejections
+from engine.flow.services import FlowServices
 from engine.preview import Screen, preview_all
 from engine.rates.offline import create_offline_rates
 from engine.studio.graph import flow_graph
@@ -361,7 +362,7 @@ def _remove_previous(folder: Path) -> None:
 async def _render_all(defs: Definitions) -> tuple[list[Problem], list[Screen]]:
     rates = create_offline_rates(defs.config)
     try:
-        result = await preview_all(defs, {"rates": rates})
+        result = await preview_all(defs, FlowServices(rates))
     finally:
         await rates.close()
     return result.problems, result.screens

@@ -20,15 +20,14 @@ import concurrent.futures
 import logging
 import os
 import re
-from collections.abc import Coroutine, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.check import screen_problems, string_problems
 from engine.definitions import Definitions, load_definitions
 from engine.errors import ConfigError, EngineError, Problem
-from engine.flow import actions
+from engine.flow.services import FlowServices, QuoteIdentity
 from engine.preview import PreviewResult, Screen, preview_all, select_screens
 from engine.rates.offline import create_offline_rates
 
@@ -39,6 +38,8 @@ INTENT = "<intent>"
 #: What every card of a snapshot shows as its quote's number and time.
 QUOTE_NUMBER = "000000"
 QUOTE_TIME = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+#: Both, as the flow's actions take them (tests give it to the dispatchers they build).
+FIXED_IDENTITY = QuoteIdentity(clock=lambda: QUOTE_TIME, number=lambda: QUOTE_NUMBER)
 # aiogram-dialog's separator between the intent id and a button's own data
 # (aiogram_dialog.utils.CB_SEP; a test keeps the two equal).
 INTENT_SEPARATOR = "\x1d"
@@ -123,8 +124,7 @@ def render_screens(config_path: str | os.PathLike[str]) -> list[Screen]:
         defs = load_definitions(config_path)
     except ConfigError as exc:
         raise SnapshotConfigError(exc.problems) from None
-    with _fixed_quote_identity():
-        result = _run(_preview(defs))
+    result = _run(_preview(defs))
     problems = [
         *result.problems,
         *screen_problems(defs, result.screens),
@@ -165,22 +165,10 @@ def _as_sent(rows: Iterable[Iterable[tuple[str, str]]]) -> list[list[tuple[str, 
     return [[(label, f"{INTENT}{INTENT_SEPARATOR}{data}") for label, data in row] for row in rows]
 
 
-@contextmanager
-def _fixed_quote_identity() -> Iterator[None]:
-    """Quotes made meanwhile get :data:`QUOTE_NUMBER` and :data:`QUOTE_TIME` (the action
-    module keeps both as names to be replaced for this), then the real ones again."""
-    saved = actions.quote_number, actions.quote_clock
-    actions.quote_number, actions.quote_clock = (lambda: QUOTE_NUMBER), (lambda: QUOTE_TIME)
-    try:
-        yield
-    finally:
-        actions.quote_number, actions.quote_clock = saved
-
-
 async def _preview(defs: Definitions) -> PreviewResult:
     rates = create_offline_rates(defs.config, clock=lambda: 0.0)
     try:
-        return await preview_all(defs, {"rates": rates})
+        return await preview_all(defs, FlowServices(rates, identity=FIXED_IDENTITY))
     finally:
         await rates.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from typing import Any
 
 from aiogram.methods import AnswerCallbackQuery, SendMessage, TelegramMethod
@@ -11,6 +12,7 @@ from aiogram_dialog.test_tools import BotClient, MockMessageManager
 from aiogram_dialog.test_tools.bot_client import FakeBot
 
 from engine.app import BotApp
+from engine.flow.services import SERVICES_KEY
 
 ADMIN = 1001
 STRANGER = 2002
@@ -58,3 +60,9 @@ class Session:
         self.app, self.bot, self.manager = app, bot, manager
         self.client = BotClient(app.dispatcher, user_id=user_id, chat_id=user_id, bot=bot)
         self.client.user = User(id=user_id, is_bot=False, first_name="U", language_code=language)
+
+    def serve_with(self, **changes: Any) -> None:
+        """The flow's actions get these services instead (a recording journal, metrics,
+        rates that fail)."""
+        services = replace(self.app.services, **changes)
+        self.app.dispatcher[SERVICES_KEY] = services

@@ -13,6 +13,7 @@ from bot_helpers import ADMIN, RecordingBot, Session
 from engine.app import create_dispatcher
 from engine.definitions import Definitions, load_definitions
 from engine.rates.offline import create_offline_rates
+from engine.testing.snapshots import FIXED_IDENTITY
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -36,6 +37,7 @@ async def session(definitions: Definitions) -> AsyncIterator[Callable[..., Sessi
             definitions,
             rates=rates,
             admins=admins,
+            identity=FIXED_IDENTITY,
             storage=JsonMemoryStorage(),
             message_manager=manager,
         )

@@ -122,7 +122,7 @@ async def test_stray_button_is_answered(session) -> None:
 
 async def test_a_failing_step_reports_and_keeps_serving(session, monkeypatch) -> None:
     s = session()
-    rates = s.app.rates
+    rates = s.app.services.rates
 
     async def broken(*args, **kwargs):
         raise RuntimeError("boom")

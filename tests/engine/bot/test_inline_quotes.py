@@ -167,7 +167,7 @@ async def test_an_empty_query_gets_a_hint(session, text: str) -> None:
 async def test_a_stranger_gets_no_result_and_a_button_to_open_the_bot(session, caplog) -> None:
     s = session(user_id=STRANGER)
     recorder = Recorder()
-    s.app.dispatcher["journal"] = recorder
+    s.serve_with(journal=recorder)
     caplog.set_level(logging.INFO)
     for _ in range(2):
         answer = await inline_query(s, "1000 rub usdt 2")
@@ -203,8 +203,7 @@ async def pick(
 async def test_an_inline_quote_is_counted_and_journalled_as_the_admins_own(session) -> None:
     s = session()
     recorder, metrics = Recorder(), BotMetrics()
-    s.app.dispatcher["journal"] = recorder
-    s.app.dispatcher["metrics"] = metrics
+    s.serve_with(journal=recorder, metrics=metrics)
     await inline_query(s, "1000 rub usd")  # typing on: quoted, shown, never sent
     answer = await inline_query(s, "1000 rub usdt 2")
     assert recorder.entries == []  # journalled when picked, not when answered
@@ -222,7 +221,7 @@ async def test_a_pick_of_a_quote_this_process_did_not_answer_is_not_journalled(
 ) -> None:
     s = session()
     recorder = Recorder()
-    s.app.dispatcher["journal"] = recorder
+    s.serve_with(journal=recorder)
     caplog.set_level(logging.INFO)
     answer = await inline_query(s, "1000 rub usdt 2")
     await pick(s, answer, "ZZZZZZ-ru")  # answered by another replica
@@ -237,7 +236,7 @@ async def test_no_rate_no_result_and_a_button_saying_so(session, caplog) -> None
             raise RatesUnavailableError("every provider down")
 
     s = session()
-    s.app.dispatcher["rates"] = NoRates()
+    s.serve_with(rates=NoRates())
     answer = await inline_query(s, "1000 rub usdt 2")
     assert answer.results == []
     assert answer.button is not None

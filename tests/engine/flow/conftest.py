@@ -15,6 +15,7 @@ from engine.app import create_dispatcher
 from engine.definitions import Definitions, load_definitions
 from engine.rates.offline import create_offline_rates
 from engine.rates.service import RateService
+from engine.testing.snapshots import FIXED_IDENTITY
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -43,6 +44,7 @@ async def make_chat(definitions: Definitions) -> AsyncIterator[Callable[..., Cha
             defs,
             rates=service,
             admins=[user_id],
+            identity=FIXED_IDENTITY,
             storage=JsonMemoryStorage(),
             message_manager=manager,
         )

@@ -8,6 +8,7 @@ import pytest
 
 from engine.definitions import Definitions
 from engine.flow.actions import ACTIONS, ActionContext, ActionFailedError
+from engine.flow.services import FlowServices
 from engine.rates.offline import create_offline_rates
 
 
@@ -23,7 +24,7 @@ async def test_compute_quote_stores_json_safe_numbers_and_counts(definitions: De
     rates = create_offline_rates(definitions.config)
     metrics = Counter()
     data = {"give": "RUB", "get": "USDT", "margin": "2", "amount": "1000"}
-    await ACTIONS["compute_quote"](ActionContext(data, {"rates": rates, "metrics": metrics}))
+    await ACTIONS["compute_quote"](ActionContext(data, FlowServices(rates, metrics=metrics)))
     await rates.close()
     quote = data["quote"]
     assert json.loads(json.dumps(data)) == data  # survives Redis serialisation
@@ -41,7 +42,7 @@ async def test_compute_quote_without_a_rate_fails_the_action(definitions: Defini
     rates = create_offline_rates(config)
     data = {"give": "RUB", "get": "USDT", "margin": "2", "amount": "1000"}
     with pytest.raises(ActionFailedError) as info:
-        await ACTIONS["compute_quote"](ActionContext(data, {"rates": rates}))
+        await ACTIONS["compute_quote"](ActionContext(data, FlowServices(rates)))
     await rates.close()
     assert info.value.reason == "rates_unavailable"
     assert "quote" not in data

@@ -10,8 +10,10 @@ from aiogram.types import Chat, User
 
 from engine.definitions import load_definitions
 from engine.flow.actions import ActionContext, compute_quote
+from engine.flow.builder import quote_origin
+from engine.flow.services import FlowServices
 from engine.journal.entry import JournalEntry
-from engine.journal.hook import bot_version, quote_entry
+from engine.journal.hook import QuoteOrigin, bot_version, quote_entry
 from engine.rates.offline import create_offline_rates
 from engine.rates.quote_number import ALPHABET, is_quote_number, new_quote_number
 
@@ -27,25 +29,18 @@ class Recorder:
         self.entries.append(entry)
 
 
-def services(journal: Recorder | None, rates: Any, language: str = "en") -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "rates": rates,
-        "config": DEFS.config,
-        "event_from_user": User(
-            id=1001, is_bot=False, first_name="A", username="desk_anna", language_code=language
-        ),
-        "event_chat": Chat(id=-1001, type="private"),
-    }
-    if journal is not None:
-        found["journal"] = journal
-    return found
+def origin(language: str = "en") -> QuoteOrigin | None:
+    user = User(
+        id=1001, is_bot=False, first_name="A", username="desk_anna", language_code=language
+    )
+    return quote_origin(user, Chat(id=-1001, type="private"), DEFS.config)
 
 
 async def test_a_quote_is_recorded_with_everything_needed_to_reproduce_it() -> None:
     rates = create_offline_rates(DEFS.config)
     journal = Recorder()
     data: dict[str, Any] = {"give": "RUB", "get": "USDT", "margin": "2", "amount": "1000"}
-    await compute_quote(ActionContext(data, services(journal, rates)))
+    await compute_quote(ActionContext(data, FlowServices(rates, journal=journal), origin()))
     await rates.close()
     [entry] = journal.entries
     quote = data["quote"]
@@ -70,25 +65,28 @@ async def test_the_cards_number_is_the_rows_and_receive_mode_is_kept() -> None:
     rates = create_offline_rates(DEFS.config)
     journal = Recorder()
     data: dict[str, Any] = {"give": "USDT", "get": "THB", "margin": "1.5", "amount": "100"}
-    await compute_quote(ActionContext(data, services(journal, rates, "ru")))
+    await compute_quote(ActionContext(data, FlowServices(rates, journal=journal), origin("ru")))
     await rates.close()
     [entry] = journal.entries
     assert entry.quote_no == data["quote"]["number"]
     assert entry.locale == "ru"
     # the number an action put on the card is used as it is; "fixed" says the mode
     data["quote"].update(number="K7M2QX", fixed="receive")
-    again = quote_entry(data, services(journal, rates), entry.created_at)
-    assert again is not None and (again.quote_no, again.mode) == ("K7M2QX", "receive")
+    found = origin()
+    assert found is not None
+    again = quote_entry(data, found, entry.created_at)
+    assert (again.quote_no, again.mode) == ("K7M2QX", "receive")
 
 
 async def test_without_a_journal_or_a_user_nothing_is_recorded() -> None:
     rates = create_offline_rates(DEFS.config)
     data: dict[str, Any] = {"give": "RUB", "get": "USDT", "margin": "2", "amount": "1000"}
-    await compute_quote(ActionContext(data, services(None, rates)))  # tests, bench
+    await compute_quote(ActionContext(data, FlowServices(rates), origin()))  # tests, bench
     journal = Recorder()
-    await compute_quote(ActionContext(dict(data), {"rates": rates, "journal": journal}))
+    await compute_quote(ActionContext(dict(data), FlowServices(rates, journal=journal)))
     await rates.close()
     assert journal.entries == []  # check's previews have no user
+    assert quote_origin(None, Chat(id=1, type="private"), DEFS.config) is None
 
 
 def test_quote_numbers() -> None:

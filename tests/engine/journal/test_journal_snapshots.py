@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from engine.definitions import load_definitions
+from engine.flow.services import FlowServices
 from engine.journal.export import export_csv
 from engine.journal.texts import JOURNAL_TEMPLATES, string_samples
 from engine.preview import preview_all
 from engine.rates.offline import create_offline_rates
+from engine.testing.snapshots import FIXED_IDENTITY
 from engine.texts import REQUIRED_STRINGS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -22,7 +24,7 @@ LOCALES = ("ru", "en")
 @pytest.fixture
 async def screens() -> dict[str, str]:
     rates = create_offline_rates(DEFS.config)
-    result = await preview_all(DEFS, {"rates": rates})
+    result = await preview_all(DEFS, FlowServices(rates, identity=FIXED_IDENTITY))
     await rates.close()
     assert result.problems == []
     return {f"{s.step} {s.locale} {s.case}": s.text for s in result.screens if s.flow == "journal"}

@@ -28,6 +28,7 @@ from engine.rates.service import RateService
 from engine.reload.feed import Generation
 from engine.reload.reloader import Reloader
 from engine.reload.switch import Switchboard, Wiring
+from engine.testing.snapshots import FIXED_IDENTITY
 
 ROOT = Path(__file__).resolve().parents[3]
 ADMIN = 1001
@@ -143,6 +144,7 @@ async def running_bot(
             new,
             rates=rates,
             admins=[ADMIN],
+            identity=FIXED_IDENTITY,
             storage=storage,
             message_manager=manager,
             inflight=inflight,

@@ -1,18 +1,20 @@
 """Coordination of replicas sharing one Redis: one upstream fetch, one preloader.
 
-Both locks are ``SET key token NX PX`` with a token naming the holder; a Lua
-compare-and-delete (or compare-and-renew) touches a lock only while the token is still
-there, so a replica never frees or extends a lock it has lost::
+Both locks are redis-py's :class:`~redis.asyncio.lock.Lock` (``SET key token NX PX``, the
+token naming the holder; release and renewal compare the token first, so a replica never
+frees or extends a lock it has lost)::
 
     crypto_helper:rates_fetch:<provider>   one upstream call of that provider; the others
                                            wait for its entries in the shared store
     crypto_helper:preloader:leader         the replica running the preloader; renewed
                                            every loop, taken over once it expires
 
-Redis trouble never fails a quote. :class:`RedisHealth` turns the first failure into one
-WARNING and skips Redis for a cool-down; meanwhile :class:`RedisFetchLock` lets each
-replica fetch on its own and :class:`RedisLeaderLock` keeps a leader leading only until
-the lease it last renewed runs out.
+Ours on top is what the library does not do: a replica that finds the fetch lock held
+waits for the holder's *result* in the shared store, not for the lock, and Redis trouble
+never fails a quote. :class:`RedisHealth` turns the first failure into one WARNING and
+skips Redis for a cool-down; meanwhile :class:`RedisFetchLock` lets each replica fetch on
+its own and :class:`RedisLeaderLock` keeps a leader leading only until the lease it last
+renewed runs out (on our clock: Redis cannot tell us then).
 """
 
 from __future__ import annotations
@@ -27,22 +29,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockNotOwnedError, RedisError
 
 logger = logging.getLogger("engine.rates")
 
 T = TypeVar("T")
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-_TAKE_OR_RENEW = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if not holder then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1 end
-return 0
-"""
 
 
 class FetchLockProtocol(Protocol):
@@ -88,8 +80,10 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _ms(seconds: float) -> int:
-    return max(int(seconds * 1000), 1)
+def _lock(redis: Redis, name: str, ttl_seconds: float) -> Lock:
+    """A non-blocking :class:`Lock` (we poll for a result, not for the lock) whose token
+    lives on the object, not per thread: one event loop uses it."""
+    return redis.lock(name, timeout=ttl_seconds, blocking=False, thread_local=False)
 
 
 class RedisHealth:
@@ -170,7 +164,6 @@ class RedisFetchLock:
         self._poll = poll_seconds
         self._clock = clock
         self._sleep = sleep
-        self._release = redis.register_script(_RELEASE)
 
     def ttl(self, key: str) -> float:
         return self._provider_ttl.get(key, self._ttl)
@@ -184,9 +177,9 @@ class RedisFetchLock:
         name, ttl = self._prefix + key, self.ttl(key)
         deadline = self._clock() + ttl
         while self._health.available and self._clock() < deadline:
-            token = holder_token()
+            lock = _lock(self._redis, name, ttl)
             try:
-                won = await self._redis.set(name, token, nx=True, px=_ms(ttl))
+                won = await lock.acquire(token=holder_token())
             except RedisError as exc:
                 self._health.failed(f"fetch lock {key}", exc)
                 break
@@ -196,8 +189,8 @@ class RedisFetchLock:
                     found = await shared()  # a peer may have finished just before
                     return found if found is not None else await fetch()
                 finally:
-                    await self._unlock(name, token)
-            found = await self._wait(name, shared, deadline)
+                    await self._unlock(lock, name)
+            found = await self._wait(lock, name, shared, deadline)
             if found is not None:
                 logger.debug("rates: %s fetched by another replica", key)
                 return found
@@ -210,13 +203,13 @@ class RedisFetchLock:
         return await fetch()
 
     async def _wait(
-        self, name: str, shared: Callable[[], Awaitable[T | None]], deadline: float
+        self, lock: Lock, name: str, shared: Callable[[], Awaitable[T | None]], deadline: float
     ) -> T | None:
         """The holder's result, or None once the lock is free, Redis fails or time is up."""
         while self._clock() < deadline:
             await self._sleep(self._poll)
             try:
-                held = await self._redis.exists(name)
+                held = await lock.locked()
             except RedisError as exc:
                 self._health.failed(f"fetch lock {name}", exc)
                 return None
@@ -226,9 +219,16 @@ class RedisFetchLock:
                 return found
         return None
 
-    async def _unlock(self, name: str, token: str) -> None:
+    async def _unlock(self, lock: Lock, name: str) -> None:
         try:
-            await self._release(keys=[name], args=[token])
+            await lock.release()
+        except LockNotOwnedError:  # expired mid-fetch: another replica may hold it now
+            logger.warning(
+                "rates: fetch lock %s expired before its fetch ended (TTL %.1f s); "
+                "another replica may have fetched too",
+                name,
+                lock.timeout,
+            )
         except RedisError as exc:  # it expires by itself
             self._health.failed(f"fetch lock release {name}", exc)
 
@@ -236,11 +236,12 @@ class RedisFetchLock:
 class RedisLeaderLock:
     """:class:`LeaderLockProtocol` over Redis: one key, a lease of ``ttl_seconds``.
 
-    :meth:`hold` takes the key when it is free and renews it while this replica holds it.
-    While Redis is unreachable a leader keeps leading until the lease it last renewed
-    would have expired (no other replica can have taken it before), then stops; a replica
-    that was not leading does not start. So there is never more than one leader, and
-    during a Redis outage possibly none (quotes are then fetched on demand).
+    :meth:`hold` renews the key while this replica holds it (:meth:`Lock.reacquire`) and
+    takes it when it is free (:meth:`Lock.acquire`, not blocking). While Redis is
+    unreachable a leader keeps leading until the lease it last renewed would have expired
+    (no other replica can have taken it before), then stops; a replica that was not
+    leading does not start. So there is never more than one leader, and during a Redis
+    outage possibly none (quotes are then fetched on demand).
 
     Args:
         redis: the shared client.
@@ -258,24 +259,20 @@ class RedisLeaderLock:
         health: RedisHealth | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._redis = redis
-        self._key = key
+        self._lock = _lock(redis, key, ttl_seconds)
         self._ttl = ttl_seconds
         self._health = health or RedisHealth()
         self._clock = clock
         self._token = holder_token()
+        self._owned = False  # the lock was ours at the last answer from Redis
         self._lease_until = 0.0
         self._leading = False
-        self._take_or_renew = redis.register_script(_TAKE_OR_RENEW)
-        self._release = redis.register_script(_RELEASE)
 
     async def hold(self) -> bool:
         if self._health.available:
             asked_at = self._clock()
             try:
-                held = await self._take_or_renew(
-                    keys=[self._key], args=[self._token, _ms(self._ttl)]
-                )
+                held = await self._take_or_renew()
             except RedisError as exc:
                 self._health.failed("preloader leadership", exc)
             else:
@@ -291,12 +288,24 @@ class RedisLeaderLock:
         self._leading = leading
         return leading
 
+    async def _take_or_renew(self) -> bool:
+        if self._owned:
+            try:
+                return await self._lock.reacquire()
+            except LockNotOwnedError:  # expired (and maybe taken over): not ours to renew
+                self._owned = False
+        self._owned = bool(await self._lock.acquire(token=self._token))
+        return self._owned
+
     async def release(self) -> None:
         leading, self._leading, self._lease_until = self._leading, False, 0.0
-        if not leading or not self._health.available:
+        owned, self._owned = self._owned, False
+        if not (leading and owned) or not self._health.available:
             return
         try:
-            await self._release(keys=[self._key], args=[self._token])
+            await self._lock.release()
+        except LockNotOwnedError:  # expired and maybe taken over: not ours to free
+            return
         except RedisError as exc:  # it expires by itself
             self._health.failed("preloader leadership release", exc)
             return

@@ -156,6 +156,22 @@ async def test_a_lock_that_expired_under_its_update_is_a_warning(
     assert "had expired when its update finished" in caplog.text
 
 
+async def test_a_lock_lost_under_its_update_is_neither_renewed_nor_freed(
+    redis: Redis, keys: DefaultKeyBuilder, caplog: pytest.LogCaptureFixture
+) -> None:
+    isolation = RenewingRedisEventIsolation(redis, keys, ttl=0.3, renew_every=0.1, wait=1)
+    name = keys.build(key(4), "lock")
+    with caplog.at_level(logging.WARNING):
+        async with isolation.lock(key(4)):
+            await redis.set(name, "the next update", px=5000)  # ours expired, and was taken
+            await asyncio.sleep(0.25)  # two renewal beats
+            assert 4_000 < await redis.pttl(name) <= 5_000  # not renewed for the old holder
+        assert await redis.get(name) == b"the next update"  # nor freed
+    assert "expired while its update ran; not renewed" in caplog.text
+    assert "had expired when its update finished" in caplog.text
+    await redis.delete(name)
+
+
 def test_renewal_must_come_before_expiry(keys: DefaultKeyBuilder) -> None:
     with pytest.raises(ValueError, match="renew_every"):
         RenewingRedisEventIsolation(Redis(), keys, ttl=1, renew_every=1)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import pytest
 from rates_fakes import APILAYER, RAPIRA, FakeClock, FakeProvider, make_config
 from redis.asyncio import Redis
+from redis_scratch import scratch_prefix, scratch_redis
 
 from engine.config.models import AppConfig
 from engine.rates.service import RateService
@@ -42,17 +42,15 @@ async def service(
     await svc.close()
 
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+@pytest.fixture
+def prefix() -> str:
+    """This test's own key prefix in the shared Redis (``test:<uuid>:``)."""
+    return scratch_prefix()
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    """A client of the real redis-server at ``REDIS_URL``, database 15 flushed around the test."""
-    client = Redis.from_url(REDIS_URL)
-    if int(client.connection_pool.connection_kwargs.get("db", 0)) != 15:
-        await client.aclose()
-        pytest.fail(f"REDIS_URL={REDIS_URL} must select database 15: the tests flush it")
-    await client.flushdb()  # fails the test when there is no server
-    yield client
-    await client.flushdb()
-    await client.aclose()
+async def redis(prefix: str) -> AsyncIterator[Redis]:
+    """A client of the real redis-server at ``REDIS_URL`` (any database); the keys under
+    ``prefix`` are deleted after the test, and no other key is touched."""
+    async with scratch_redis(prefix) as client:
+        yield client

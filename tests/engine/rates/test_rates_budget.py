@@ -2,17 +2,15 @@
 
 Wall clocks are FakeClocks set inside December 2026 (31 days), so "the month" is one
 calendar month throughout; the monotonic clocks are separate FakeClocks. The Redis tests
-use the real redis-server at ``REDIS_URL`` (database 15, flushed by the ``redis`` fixture)
-under a prefix of their own.
+use the real redis-server at ``REDIS_URL`` (any database) under a key prefix of their own,
+whose keys alone the ``redis`` fixture deletes afterwards.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,6 +30,7 @@ from rates_fakes import (
 )
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis_scratch import REDIS_URL
 
 from engine.app import create_rate_service
 from engine.config.models import AppConfig, BudgetConfig
@@ -54,7 +53,6 @@ from engine.rates.service import RateService
 from providers.base import Pair, ProviderConfig, QuotaInfo, Quote, RequestCountingProtocol
 from providers.errors import ProviderUnavailableError
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 DEC_1 = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
@@ -386,8 +384,7 @@ async def test_file_ledger_unwritable_directory_warns_and_counts_in_memory(
 # --- RedisLedger -------------------------------------------------------------------------
 
 
-async def test_redis_ledger_is_one_count_for_every_replica(redis: Redis) -> None:
-    prefix = f"test_budget_{uuid.uuid4().hex[:8]}:"
+async def test_redis_ledger_is_one_count_for_every_replica(redis: Redis, prefix: str) -> None:
     one, two = Redis.from_url(REDIS_URL), Redis.from_url(REDIS_URL)
     try:
         a, b = RedisLedger(one, prefix), RedisLedger(two, prefix)
@@ -447,8 +444,9 @@ class FlakyRedis:
         return self.client.pipeline(transaction=transaction)
 
 
-async def test_redis_ledger_sends_what_it_counted_locally_once_redis_answers(redis: Redis) -> None:
-    prefix = f"test_budget_{uuid.uuid4().hex[:8]}:"
+async def test_redis_ledger_sends_what_it_counted_locally_once_redis_answers(
+    redis: Redis, prefix: str
+) -> None:
     flaky = FlakyRedis(redis)
     ledger = RedisLedger(flaky, prefix)  # type: ignore[arg-type]
     assert await ledger.add("apilayer", MONTH, 3) == 3

@@ -6,8 +6,8 @@
   wall time across a restart), the Redis server's time (RedisClock) for replicas.
 * ``timer`` (monotonic) runs the breakers: a wall-clock step never keeps one open.
 
-The replica tests use the real redis-server at ``REDIS_URL`` (database 15, flushed by the
-``redis`` fixture) under a key prefix of their own.
+The replica tests use the real redis-server at ``REDIS_URL`` (any database) under a key
+prefix of their own, whose keys alone the ``redis`` fixture deletes afterwards.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +26,7 @@ from typing import Any
 import pytest
 from rates_fakes import APILAYER, CONFIG, RAPIRA, FakeClock, FakeProvider, make_config
 from redis.asyncio import Redis
+from redis_scratch import REDIS_URL
 
 from engine.config.models import AppConfig
 from engine.rates.breaker import BreakerSettings, BreakerState
@@ -42,8 +41,6 @@ from engine.rates.redis_store import (
 from engine.rates.service import RateService
 from providers.base import Pair, ProviderConfig, Quote
 from providers.errors import ProviderUnavailableError
-
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 NOW = datetime(2026, 12, 10, 12, tzinfo=UTC).timestamp()
 DAY = 86_400.0
@@ -319,8 +316,9 @@ def test_other_formats_are_refused(change: dict[str, object], message: str) -> N
         entry_from_json({**json.loads(V1), **change})
 
 
-async def test_a_format_1_key_in_redis_is_served_after_an_upgrade(redis: Redis) -> None:
-    prefix = f"test_clocks_{uuid.uuid4().hex[:8]}:"
+async def test_a_format_1_key_in_redis_is_served_after_an_upgrade(
+    redis: Redis, prefix: str
+) -> None:
     backend = create_redis_rates_backend(REDIS_URL, make_config(), prefix=prefix)
     try:
         await redis.set(f"{prefix}rates:rapira:USDT/RUB", V1, px=60_000)
@@ -359,11 +357,6 @@ async def until(condition: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition never became true")
-
-
-@pytest.fixture
-def prefix() -> str:
-    return f"test_clocks_{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture

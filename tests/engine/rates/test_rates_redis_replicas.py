@@ -2,23 +2,24 @@
 
 Each "replica" is a RateService with its own fake providers and its own Redis objects, as
 separate processes would have; a FakeClock shared by all stands in for the wall clock.
-The server is ``REDIS_URL`` (default ``redis://127.0.0.1:6379/15``), database 15 flushed
-before and after each test; no server means failing tests, not skipped ones.
+The server is ``REDIS_URL`` (any database); each test keeps to a key prefix of its own and
+deletes only those keys afterwards (see ``redis_scratch``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from rates_fakes import APILAYER, RAPIRA, FakeClock, FakeProvider, make_config
 from redis.asyncio import Redis
+from redis_scratch import REDIS_URL
 
 from engine.config.models import AppConfig
 from engine.rates.errors import RatesUnavailableError
@@ -33,10 +34,7 @@ from engine.rates.service import RateService
 from providers.base import Pair
 from providers.errors import ProviderUnavailableError
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-LOCK = "crypto_helper:rates_fetch:apilayer"
-LEADER = "crypto_helper:preloader:leader"
 
 
 @dataclass
@@ -48,12 +46,14 @@ class Replica:
 
 
 @pytest.fixture
-async def replicas(redis: Redis, clock: FakeClock) -> AsyncIterator[tuple[Replica, Replica]]:
+async def replicas(
+    redis: Redis, prefix: str, clock: FakeClock
+) -> AsyncIterator[tuple[Replica, Replica]]:
     """Two replicas wired as in production (the clock stands in for ``time.time``)."""
     config = make_config()
     made: list[Replica] = []
     for _ in range(2):
-        backend = create_redis_rates_backend(REDIS_URL, config)
+        backend = create_redis_rates_backend(REDIS_URL, config, prefix=prefix)
         rapira, apilayer = FakeProvider("rapira", RAPIRA), FakeProvider("apilayer", APILAYER)
         service = RateService(
             config,
@@ -81,13 +81,44 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("condition never became true")
 
 
+@dataclass
+class Scratch:
+    """The locks and stores of one test, every key under its prefix."""
+
+    redis: Redis
+    prefix: str
+
+    @property
+    def lock(self) -> str:
+        return f"{self.prefix}rates_fetch:apilayer"
+
+    @property
+    def leader(self) -> str:
+        return f"{self.prefix}preloader:leader"
+
+    def fetch_lock(self, **kwargs: Any) -> RedisFetchLock:
+        return RedisFetchLock(self.redis, prefix=f"{self.prefix}rates_fetch:", **kwargs)
+
+    def leader_lock(self, **kwargs: Any) -> RedisLeaderLock:
+        return RedisLeaderLock(self.redis, key=self.leader, **kwargs)
+
+    def store(self) -> RedisQuoteStore:
+        return RedisQuoteStore(
+            self.redis, prefix=f"{self.prefix}rates:", max_size=16, entry_ttl_seconds=1020
+        )
+
+
+@pytest.fixture
+def scratch(redis: Redis, prefix: str) -> Scratch:
+    return Scratch(redis, prefix)
+
+
 def replica(
-    redis: Redis, config: AppConfig, clock: FakeClock, lock: RedisFetchLock
+    scratch: Scratch, config: AppConfig, clock: FakeClock, lock: RedisFetchLock
 ) -> tuple[RateService, FakeProvider]:
     apilayer = FakeProvider("apilayer", APILAYER)
-    store = RedisQuoteStore(redis, max_size=16, entry_ttl_seconds=1020)
     return RateService(
-        config, {"apilayer": apilayer}, clock, store=store, fetch_lock=lock
+        config, {"apilayer": apilayer}, clock, store=scratch.store(), fetch_lock=lock
     ), apilayer
 
 
@@ -131,26 +162,26 @@ async def test_stale_entries_are_refreshed_once_across_replicas(
 
 
 async def test_a_dead_holder_is_waited_for_until_its_lock_expires(
-    redis: Redis, clock: FakeClock
+    redis: Redis, scratch: Scratch, clock: FakeClock
 ) -> None:
-    lock = RedisFetchLock(redis, ttl_seconds=0.3, poll_seconds=0.01)
-    service, apilayer = replica(redis, make_config(directions={"RUB": ["EUR"]}), clock, lock)
-    await redis.set(LOCK, "a replica that crashed mid-fetch", px=300)
+    lock = scratch.fetch_lock(ttl_seconds=0.3, poll_seconds=0.01)
+    service, apilayer = replica(scratch, make_config(directions={"RUB": ["EUR"]}), clock, lock)
+    await redis.set(scratch.lock, "a replica that crashed mid-fetch", px=300)
     started = time.monotonic()
     rate = await service.get_rate("RUB", "EUR")
     assert rate.rate == Decimal("94.20")
     assert len(apilayer.calls) == 1
     assert time.monotonic() - started >= 0.2
-    assert await redis.exists(LOCK) == 0  # released after its own fetch
+    assert await redis.exists(scratch.lock) == 0  # released after its own fetch
     await service.close()
 
 
 async def test_when_the_holder_fails_the_other_replica_calls_upstream_itself(
-    redis: Redis, clock: FakeClock
+    scratch: Scratch, clock: FakeClock
 ) -> None:
     config = make_config(directions={"RUB": ["EUR"]})
-    a, a_api = replica(redis, config, clock, RedisFetchLock(redis, poll_seconds=0.01))
-    b, b_api = replica(redis, config, clock, RedisFetchLock(redis, poll_seconds=0.01))
+    a, a_api = replica(scratch, config, clock, scratch.fetch_lock(poll_seconds=0.01))
+    b, b_api = replica(scratch, config, clock, scratch.fetch_lock(poll_seconds=0.01))
     a_api.gate, a_api.error = asyncio.Event(), ProviderUnavailableError("apilayer", "HTTP 503")
     failing = asyncio.create_task(a.get_rate("RUB", "EUR"))
     await until(lambda: len(a_api.calls) == 1)
@@ -168,8 +199,9 @@ async def test_when_the_holder_fails_the_other_replica_calls_upstream_itself(
 
 async def test_the_lock_is_released_on_failure_and_never_freed_for_another_holder(
     redis: Redis,
+    scratch: Scratch,
 ) -> None:
-    lock = RedisFetchLock(redis)
+    lock = scratch.fetch_lock()
 
     async def nothing_shared() -> int | None:
         return None
@@ -179,18 +211,43 @@ async def test_the_lock_is_released_on_failure_and_never_freed_for_another_holde
 
     with pytest.raises(ProviderUnavailableError):
         await lock.run("apilayer", failing, nothing_shared)
-    assert await redis.exists(LOCK) == 0
+    assert await redis.exists(scratch.lock) == 0
 
     async def outlived() -> int:  # our lock expired and another replica took it
-        await redis.set(LOCK, "another replica", px=5000)
+        await redis.set(scratch.lock, "another replica", px=5000)
         return 1
 
     assert await lock.run("apilayer", outlived, nothing_shared) == 1
-    assert await redis.get(LOCK) == b"another replica"
+    assert await redis.get(scratch.lock) == b"another replica"
 
 
-async def test_a_peer_result_found_after_taking_the_lock_saves_the_call(redis: Redis) -> None:
-    lock = RedisFetchLock(redis)
+async def test_a_fetch_that_outlived_its_lock_leaves_the_next_holder_alone(
+    redis: Redis, scratch: Scratch, caplog: pytest.LogCaptureFixture
+) -> None:
+    health = RedisHealth()
+    lock = scratch.fetch_lock(ttl_seconds=0.1, health=health)
+
+    async def nothing_shared() -> int | None:
+        return None
+
+    async def slow() -> int:
+        await asyncio.sleep(0.15)  # past the lock's TTL: it expired...
+        await redis.set(scratch.lock, "another replica", px=5000)  # ...and was taken
+        return 1
+
+    with caplog.at_level(logging.WARNING, "engine.rates"):
+        assert await lock.run("apilayer", slow, nothing_shared) == 1
+    assert await redis.get(scratch.lock) == b"another replica"  # neither freed...
+    assert 4_000 < await redis.pttl(scratch.lock) <= 5_000  # ...nor extended
+    assert health.available  # a lost lock is no Redis outage
+    assert caplog.messages == [
+        f"rates: fetch lock {scratch.lock} expired before its fetch ended (TTL 0.1 s); "
+        "another replica may have fetched too"
+    ]
+
+
+async def test_a_peer_result_found_after_taking_the_lock_saves_the_call(scratch: Scratch) -> None:
+    lock = scratch.fetch_lock()
 
     async def peer_just_finished() -> str | None:
         return "peer's entries"
@@ -231,28 +288,52 @@ async def test_redis_down_quotes_still_work_through_upstream(
 # --- leader lock: one preloader at a time ------------------------------------------------
 
 
-async def test_one_leader_renews_releases_and_is_replaced(redis: Redis) -> None:
-    a, b = (RedisLeaderLock(redis, ttl_seconds=10) for _ in range(2))
+async def test_one_leader_renews_releases_and_is_replaced(redis: Redis, scratch: Scratch) -> None:
+    a, b = (scratch.leader_lock(ttl_seconds=10) for _ in range(2))
     assert (await a.hold(), await b.hold(), await a.hold()) == (True, False, True)
-    assert 9_000 < await redis.pttl(LEADER) <= 10_000
+    assert 9_000 < await redis.pttl(scratch.leader) <= 10_000
     await a.release()
-    assert await redis.exists(LEADER) == 0
+    assert await redis.exists(scratch.leader) == 0
     assert (await b.hold(), await a.hold()) == (True, False)
 
 
-async def test_an_expired_leader_is_taken_over(redis: Redis) -> None:
-    a, b = (RedisLeaderLock(redis, ttl_seconds=0.1) for _ in range(2))
+async def test_an_expired_leader_is_taken_over(redis: Redis, scratch: Scratch) -> None:
+    a, b = (scratch.leader_lock(ttl_seconds=0.1) for _ in range(2))
     assert await a.hold()
     await asyncio.sleep(0.15)  # a crashed: no renewal
     assert await b.hold()
     assert not await a.hold()
     await a.release()  # not the holder: nothing happens
-    assert await redis.exists(LEADER) == 1
+    assert await redis.exists(scratch.leader) == 1
 
 
-async def test_a_leader_cut_off_from_redis_leads_only_until_its_lease_ends(redis: Redis) -> None:
+async def test_a_leader_that_lost_its_key_neither_renews_nor_frees_it(
+    redis: Redis, scratch: Scratch, caplog: pytest.LogCaptureFixture
+) -> None:
+    health = RedisHealth()
+    a, b = (scratch.leader_lock(ttl_seconds=10, health=health) for _ in range(2))
+    with caplog.at_level(logging.WARNING, "engine.rates"):
+        assert await a.hold()
+        # a's lease ran out unseen (a paused VM) and another replica took the key
+        await redis.set(scratch.leader, "another replica", px=5000)
+        assert not await a.hold()
+        assert 4_000 < await redis.pttl(scratch.leader) <= 5_000  # not renewed for a
+        await redis.delete(scratch.leader)
+        assert await b.hold()  # the same while b believes it leads and gives up
+        await redis.set(scratch.leader, "another replica", px=5000)
+        await b.release()
+        assert await redis.get(scratch.leader) == b"another replica"  # not freed
+        await redis.delete(scratch.leader)
+        assert await a.hold()  # free again: taken
+    assert health.available  # a lost key is no Redis outage
+    assert caplog.messages == []
+
+
+async def test_a_leader_cut_off_from_redis_leads_only_until_its_lease_ends(
+    scratch: Scratch,
+) -> None:
     health = RedisHealth(cooldown_seconds=60)
-    lock = RedisLeaderLock(redis, ttl_seconds=0.1, health=health)
+    lock = scratch.leader_lock(ttl_seconds=0.1, health=health)
     assert await lock.hold()
     health.failed("test", ConnectionError("cut off"))
     assert await lock.hold()  # nobody else can have it yet
@@ -261,7 +342,7 @@ async def test_a_leader_cut_off_from_redis_leads_only_until_its_lease_ends(redis
 
 
 async def test_only_the_leader_preloads_and_another_takes_over(
-    redis: Redis, clock: FakeClock
+    scratch: Scratch, clock: FakeClock
 ) -> None:
     config = make_config()
     sides = []
@@ -271,10 +352,10 @@ async def test_only_the_leader_preloads_and_another_takes_over(
             config,
             {"rapira": rapira, "apilayer": apilayer},
             clock,
-            store=RedisQuoteStore(redis, max_size=16, entry_ttl_seconds=1020),
-            fetch_lock=RedisFetchLock(redis),
+            store=scratch.store(),
+            fetch_lock=scratch.fetch_lock(),
         )
-        leader = RedisLeaderLock(redis, ttl_seconds=180)
+        leader = scratch.leader_lock(ttl_seconds=180)
         sides.append((Preloader(service, config, clock=clock, leader=leader), rapira, apilayer))
     (p1, *first), (p2, *second) = sides
 
@@ -294,13 +375,13 @@ async def test_only_the_leader_preloads_and_another_takes_over(
 
 
 async def test_a_crashed_preloader_is_replaced_after_its_lease(
-    redis: Redis, clock: FakeClock
+    scratch: Scratch, clock: FakeClock
 ) -> None:
     config = make_config(directions={"RUB": ["EUR"]})
-    services = [replica(redis, config, clock, RedisFetchLock(redis)) for _ in range(2)]
+    services = [replica(scratch, config, clock, scratch.fetch_lock()) for _ in range(2)]
     (s1, api1), (s2, api2) = services
-    p1 = Preloader(s1, config, clock=clock, leader=RedisLeaderLock(redis, ttl_seconds=0.1))
-    p2 = Preloader(s2, config, clock=clock, leader=RedisLeaderLock(redis, ttl_seconds=0.1))
+    p1 = Preloader(s1, config, clock=clock, leader=scratch.leader_lock(ttl_seconds=0.1))
+    p2 = Preloader(s2, config, clock=clock, leader=scratch.leader_lock(ttl_seconds=0.1))
     await p1.run_once()
     await p2.run_once()
     assert (len(api1.calls), len(api2.calls)) == (1, 0)
@@ -310,12 +391,12 @@ async def test_a_crashed_preloader_is_replaced_after_its_lease(
     assert (len(api1.calls), len(api2.calls)) == (1, 1)
 
 
-async def test_the_leader_wakes_up_in_time_to_renew(redis: Redis, clock: FakeClock) -> None:
+async def test_the_leader_wakes_up_in_time_to_renew(scratch: Scratch, clock: FakeClock) -> None:
     fiat = {"enabled": True, "interval_seconds": 60, "pairs": ["EUR/RUB"]}
     config = make_config(budget=100, preload=fiat, directions={"RUB": ["EUR"]})
-    service, apilayer = replica(redis, config, clock, RedisFetchLock(redis))
+    service, apilayer = replica(scratch, config, clock, scratch.fetch_lock())
     plain = Preloader(service, config, clock=clock)
-    led = Preloader(service, config, clock=clock, leader=RedisLeaderLock(redis, ttl_seconds=180))
+    led = Preloader(service, config, clock=clock, leader=scratch.leader_lock(ttl_seconds=180))
     paced = 30 * 86_400 / 87  # 90 % of 100, less a burst of 3: due every 8.3 h
     assert led.intervals == {"apilayer": paced}
     assert await plain.run_once() == paced

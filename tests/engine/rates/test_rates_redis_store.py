@@ -1,19 +1,20 @@
 """RedisQuoteStore on a real redis-server: exact Decimals, expiring keys, a local fallback.
 
-The server is ``REDIS_URL`` (default ``redis://127.0.0.1:6379/15``); database 15 is
-flushed before and after each test. No server means failing tests, not skipped ones.
+The server is ``REDIS_URL`` (any database); each test keeps to a key prefix of its own and
+deletes only those keys afterwards (see ``redis_scratch``). No server means failing tests,
+not skipped ones.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from decimal import Decimal
 
 import pytest
 from rates_fakes import make_config
 from redis.asyncio import Redis
+from redis_scratch import REDIS_URL, delete_prefixed, glob_escape
 
 from engine.rates.cache import CacheEntry, CacheKey
 from engine.rates.redis_store import (
@@ -24,7 +25,6 @@ from engine.rates.redis_store import (
 )
 from providers.base import Pair, Quote
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 IDR = Pair("IDR", "RUB")
@@ -42,8 +42,15 @@ ENTRIES: dict[CacheKey, CacheEntry] = {
 }
 
 
-def store(redis: Redis, *, max_size: int = 16, ttl: float = 1020) -> RedisQuoteStore:
-    return RedisQuoteStore(redis, max_size=max_size, entry_ttl_seconds=ttl)
+def store(redis: Redis, prefix: str, *, max_size: int = 16, ttl: float = 1020) -> RedisQuoteStore:
+    return RedisQuoteStore(
+        redis, prefix=f"{prefix}rates:", max_size=max_size, entry_ttl_seconds=ttl
+    )
+
+
+async def keys(redis: Redis, prefix: str) -> list[bytes]:
+    """This test's keys, sorted."""
+    return sorted([key async for key in redis.scan_iter(match=f"{glob_escape(prefix)}*")])
 
 
 def decimals(entry: CacheEntry) -> list[object]:
@@ -51,9 +58,9 @@ def decimals(entry: CacheEntry) -> list[object]:
     return [None if d is None else d.as_tuple() for d in (q.close, q.bid, q.ask)]
 
 
-async def test_round_trip_keeps_every_digit_and_exponent(redis: Redis) -> None:
-    await store(redis).put_many(ENTRIES)
-    reader = store(redis)  # another replica: nothing local, everything from Redis
+async def test_round_trip_keeps_every_digit_and_exponent(redis: Redis, prefix: str) -> None:
+    await store(redis, prefix).put_many(ENTRIES)
+    reader = store(redis, prefix)  # another replica: nothing local, everything from Redis
     for key, entry in ENTRIES.items():
         got = await reader.get(key)
         assert got == entry
@@ -61,9 +68,11 @@ async def test_round_trip_keeps_every_digit_and_exponent(redis: Redis) -> None:
     assert await reader.get(("rapira", Pair("BTC", "RUB"))) is None
 
 
-async def test_entries_are_json_with_decimal_strings_under_readable_keys(redis: Redis) -> None:
-    await store(redis).put_many(ENTRIES)
-    raw = await redis.get("crypto_helper:rates:rapira:USDT/RUB")
+async def test_entries_are_json_with_decimal_strings_under_readable_keys(
+    redis: Redis, prefix: str
+) -> None:
+    await store(redis, prefix).put_many(ENTRIES)
+    raw = await redis.get(f"{prefix}rates:rapira:USDT/RUB")
     assert json.loads(raw) == {
         "v": 2,
         "pair": "USDT/RUB",
@@ -75,46 +84,47 @@ async def test_entries_are_json_with_decimal_strings_under_readable_keys(redis: 
         "as_of": None,
         "stale": False,
     }
-    assert sorted(await redis.keys()) == [
-        b"crypto_helper:rates:apilayer:IDR/RUB",
-        b"crypto_helper:rates:rapira:USDT/RUB",
-        b"crypto_helper:rates:x:A/B",
+    assert await keys(redis, prefix) == [
+        f"{prefix}rates:apilayer:IDR/RUB".encode(),
+        f"{prefix}rates:rapira:USDT/RUB".encode(),
+        f"{prefix}rates:x:A/B".encode(),
     ]
 
 
-async def test_every_key_expires(redis: Redis) -> None:
-    await store(redis, ttl=1020).put_many(ENTRIES)
-    for key in await redis.keys():
+async def test_every_key_expires(redis: Redis, prefix: str) -> None:
+    await store(redis, prefix, ttl=1020).put_many(ENTRIES)
+    assert len(await keys(redis, prefix)) == len(ENTRIES)
+    for key in await keys(redis, prefix):
         assert 1_019_000 < await redis.pttl(key) <= 1_020_000
 
 
-async def test_factory_keys_outlive_the_longest_provider_ttl(redis: Redis) -> None:
+async def test_factory_keys_outlive_the_longest_provider_ttl(redis: Redis, prefix: str) -> None:
     # apilayer at 100 requests a month: fresh for 8.3 h (30 days / 87), then 900 s stale,
     # plus 60 s margin
-    backend = create_redis_rates_backend(REDIS_URL, make_config(budget=100))
+    backend = create_redis_rates_backend(REDIS_URL, make_config(budget=100), prefix=prefix)
     try:
         assert await backend.ping()
         await backend.store.put_many(ENTRIES)
-        ttl = await redis.pttl("crypto_helper:rates:apilayer:IDR/RUB")
+        ttl = await redis.pttl(f"{prefix}rates:apilayer:IDR/RUB")
         longest = 30 * 86_400 / 87 + 900 + 60
         assert (longest - 1) * 1000 < ttl <= longest * 1000
     finally:
         await backend.close()
 
 
-async def test_the_newer_of_redis_and_the_local_copy_wins(redis: Redis) -> None:
-    mine, peer = store(redis), store(redis)
+async def test_the_newer_of_redis_and_the_local_copy_wins(redis: Redis, prefix: str) -> None:
+    mine, peer = store(redis, prefix), store(redis, prefix)
     key = ("apilayer", IDR)
     old, new = ENTRIES[key], CacheEntry(Quote(IDR, Decimal("0.0057")), 1_718_000_060.0)
     await mine.put_many({key: old})
     await peer.put_many({key: new})
     assert await mine.get(key) == new
-    await redis.flushdb()  # Redis lost everything (a restart): what was seen is kept
-    assert await mine.get(key) == new
+    assert await delete_prefixed(redis, prefix) == 1  # Redis lost it (a restart)
+    assert await mine.get(key) == new  # what was seen is kept
 
 
-async def test_local_copy_is_bounded(redis: Redis) -> None:
-    small = store(redis, max_size=2)
+async def test_local_copy_is_bounded(redis: Redis, prefix: str) -> None:
+    small = store(redis, prefix, max_size=2)
     await small.put_many(ENTRIES)
     assert small.evictions == 1
     assert await small.get(("apilayer", IDR)) == ENTRIES[("apilayer", IDR)]  # Redis has it
@@ -144,14 +154,14 @@ async def test_local_copy_is_bounded(redis: Redis) -> None:
     ],
 )
 async def test_unreadable_entries_are_logged_and_ignored(
-    redis: Redis, raw: bytes, reason: str, caplog: pytest.LogCaptureFixture
+    redis: Redis, prefix: str, raw: bytes, reason: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await redis.set("crypto_helper:rates:apilayer:IDR/RUB", raw)
+    await redis.set(f"{prefix}rates:apilayer:IDR/RUB", raw)
     with caplog.at_level(logging.WARNING, "engine.rates"):
-        assert await store(redis).get(("apilayer", IDR)) is None
+        assert await store(redis, prefix).get(("apilayer", IDR)) is None
     [message] = caplog.messages
     assert message.startswith(
-        f"rates: ignoring unreadable cache entry crypto_helper:rates:apilayer:IDR/RUB: {reason}"
+        f"rates: ignoring unreadable cache entry {prefix}rates:apilayer:IDR/RUB: {reason}"
     )
 
 

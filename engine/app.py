@@ -176,7 +176,6 @@ def create_dispatcher(
         identity=identity or QuoteIdentity(),
     )
     dispatcher[SERVICES_KEY] = services
-    dispatcher["config"] = defs.config
     if journal is not None:  # /history, /export, /today read the store
         dispatcher["journal"] = journal.writer
         dispatcher["journal_store"] = journal.store

@@ -19,7 +19,6 @@ from engine.bot.middleware_metrics import (
     PROBE_KEY,
     DialogStepMiddleware,
     MetricsMiddleware,
-    setup_metrics_middleware,
     update_type,
 )
 from engine.definitions import load_definitions
@@ -201,11 +200,15 @@ async def test_the_real_dispatcher_reports_dialog_steps() -> None:
     defs = load_definitions(ROOT / "config.yaml")
     rates = create_offline_rates(defs.config)
     manager = MockMessageManager()
-    app = create_dispatcher(
-        defs, rates=rates, admins=[1], storage=JsonMemoryStorage(), message_manager=manager
-    )
     metrics = BotMetrics(process=False)
-    setup_metrics_middleware(app.dispatcher, metrics)
+    app = create_dispatcher(
+        defs,
+        rates=rates,
+        admins=[1],
+        metrics=metrics,  # as crypto-helper run wires it: the middleware after the dialogs
+        storage=JsonMemoryStorage(),
+        message_manager=manager,
+    )
     client = BotClient(app.dispatcher)
 
     await client.send("/start")  # no dialog open yet

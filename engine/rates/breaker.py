@@ -12,6 +12,29 @@ Only a :class:`~providers.errors.ProviderError` is a failure of the vendor. Anyt
 call raises (a plugin's ``TypeError``) passes through without counting: the vendor is not
 down because our code is wrong. Timers use the monotonic clock given (never the wall
 clock, which may be stepped).
+
+Why our own: each candidate on PyPI (read at its latest release) lacks some of what this
+needs: asyncio; the clock injected (the rates layer passes its monotonic ``timer``, tests
+a FakeClock); exactly one half-open trial at a time while other callers fail fast (a
+recovering vendor must not get the whole queue at once, tested); an open time stretched by
+a 429's ``retry_after``; only :class:`ProviderError` counted.
+
+* pybreaker 1.4.1 (2025-09): async only through Tornado (``call_async`` is a
+  ``gen.coroutine``); ``datetime.now(UTC)``, a wall clock, fixed in the code; a threading
+  lock around calls; half-open lets every concurrent caller through; one
+  ``reset_timeout`` for every failure.
+* circuitbreaker 2.1.3 (2025-03): asyncio works, but ``time.monotonic`` is imported at
+  module level (no clock to pass); half-open is only a state name, every caller passes;
+  one ``recovery_timeout``; no type information for ``mypy --strict``.
+* purgatory 3.0.1 (2024-11): asyncio, named circuits, an exclude list, typed; but
+  ``time.time()`` (a wall clock) not injectable, half-open admits every caller, one TTL per
+  circuit; its redis extra pins redis<6 where aiogram's range starts at 6.2.
+* aiobreaker 1.2.0 (2021-05), aiocircuitbreaker 2.0.0 (2022-01): unreleased for years;
+  naive ``datetime.utcnow()`` (deprecated since Python 3.12: a warning, which our tests
+  make an error), fixed timeouts, no single trial.
+
+Wrapping one to add the trial guard, the stretch and the clock would take about the ~80
+lines of logic below, plus a dependency.
 """
 
 from __future__ import annotations

@@ -10,6 +10,18 @@ aiogram's multipart form. Everything else is aiogram's: the parameters are prepa
 ``prepare_value`` (defaults, enums, dates), the answer is checked by its
 ``check_response``, request middlewares (our 429 retry) wrap this as before.
 
+The one private aiogram API here: ``prepare_value(..., _dumps_json=False)`` (in
+:func:`prepared_params`), which prepares a value without dumping nested objects to JSON
+strings, as aiogram does internally for the items of a dict or list. Measured again for
+issue 14 (one ``sendMessage`` with the first window's keyboard, 1 000 times over loopback
+to an aiohttp server in another process): 181 µs of the bot's CPU per request as JSON,
+222 µs as aiogram's form. Kept, although 41 µs a request is nothing at a desk's rate:
+``crypto-helper chat`` (:mod:`engine.studio.botapi`) needs the un-dumped parameters anyway
+(to answer as Telegram would), so dropping the JSON body would not drop the private call,
+and the burst comparison with the reference bot counts every reply's CPU. The call is
+guarded by ``tests/engine/test_private_api_contracts.py``, which fails naming the installed
+aiogram when the keyword or its behaviour changes.
+
 One exception: a ``getUpdates`` answer is read update by update
 (:mod:`engine.bot.updates`), so one update aiogram cannot parse is skipped instead of
 failing the whole batch, and the next ``getUpdates`` confirms it. aiogram's own parsing
@@ -28,6 +40,7 @@ from typing import Any, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
@@ -37,6 +50,24 @@ from aiohttp import ClientError, ClientTimeout
 from engine.bot.updates import SkippedUpdates, parse_updates
 
 JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def prepared_params(
+    session: BaseSession, bot: Bot, method: TelegramMethod[Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``method``'s parameters as aiogram prepares them for the wire, nested objects still
+    dicts and lists (not JSON strings), unset ones left out; and the files to upload (by
+    ``attach://`` name).
+
+    aiogram's private ``_dumps_json`` keyword: see the module docstring.
+    """
+    files: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    for key, value in method.model_dump(warnings=False).items():
+        prepared = session.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+        if prepared is not None:
+            params[key] = prepared
+    return params, files
 
 
 class JsonBodySession(AiohttpSession):
@@ -58,16 +89,10 @@ class JsonBodySession(AiohttpSession):
 
         Like aiogram's form, it leaves out parameters that are unset or empty strings.
         """
-        files: dict[str, Any] = {}
-        params: dict[str, Any] = {}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
-            if prepared is None or prepared == "":
-                continue
-            params[key] = prepared
+        params, files = prepared_params(self, bot, method)
         if files:
             return None
-        return self.json_dumps(params)
+        return self.json_dumps({key: value for key, value in params.items() if value != ""})
 
     async def make_request(
         self,

@@ -14,9 +14,11 @@ records what the person in that chat would see change (:class:`Shown`):
   ``deleteWebhook``, ``sendChatAction`` and the other calls with nothing to show;
 * any other method: 404 "Not Found", as Telegram answers an unknown method.
 
-Answers go through aiogram's own ``prepare_value`` (defaults such as the HTML parse mode)
-and ``check_response`` (the same pydantic models and exceptions as from Telegram), so the
-bot cannot tell it from a real session. :meth:`LocalBotAPI.message_update` and
+Answers go through aiogram's own ``prepare_value`` (defaults such as the HTML parse mode;
+un-dumped, through :func:`engine.bot.session.prepared_params`, whose private keyword is
+guarded by ``tests/engine/test_private_api_contracts.py``) and ``check_response`` (the
+same pydantic models and exceptions as from Telegram), so the bot cannot tell it from a real
+session. :meth:`LocalBotAPI.message_update` and
 :meth:`LocalBotAPI.tap_update` build the updates a user's client would send.
 
 Why hand-written: aiogram ships no offline Bot API; aiogram-dialog's test tools replace the
@@ -38,6 +40,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 
+from engine.bot.session import prepared_params
 from engine.telegram import (
     MAX_CALLBACK_ANSWER,
     MAX_TEXT,
@@ -170,13 +173,7 @@ class LocalBotAPI(BaseSession):
     ) -> TelegramType:
         name = method.__api_method__
         self.calls.append(name)
-        files: dict[str, Any] = {}
-        params = {
-            key: prepared
-            for key, value in method.model_dump(warnings=False).items()
-            if (prepared := self.prepare_value(value, bot=bot, files=files, _dumps_json=False))
-            is not None
-        }
+        params, _ = prepared_params(self, bot, method)
         try:
             result = self.answer(name, params)
         except ApiError as exc:

@@ -50,7 +50,7 @@ class AppProtocol(Protocol):
 
 
 class RatesProtocol(Protocol):
-    """A rate service with its preloader and providers (``engine.app.RatesParts``)."""
+    """A rate service with its preloader and providers (``engine.resources.RatesParts``)."""
 
     @property
     def rates(self) -> RateService: ...

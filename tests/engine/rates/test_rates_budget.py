@@ -32,7 +32,6 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis_scratch import REDIS_URL
 
-from engine.app import create_rate_service
 from engine.config.models import AppConfig, BudgetConfig
 from engine.rates.budget import (
     MONTH_SECONDS,
@@ -50,6 +49,7 @@ from engine.rates.cache import FileQuoteStore
 from engine.rates.errors import RatesUnavailableError
 from engine.rates.preloader import Preloader
 from engine.rates.service import RateService
+from engine.resources import create_rate_service
 from providers.base import Pair, ProviderConfig, QuotaInfo, Quote, RequestCountingProtocol
 from providers.errors import ProviderUnavailableError
 
@@ -637,6 +637,7 @@ def one_process(
     return service, Preloader(service, config, clock=mono), apilayer, cbr
 
 
+@pytest.mark.slow  # thirty simulated days
 async def test_thirty_days_with_a_restart_a_day_stay_within_90_percent(tmp_path: Path) -> None:
     config = fallback_config(100, preload=SIM_PRELOAD, directions={"RUB": ["USD", "EUR"]})
     wall = FakeClock(DEC_1)

@@ -80,7 +80,7 @@ class RecordingBot(FakeBot):
 
 @dataclass(frozen=True)
 class OfflineParts:
-    """What ``engine.app.rates_for(offline=True)`` yields."""
+    """What ``engine.resources.rates_for(offline=True)`` yields."""
 
     rates: RateService
     preloader: Preloader | None = None

@@ -1,236 +1,124 @@
-"""The two bots under load, each polling a fake Bot API of its own.
+"""The bots under load, each polling a :class:`BenchTelegram` of its own.
 
-* :func:`start_crypto_helper`: ``crypto-helper run`` on a copy of the shipped definitions whose
-  providers are the fakes (``tests/e2e/harness.write_project``), its health server on a free
-  127.0.0.1 port, ready when ``/health/ready`` shows every direction cached;
-* :func:`start_reference`: ``bench/reference_bot.py``.
-
-Also what is read from a running bot: CPU and RSS (:class:`Meter`), Prometheus counters.
+Processes are started, watched and stopped by ``tests.e2e.harness``, the e2e tests' helper:
+:func:`start_crypto_helper` runs ``crypto-helper run`` on a copy of the shipped definitions
+whose providers are the fakes, :func:`start_reference` ``bench/reference_bot.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
-import signal
 import sys
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import aiohttp
-
-from bench.e2e import API_KEY, ROOT, FakeProviders, free_port, write_project
-from bench.load import Direction
-from bench.process import Child, child_env, cpu_seconds, crypto_helper_argv, rss_mb
-from bench.stats import LoopLag
 from bench.telegram import BenchTelegram
-
-READY_TIMEOUT = 60.0
-STOP_GRACE = 15.0
-_METRIC = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
+from tests.e2e.fake_providers import API_KEY, FakeProviders
+from tests.e2e.harness import ROOT, BotProcess, child_env, free_port, write_project
 
 
 @dataclass
 class RunningBot:
-    """A bot process and the fake it polls; ``port`` serves /health and /metrics (or 0)."""
+    """A bot process and the fake it polls."""
 
     name: str
     tg: BenchTelegram
-    child: Child
-    port: int = 0
+    process: BotProcess
 
     @property
     def pid(self) -> int:
-        return self.child.pid
+        return self.process.pid
 
-    async def metrics(self) -> dict[str, float]:
-        """The bot's Prometheus counters, ``{"name{labels}": value}``."""
-        url = f"http://127.0.0.1:{self.port}/metrics"
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as response,
-        ):
-            return parse_metrics(await response.text())
+    @property
+    def startup(self) -> float:
+        """Seconds from just before the spawn to its first ``getUpdates`` at the fake."""
+        assert self.tg.first_poll_at is not None and self.process.spawned_at is not None
+        return self.tg.first_poll_at - self.process.spawned_at
+
+    def meter(self) -> dict[str, float]:
+        """The counters a phase is measured by: bot and bench CPU, time, the bot's RSS."""
+        return {
+            "bot_cpu": self.process.cpu_seconds(),
+            "bench_cpu": time.process_time(),
+            "seconds": time.monotonic(),
+            "rss": self.process.rss_mb(),
+        }
 
     async def stop(self) -> int | None:
         try:
-            return await self.child.stop(STOP_GRACE)
+            return await asyncio.to_thread(self.process.stop, 15.0)
         finally:
             await self.tg.close()
 
 
-@dataclass
-class Meter:
-    """CPU of a bot and of the bench, the bench loop's lag and the bot's RSS over a phase."""
-
-    pid: int
-    lag: LoopLag
-    started: float = field(default_factory=time.monotonic)
-    bot_cpu: float = 0.0
-    bench_cpu: float = 0.0
-    rss: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.rss = rss_mb(self.pid)
-        self.bot_cpu = cpu_seconds(self.pid)
-        self.bench_cpu = time.process_time()
-        self.lag.take()
-
-    def read(self) -> dict[str, Any]:
-        return {
-            "seconds": time.monotonic() - self.started,
-            "bot_cpu": cpu_seconds(self.pid) - self.bot_cpu,
-            "bench_cpu": time.process_time() - self.bench_cpu,
-            "lag": self.lag.take(),
-            "rss": (self.rss, rss_mb(self.pid)),
-        }
-
-
-def parse_metrics(text: str) -> dict[str, float]:
-    """Prometheus text → ``{"name{labels}": value}``."""
-    values = {}
-    for line in text.splitlines():
-        match = _METRIC.match(line)
-        if match:
-            key = match["name"] + (f"{{{match['labels']}}}" if match["labels"] else "")
-            values[key] = float(match["value"])
-    return values
-
-
-def directions_of(config: dict[str, Any]) -> list[Direction]:
-    """config.yaml ``directions`` as (give, get) pairs, in order."""
-    return [(give, get) for give, gets in config["directions"].items() for get in gets]
-
-
-def effective_ttl(config: dict[str, Any], provider: str, ttl: float) -> float:
-    """``ttl`` stretched to the provider's ``monthly_budget``, as the bot does."""
-    from engine.rates.budget import stretch
-
-    budget = (config["providers"].get(provider) or {}).get("monthly_budget")
-    return stretch(ttl, SimpleNamespace(monthly_budget=budget))
-
-
-def _ids(admins: Iterable[int]) -> str:
-    return ",".join(map(str, admins))
-
-
-async def start_reference(
-    work: Path, admins: Iterable[int], log_level: str, warm: list[int], step_timeout: float
+async def start_bot(
+    name: str,
+    config: Path,
+    admins: Iterable[int],
+    log_level: str,
+    command: Sequence[str] | None = None,
+    tg: BenchTelegram | None = None,
+    **env: str,
 ) -> RunningBot:
-    """The reference bot polling a fake of its own, warmed with ``/admin_bot`` from ``warm``."""
-    from bench.load import burst
-
-    tg = BenchTelegram()
-    await tg.serve()
+    """``command`` (``crypto-helper run --config CONFIG``) in ``config``'s folder, its log
+    next to ``config``, up to its first ``getUpdates``."""
+    fake = await (tg or BenchTelegram()).serve()
+    ids = ",".join(map(str, admins))
     env = child_env(
-        BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.url, ADMIN_IDS=_ids(admins), LOG_LEVEL=log_level
+        BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, ADMIN_IDS=ids, LOG_LEVEL=log_level, **env
     )
-    argv = [sys.executable, str(ROOT / "bench" / "reference_bot.py")]
-    bot = RunningBot(
-        "reference bot", tg, Child("reference bot", argv, env, ROOT, work / "ref.log")
-    )
+    process = BotProcess(name, config, config.with_name(f"{name}.log"), env, command=command)
+    bot = RunningBot(name, fake, process)
     try:
-        bot.child.start()
-        await bot.child.wait_ready(tg.first_poll, READY_TIMEOUT)
-        await burst(tg, warm, step_timeout)
+        await process.started(lambda: fake.first_poll_at is not None, 60.0)
     except BaseException:
         await bot.stop()
         raise
     return bot
 
 
-@dataclass(frozen=True)
-class Wrapper:
-    """Start ``crypto-helper`` through ``bench/gc_probe.py`` (diagnosis runs only)."""
-
-    gc_log: Path
-    freeze: bool = False
-    pin_generics: bool = False
+async def start_reference(work: Path, admins: Iterable[int], log_level: str) -> RunningBot:
+    command = [sys.executable, str(ROOT / "bench" / "reference_bot.py")]
+    return await start_bot("reference", work / "reference", admins, log_level, command)
 
 
 async def start_crypto_helper(
     work: Path,
     providers: FakeProviders,
     admins: Iterable[int],
-    *,
-    ttl: float,
     log_level: str,
-    wrapper: Wrapper | None = None,
+    *,
+    edits: dict[str, str] | None = None,
+    wrapper: Path | None = None,
+    tg: BenchTelegram | None = None,
 ) -> RunningBot:
-    """``crypto-helper run`` polling a fake of its own (up to its first ``getUpdates``)."""
-    edits = {
-        "ttl_seconds: 60": f"ttl_seconds: {ttl:g}",
-        "interval_seconds: 60": f"interval_seconds: {ttl:g}",
-    }
-    project = write_project(work / "project", providers, edits)
-    tg = BenchTelegram()
-    await tg.serve()
-    port = free_port()
-    env = child_env(
-        BOT_TOKEN=tg.token,
-        TELEGRAM_API_URL=tg.url,
-        ADMIN_IDS=_ids(admins),
-        API_LAYER_KEY=API_KEY,
-        PORT=str(port),
-        LOG_LEVEL=log_level,
-    )
-    argv = crypto_helper_argv(project)
+    """``crypto-helper run`` on the shipped definitions with the fake providers and
+    ``edits`` to config.yaml, through the script ``wrapper`` (``bench/unthrottled.py``)
+    when given."""
+    config = write_project(work / "project", providers, edits)
+    command = None
     if wrapper is not None:
-        argv = [sys.executable, str(ROOT / "bench" / "gc_probe.py"), *argv[-3:]]
-        env.update(
-            BENCH_GC_LOG=str(wrapper.gc_log),
-            BENCH_GC_FREEZE=str(int(wrapper.freeze)),
-            BENCH_PIN_GENERICS=str(int(wrapper.pin_generics)),
-        )
-    child = Child("crypto-helper", argv, env, project.parent, work / "bot.log")
-    bot = RunningBot("crypto-helper", tg, child, port)
-    try:
-        child.start()
-        await child.wait_ready(tg.first_poll, READY_TIMEOUT)
-    except BaseException:
-        await bot.stop()
-        raise
-    return bot
+        command = [sys.executable, str(wrapper), "run", "--config", str(config)]
+    return await start_bot(
+        "crypto-helper",
+        config,
+        admins,
+        log_level,
+        command,
+        tg,
+        API_LAYER_KEY=API_KEY,
+        PORT=str(free_port()),
+    )
 
 
-async def heap_census(bot: RunningBot, gc_log: Path, limit: float = 30.0) -> dict[str, Any]:
-    """Ask a bot started through ``bench/gc_probe.py`` for a heap census (SIGUSR1)."""
-    before = set(gc_log.parent.glob(gc_log.name + ".heap*.json"))
-    bot.child.signal(signal.SIGUSR1)
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        new = set(gc_log.parent.glob(gc_log.name + ".heap*.json")) - before
-        if new:
-            await asyncio.sleep(0.2)  # let the writer finish
-            return dict(json.loads(new.pop().read_text(encoding="utf-8")))
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"{bot.name}: no heap census in {limit:.0f} s")
+async def wait_ready(bot: RunningBot) -> float:
+    """Seconds until ``/health/ready`` shows every direction cached."""
 
+    def cached(body: Any) -> bool:
+        directions = body.get("directions") if isinstance(body, dict) else None
+        return bool(directions) and all(d.get("cached") for d in directions)
 
-async def wait_ready(bot: RunningBot, limit: float = READY_TIMEOUT) -> float:
-    """Until ``/health/ready`` is 200 with every direction cached; the seconds it took."""
-    started = time.monotonic()
-    url = f"http://127.0.0.1:{bot.port}/health/ready"
-    body: object = None
-    while True:
-        try:
-            async with (
-                aiohttp.ClientSession() as session,
-                session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as response,
-            ):
-                status, body = response.status, await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            status = 0
-        directions = body.get("directions", []) if isinstance(body, dict) else []
-        if status == 200 and directions and all(d.get("cached") for d in directions):
-            return time.monotonic() - started
-        if not bot.child.alive:
-            raise RuntimeError(f"{bot.name} exited:\n{bot.child.log_tail()}")
-        if time.monotonic() - started > limit:
-            raise RuntimeError(f"{bot.name} not ready in {limit:.0f} s: {body}")
-        await asyncio.sleep(0.1)
+    return await bot.process.ready(cached)

@@ -1,11 +1,13 @@
-"""CPU per ``/admin_bot`` update inside one process, without sockets: a diagnosis aid.
+"""CPU per ``/admin_bot`` update inside one process, without sockets: the in-process profile.
 
 The burst of ``bench.run`` measures whole processes over loopback HTTP, where a run varies by
 ±10 %. To see what a change to the engine buys, this feeds the same burst straight into each
-dispatcher (crypto-helper's, as ``crypto-helper run`` wires it with memory storage, and the
-reference bot's router) and answers the Bot API calls with a canned reply. The session still
-does what a real one does with a request and a response (form encoding, JSON, pydantic), so
-only socket I/O is left out.
+dispatcher (crypto-helper's, wired as ``crypto-helper run`` wires it with memory storage, and
+the reference bot's router) and answers the Bot API calls with a canned reply. The session
+still encodes each request and decodes the reply (JSON, pydantic), so only socket I/O is left
+out. ``--profile N`` runs the measured bursts under :mod:`cProfile` and prints the ``N``
+functions with the most own time (its overhead is in the figures then); ``--only
+crypto-helper`` runs one bot (also under py-spy).
 
 Run: ``python -m bench.inprocess [--updates 2000] [--repeats 5]``; prints CPU µs per update.
 """
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import itertools
+import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -33,7 +37,6 @@ from aiogram.types import Update
 
 from bench.reference_bot import create_router
 from engine.app import create_bot_session, create_dispatcher
-from engine.bot.middleware_metrics import setup_metrics_middleware
 from engine.bot.session import JsonBodySession
 from engine.bot.storage import CompactMemoryStorage
 from engine.bot.warmup import freeze_heap, pin_response_models
@@ -106,8 +109,9 @@ def crypto_helper(admins: frozenset[int]) -> tuple[Dispatcher, Bot]:
     defs = load_definitions(ROOT / "config.yaml")
     rates = create_offline_rates(defs.config)
     storage = CompactMemoryStorage(defs.config.storage.state_ttl_seconds)
-    app = create_dispatcher(defs, rates=rates, admins=admins, storage=storage)
-    setup_metrics_middleware(app.dispatcher, BotMetrics())  # as crypto-helper run does
+    app = create_dispatcher(
+        defs, rates=rates, admins=admins, metrics=BotMetrics(), storage=storage
+    )
     return app.dispatcher, canned_bot(create_bot_session(None))
 
 
@@ -117,41 +121,47 @@ def reference(admins: frozenset[int]) -> tuple[Dispatcher, Bot]:
     return dispatcher, canned_bot(AiohttpSession())
 
 
-async def burst(dispatcher: Dispatcher, bot: Bot, first: int, count: int) -> float:
+async def burst(
+    dispatcher: Dispatcher, bot: Bot, first: int, count: int, profile: cProfile.Profile | None
+) -> float:
     """CPU seconds to handle ``count`` updates, fed as polling does: one task each."""
     updates = [update(first + i) for i in range(count)]
     started = time.process_time()
-    tasks = [asyncio.create_task(dispatcher.feed_update(bot, u)) for u in updates]
-    await asyncio.gather(*tasks)
+    if profile is not None:
+        profile.enable()
+    await asyncio.gather(*(asyncio.create_task(dispatcher.feed_update(bot, u)) for u in updates))
+    if profile is not None:
+        profile.disable()
     return time.process_time() - started
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--only", choices=("reference", "crypto-helper"), help="run one bot (for a profiler)"
-    )
+    parser.add_argument("--only", choices=("reference", "crypto-helper"), help="one bot")
+    parser.add_argument("--profile", type=int, metavar="N", help="cProfile: top N functions")
     args = parser.parse_args()
     total = args.updates * (args.repeats + 1) * 2
     admins = frozenset(range(FIRST_ADMIN, FIRST_ADMIN + total))
-    bots: dict[str, Callable[[frozenset[int]], tuple[Dispatcher, Bot]]] = {
-        "reference": reference,
-        "crypto-helper": crypto_helper,
-    }
+    bots = {"reference": reference, "crypto-helper": crypto_helper}
     built = {name: make(admins) for name, make in bots.items() if args.only in (None, name)}
-    pinned = pin_response_models()
+    pinned = pin_response_models()  # as crypto-helper run does at start-up
     freeze_heap()
+    profiles = {name: cProfile.Profile() for name in built if args.profile}
     figures: dict[str, list[float]] = {name: [] for name in built}
     first = 0
     for repeat in range(args.repeats + 1):  # the first round warms up
         for name, (dispatcher, bot) in built.items():
             gc.collect()
-            seconds = await burst(dispatcher, bot, first, args.updates)
+            profile = profiles.get(name) if repeat else None
+            seconds = await burst(dispatcher, bot, first, args.updates, profile)
             first += args.updates
             if repeat:
                 figures[name].append(seconds / args.updates * 1e6)
+    for name, profile in profiles.items():
+        print(f"── {name}: the {args.profile} functions with the most own time (cProfile)")
+        pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
     for name, values in figures.items():
         print(
             f"{name:14} CPU per update: median {statistics.median(values):6.0f} µs "

@@ -1,11 +1,10 @@
-"""Simulated admins: the whole exchange dialog, a burst of ``/admin_bot``, a soak.
+"""Simulated admins: the whole exchange dialog, and a burst of ``/admin_bot``.
 
 An admin acts through the fake (``user_sends`` / ``user_clicks``) and waits for the bot's
-message or edit showing the next screen. A step's latency runs from the moment its update
-is queued in the fake to the arrival of that reply's request at the fake — what a user
-would wait, less Telegram's own network.
-
-Screens are recognised by a phrase of their Russian template (``templates/ru/*.j2``):
+message or edit showing the next screen, recognised by a phrase of its Russian template
+(``templates/ru/*.j2``). A step's latency runs from the moment its update is queued in the
+fake to the arrival of that reply's request at the fake: what a user would wait, less
+Telegram's own network.
 """
 
 from __future__ import annotations
@@ -28,19 +27,16 @@ SCREENS = {
 }
 UNAVAILABLE = "Курс сейчас недоступен"  # rates_unavailable.j2
 STEPS = tuple(SCREENS)
-UPDATES_PER_DIALOG = len(STEPS)
-MARGIN = "2"
-AMOUNT = "1000"  # within the limits of both RUB and USDT (config.yaml currencies)
+MARGIN, AMOUNT = "2", "1000"  # within the limits of both RUB and USDT (config.yaml)
 
 Direction = tuple[str, str]
 
 
 @dataclass
 class Outcome:
-    """What a group of admins saw."""
+    """What a group of admins saw: latency (s) per step, and what went wrong."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
-    trace: list[tuple[float, int, str, float]] | None = None  # (queued at, admin, step, s)
     timeouts: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     unavailable: int = 0
@@ -60,10 +56,7 @@ class Admin:
     def __init__(
         self, tg: BenchTelegram, user_id: int, outcome: Outcome, step_timeout: float
     ) -> None:
-        self.tg = tg
-        self.user_id = user_id
-        self.outcome = outcome
-        self.step_timeout = step_timeout
+        self.tg, self.user_id, self.outcome, self.step_timeout = tg, user_id, outcome, step_timeout
 
     async def act(
         self, step: str, action: Callable[[], object], markers: Sequence[str] = ()
@@ -85,58 +78,29 @@ class Admin:
             self.outcome.timeouts[step] += 1
             return None
         self.outcome.latencies[step].append(reply.arrived - started)
-        if self.outcome.trace is not None:
-            self.outcome.trace.append((started, self.user_id, step, reply.arrived - started))
         return reply
 
-    async def dialog(self, direction: Direction, pause: Callable[[], float]) -> bool:
+    async def dialog(self, direction: Direction, pause: Callable[[], float]) -> None:
         """/admin_bot → give → get → margin → amount → result card; ``pause()`` s between."""
         give, get = direction
-        uid = self.user_id
-        tg = self.tg
-        steps: list[tuple[str, Callable[[int], object], tuple[str, ...]]] = [
-            ("source", lambda _: tg.user_sends(uid, "/admin_bot"), ()),
-            ("target", lambda mid: tg.user_clicks(uid, mid, rf"\b{give}$"), ()),
-            ("margin", lambda mid: tg.user_clicks(uid, mid, rf"\b{get}$"), ()),
-            ("amount", lambda _: tg.user_sends(uid, MARGIN), ()),
-            ("result", lambda _: tg.user_sends(uid, AMOUNT), (UNAVAILABLE,)),
+        uid, tg = self.user_id, self.tg
+        steps: list[tuple[str, Callable[[int], object]]] = [
+            ("source", lambda _: tg.user_sends(uid, "/admin_bot")),
+            ("target", lambda mid: tg.user_clicks(uid, mid, rf"\b{give}$")),
+            ("margin", lambda mid: tg.user_clicks(uid, mid, rf"\b{get}$")),
+            ("amount", lambda _: tg.user_sends(uid, MARGIN)),
+            ("result", lambda _: tg.user_sends(uid, AMOUNT)),
         ]
         message_id = 0
-        for index, (step, action, markers) in enumerate(steps):
-            if index:
-                await _sleep(pause())
-            reply = await self.act(step, lambda a=action, m=message_id: a(m), markers)
+        for index, (step, action) in enumerate(steps):
+            if index and (seconds := pause()) > 0:
+                await asyncio.sleep(seconds)
+            reply = await self.act(step, lambda a=action, m=message_id: a(m), (UNAVAILABLE,))
             if reply is None:
-                return False
+                return
+            self.outcome.unavailable += UNAVAILABLE in reply.text
             message_id = reply.message_id
-            if step == "result" and UNAVAILABLE in reply.text:
-                self.outcome.unavailable += 1
         self.outcome.dialogs += 1
-        return True
-
-
-async def _sleep(seconds: float) -> None:
-    if seconds > 0:
-        await asyncio.sleep(seconds)
-
-
-def no_pause() -> float:
-    return 0.0
-
-
-async def warm_up(
-    tg: BenchTelegram, admins: Sequence[int], directions: Sequence[Direction], step_timeout: float
-) -> Outcome:
-    """Every direction once (one admin each, at the same time): templates, routes, cache."""
-    outcome = Outcome()
-    await asyncio.gather(
-        *(
-            Admin(tg, uid, outcome, step_timeout).dialog(directions[i % len(directions)], no_pause)
-            for i, uid in enumerate(admins)
-        )
-    )
-    outcome.ended = time.monotonic()
-    return outcome
 
 
 async def dialogs(
@@ -148,27 +112,26 @@ async def dialogs(
     directions: Sequence[Direction],
     rng: random.Random,
     step_timeout: float,
-    trace: bool = False,
 ) -> Outcome:
     """Every admin walks ``rounds`` whole dialogs on random directions, all at once.
 
     Between two steps an admin thinks ``think`` × U(0.5, 1.5) seconds, and each starts at a
     random moment of the first 2 × ``think`` seconds, so the load is steady, not in waves.
+    With ``think=0`` each admin takes the directions in turn (a warm-up of every one).
     """
-    outcome = Outcome(trace=[] if trace else None)
+    outcome = Outcome()
 
     def pause() -> float:
         return think * rng.uniform(0.5, 1.5)
 
-    async def one(uid: int) -> None:
-        await _sleep(rng.uniform(0, 2 * think))
+    async def one(index: int, uid: int) -> None:
         admin = Admin(tg, uid, outcome, step_timeout)
         for round_ in range(rounds):
-            if round_:
-                await _sleep(pause())
-            await admin.dialog(rng.choice(directions), pause)
+            await asyncio.sleep(pause() if round_ else rng.uniform(0, 2 * think))
+            direction = rng.choice(directions) if think else directions[index % len(directions)]
+            await admin.dialog(direction, pause)
 
-    await asyncio.gather(*(one(uid) for uid in admins))
+    await asyncio.gather(*(one(i, uid) for i, uid in enumerate(admins)))
     outcome.ended = time.monotonic()
     return outcome
 
@@ -179,7 +142,6 @@ class Burst:
 
     sent: int
     latencies: list[float]
-    timeouts: int
     seconds: float  # first update queued → last reply arrived
 
     @property
@@ -200,28 +162,4 @@ async def burst(tg: BenchTelegram, admins: Sequence[int], limit: float) -> Burst
             future.cancel()
     arrivals = [f.result().arrived for f in done if not f.cancelled()]
     seconds = (max(arrivals) - started) if arrivals else limit
-    return Burst(len(admins), [a - started for a in arrivals], len(pending), seconds)
-
-
-async def soak(
-    tg: BenchTelegram,
-    admins: Sequence[int],
-    *,
-    updates: int,
-    directions: Sequence[Direction],
-    rng: random.Random,
-    step_timeout: float,
-) -> Outcome:
-    """Whole dialogs back to back (no thinking) until ``updates`` updates have been sent."""
-    outcome = Outcome()
-    budget = [updates // UPDATES_PER_DIALOG]  # dialogs left to start
-
-    async def one(uid: int) -> None:
-        admin = Admin(tg, uid, outcome, step_timeout)
-        while budget[0] > 0:
-            budget[0] -= 1
-            await admin.dialog(rng.choice(directions), no_pause)
-
-    await asyncio.gather(*(one(uid) for uid in admins))
-    outcome.ended = time.monotonic()
-    return outcome
+    return Burst(len(admins), [a - started for a in arrivals], seconds)

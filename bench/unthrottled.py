@@ -1,4 +1,4 @@
-"""``crypto-helper`` with its per-user throttle switched off — the "before" of bench/flood.py.
+"""``crypto-helper`` with its per-user throttle switched off: the "before" of bench/flood.py.
 
 ``python bench/unthrottled.py run --config ...`` runs :func:`engine.cli.main` in this
 process after making :class:`engine.bot.throttle.UserThrottle` let every update through.
@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import sys
 from functools import partialmethod
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from engine.bot import throttle  # noqa: E402
-from engine.cli import main  # noqa: E402
+from engine.bot import throttle
+from engine.cli import main
 
 throttle.UserThrottle.__init__ = partialmethod(  # type: ignore[method-assign]
     throttle.UserThrottle.__init__, enabled=False

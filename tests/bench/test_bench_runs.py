@@ -1,4 +1,4 @@
-"""bench/ still runs against the current engine (a smoke run; its figures are not checked)."""
+"""bench/ still runs against the current engine (tiny runs; their figures are not checked)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # runs the bench, the bots in subprocesses
 
 
 def run(*argv: str, timeout: float) -> str:
@@ -22,40 +25,39 @@ def run(*argv: str, timeout: float) -> str:
     return done.stdout
 
 
-def test_inprocess_prints_both_bots() -> None:
-    out = run("bench.inprocess", "--updates", "40", "--repeats", "1", timeout=120)
+def test_inprocess_prints_both_bots_and_a_profile() -> None:
+    out = run(
+        "bench.inprocess", "--updates", "40", "--repeats", "1", "--profile", "5", timeout=120
+    )
     assert "reference      CPU per update" in out
     assert "crypto-helper  CPU per update" in out
     assert "crypto-helper / reference: ×" in out
+    assert "── crypto-helper: the 5 functions with the most own time (cProfile)" in out
 
 
-def test_load_run_completes_every_phase() -> None:
+def test_load_run_prints_every_figure() -> None:
     out = run(
-        "bench.run",
-        "--admins",
-        "3",
-        "--rounds",
-        "1",
-        "--think",
-        "0.05",
-        "--burst",
-        "30",
-        "--burst-repeats",
-        "1",
-        "--soak",
-        "60",
-        "--timeout",
-        "150",
+        *("bench.run", "--admins", "3", "--rounds", "1", "--think", "0.05"),
+        *("--burst", "30", "--burst-repeats", "1", "--timeout", "150"),
         timeout=200,
     )
-    for section in (
-        "1. Dialog step latency",
-        "2. Burst",
-        "3. Upstream calls",
-        "4. Memory",
-        "5. Sanity",
+    for line in (
+        "1. Start-up and memory",
+        "2. Dialog step latency",
+        "3. Burst",
+        "4. Sanity",
         "Targets",
+        "  RSS at 3 busy admins ≤ 110 MB and below the reference: ",
+        "  start → first getUpdates ≤ 1.2 s: ",
+        "  quote step p99 ≤ 30 ms, no admin waits on upstream: ",
+        "  burst throughput ≥ the reference: ",
+        "timeouts: none; errors: none",
+        "calls the fake refused (crypto-helper): none",
+        "calls the fake refused (reference): none",
+        "exit codes: crypto-helper ×0, reference ×0",
     ):
-        assert section in out, out[-3000:]
-    assert "timeouts: none" in out
-    assert "calls the fake Telegram refused (crypto-helper): none" in out
+        assert line in out, out[-3000:]
+    table = out[out.index("1. Start-up") : out.index("2. Dialog")]
+    for bot in ("crypto-helper", "reference"):  # start-up s, then RSS at 3 checkpoints
+        row = next(line for line in table.splitlines() if line.startswith(bot + " "))
+        assert len([float(cell) for cell in row.split()[1:]]) == 4, row

@@ -1,10 +1,14 @@
-"""Start the real ``crypto-helper run`` as a subprocess against the fakes.
+"""Start the real ``crypto-helper run`` (or any bot) as a subprocess against the fakes.
 
-:func:`write_project` copies config.yaml (provider URLs pointed at the fakes), flows/ and
-templates/ into a temporary folder; :class:`BotProcess` runs
-``python -m engine.cli run --config that/config.yaml`` with a fake token and key, captures
-stdout and stderr to a log file, is ready when it first polls the fake Telegram, and stops
-with SIGTERM (killed after 10 s).
+The one subprocess helper of the e2e tests and of ``bench/`` (which imports this module as
+``tests.e2e.harness``). :func:`write_project` copies config.yaml (provider URLs pointed at
+the fakes), flows/ and templates/ into a temporary folder; :class:`BotProcess` runs
+``crypto-helper run --config that/config.yaml`` (or another ``command``) in a session of its
+own with a fake token and key, captures stdout and stderr to a log file, is ready when it
+first polls the fake Telegram (:meth:`BotProcess.start` for a fake on its own thread,
+:meth:`BotProcess.started` for one on the caller's event loop), reads its RSS and CPU time
+from ``/proc``, and stops with SIGTERM (killed after 10 s). An ``atexit`` hook kills any
+process still running when the interpreter exits.
 """
 
 # The wait helpers poll the fake's state with a deadline; "timeout" is their natural name.
@@ -12,6 +16,9 @@ with SIGTERM (killed after 10 s).
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import json
 import os
 import re
 import shutil
@@ -20,7 +27,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, ClassVar
 
 from tests.e2e.fake_providers import API_KEY, FakeProviders
 from tests.e2e.fake_telegram import TOKEN, ChatMessage, FakeTelegram
@@ -100,8 +110,49 @@ def free_port() -> int:
     return port
 
 
+def crypto_helper_command(config: Path, *args: str) -> list[str]:
+    """``crypto-helper run --config CONFIG ARGS``: this venv's console script, as shipped."""
+    script = Path(sys.executable).with_name("crypto-helper")
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "engine.cli"]
+    return [*head, "run", "--config", str(config), *args]
+
+
+def child_env(**values: str) -> dict[str, str]:
+    """The parent's environment without bot settings or proxies, plus ``values``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in SCRUBBED and not k.lower().endswith("_proxy")
+    }
+    env.update(PYTHONUNBUFFERED="1", NO_PROXY="127.0.0.1,localhost")
+    env.update(values)
+    return env
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` (VmRSS of /proc/<pid>/status), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used (/proc/<pid>/stat), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class BotProcess:
-    """One ``crypto-helper run`` process; stdout and stderr go to ``log_path``."""
+    """One bot process; stdout and stderr go to ``log_path``.
+
+    Args:
+        command: the argv; by default :func:`crypto_helper_command` of ``config`` and ``args``
+            (more arguments of ``run``, e.g. ``("--offline",)``), run in ``config``'s folder.
+    """
+
+    running: ClassVar[set[BotProcess]] = set()
 
     def __init__(
         self,
@@ -110,38 +161,52 @@ class BotProcess:
         log_path: Path,
         env: dict[str, str],
         args: tuple[str, ...] = (),
+        *,
+        command: Sequence[str] | None = None,
     ) -> None:
         self.name = name
         self.config = config
         self.log_path = log_path
         self.env = env
-        self.args = args  # more arguments of `run`, e.g. ("--offline",)
+        self.args = args
+        self.command = list(command or crypto_helper_command(config, *args))
         self.proc: subprocess.Popen[bytes] | None = None
+        self.spawned_at: float | None = None  # time.monotonic() just before the spawn
         self.returncode: int | None = None
         self.stop_seconds: float | None = None
         self.killed = False
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, f"{self.name} was not started"
+        return self.proc.pid
+
+    def spawn(self) -> BotProcess:
+        """Start the process, in a session of its own (a Ctrl-C reaches only the parent,
+        which stops its children in order), and return at once."""
+        with self.log_path.open("ab") as log:
+            self.spawned_at = time.monotonic()
+            self.proc = subprocess.Popen(
+                self.command,
+                cwd=self.config.parent,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        BotProcess.running.add(self)
+        return self
 
     def start(
         self, tg: FakeTelegram, timeout: float = 30.0, ready: str = "getUpdates"
     ) -> BotProcess:
         """Start and wait for the bot's first ``ready`` call (``getUpdates`` when polling,
         ``setWebhook`` in webhook mode) that is not refused; a long poll counts as soon as
-        it arrives."""
+        it arrives. For a fake served on its own thread (:meth:`FakeTelegram.start`)."""
         mark = tg.mark()
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    *("-m", "engine.cli", "run", "--config", str(self.config)),
-                    *self.args,
-                ],
-                cwd=self.config.parent,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        proc = self.proc
+        proc = self.spawn().proc
+        assert proc is not None
         try:
             tg.wait_for_sync(
                 lambda: (
@@ -156,16 +221,67 @@ class BotProcess:
             raise RuntimeError(
                 f"bot {self.name} made no {ready} call in {timeout} s:\n{self.log()}"
             ) from None
-        if proc.poll() is not None:
-            self.returncode = proc.returncode
-            raise RuntimeError(
-                f"bot {self.name} exited with {proc.returncode} at start:\n{self.log()}"
-            )
+        self._check_alive()
         return self
+
+    async def started(self, ready: Callable[[], object], timeout: float = 60.0) -> BotProcess:
+        """Spawn and wait until ``ready()`` is true, polling without blocking the event loop
+        (for a fake served on the caller's loop); fail if the process exits meanwhile."""
+        deadline = time.monotonic() + timeout
+        self.spawn()
+        while not ready():
+            self._check_alive()
+            if time.monotonic() > deadline:
+                await asyncio.to_thread(self.stop)
+                raise RuntimeError(f"bot {self.name} not ready in {timeout} s:\n{self.log_tail()}")
+            await asyncio.sleep(0.01)
+        return self
+
+    def _check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            self.returncode = self.proc.returncode
+            BotProcess.running.discard(self)
+            raise RuntimeError(
+                f"bot {self.name} exited with {self.returncode}:\n{self.log_tail()}"
+            )
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def health(self, path: str = "/health/ready") -> tuple[int, Any]:
+        """GET ``path`` on the bot's health port (``PORT`` of its environment): status and
+        JSON body. Raises ``OSError`` while nothing listens there."""
+        url = f"http://127.0.0.1:{self.env['PORT']}{path}"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(url, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    async def ready(self, accept: Callable[[Any], object], timeout: float = 60.0) -> float:
+        """Poll ``/health/ready`` every 0.1 s (off the event loop) until it answers 200 with a
+        body ``accept`` takes; return the seconds it took. Fails if the process exits."""
+        started = time.monotonic()
+        body: Any = None
+        while True:
+            try:
+                status, body = await asyncio.to_thread(self.health)
+            except (OSError, ValueError):
+                status = 0
+            if status == 200 and accept(body):
+                return time.monotonic() - started
+            self._check_alive()
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"bot {self.name} not ready in {timeout} s: {body}")
+            await asyncio.sleep(0.1)
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.pid)
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL after ``timeout``; return the exit code."""
@@ -177,12 +293,18 @@ class BotProcess:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.killed = True
-                self.proc.kill()
-                self.proc.wait(5)
+                self.kill()
             self.stop_seconds = time.monotonic() - started
-        self.returncode = self.proc.returncode
+        self.returncode = self.proc.wait()
+        BotProcess.running.discard(self)
         return self.returncode
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.killed = True
+            self.proc.kill()
+            self.proc.wait(5)
+        BotProcess.running.discard(self)
 
     def log(self) -> str:
         try:
@@ -192,6 +314,12 @@ class BotProcess:
 
     def log_tail(self, lines: int = 150) -> str:
         return "\n".join(self.log().splitlines()[-lines:])
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for process in list(BotProcess.running):
+        process.kill()
 
 
 class BotLauncher:
@@ -214,20 +342,13 @@ class BotLauncher:
         self.database: ScratchDatabase | None = None
 
     def environment(self, **extra: str) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in SCRUBBED and not k.lower().endswith("_proxy")
-        }
-        env.update(
+        env = child_env(
             BOT_TOKEN=TOKEN,
             TELEGRAM_API_URL=self.tg.url,
             ADMIN_IDS=",".join(str(a) for a in ADMINS),
             API_LAYER_KEY=API_KEY,
             PORT=str(free_port()),
             LOG_LEVEL="DEBUG",
-            PYTHONUNBUFFERED="1",
-            NO_PROXY="127.0.0.1,localhost",
         )
         env.update(extra)
         return env

@@ -4,9 +4,9 @@ how long it takes.
 Each mistake is applied to a fresh copy of the shipped definitions; ``check`` runs as a
 subprocess (as a person runs it), and its output and wall time are printed::
 
-    python -m bench.mistakes                  # this checkout
-    python -m bench.mistakes --code OTHER     # another checkout's engine (e.g. a worktree)
-    python -m bench.mistakes --markdown       # a table for a note
+    python scripts/mistakes.py                  # this checkout
+    python scripts/mistakes.py --code OTHER     # another checkout's engine (e.g. a worktree)
+    python scripts/mistakes.py --markdown       # a table for a note (the README's comes from it)
 
 Not a test: the tests assert the exact messages (tests/engine/test_check_*.py).
 """

@@ -94,6 +94,14 @@ def _print_problems(problems: Sequence[object]) -> None:
     print(f"{len(problems)} problem(s) found.", file=sys.stderr)
 
 
+def import_aiogram_lazily() -> None:
+    """First thing for a command that imports aiogram: its Bot API models then build on
+    first use, not all at import (:mod:`engine.lazy_aiogram`)."""
+    from engine.lazy_aiogram import import_aiogram
+
+    import_aiogram()
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from engine.check import run_check
 
@@ -201,12 +209,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     # SIGHUP reloads once the bot serves; until then (imports, the check) it must not end
     # the process, as its default would.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    import_aiogram_lazily()
     from engine.app import run_bot
 
     return run_bot(args.config, offline=args.offline)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    import_aiogram_lazily()
     from engine.app import local_app
     from engine.studio.chat import start_chat
 

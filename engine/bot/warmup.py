@@ -3,28 +3,68 @@
 * aiogram checks every API answer against ``Response[method.__returning__]``; pydantic keeps
   those generic classes only weakly, so about one call in three rebuilt one (9 % of the bot's
   CPU). Building them once and holding them keeps them cached.
+* aiogram's models build on first use (:mod:`engine.lazy_aiogram`): the warm-up builds the
+  ones the bot uses, the types nested most first so the others reuse their schemas (Message
+  before the Update around it), so that no update pays for a build and ``gc.freeze()`` covers
+  them; only the methods the bot calls get a pinned ``Response`` (all of them would build
+  nearly every Bot API type again: +0.7 s, +30 MB).
 * Importing aiogram and pydantic leaves ~220k long-lived objects that every full garbage
   collection walks again (135–200 ms pauses, the p99 of every step). ``gc.freeze()`` after
   start-up moves them out of the collector's sight. A reload replaces what was frozen with
   it (the first dispatcher, maybe the rate service): once they are no longer used,
   :func:`refreeze_heap` collects them and freezes what is alive then.
+
+  Measured again for issue 14 (the dispatcher as ``bench.inprocess`` wires it, 4 000
+  ``/admin_bot`` in-process): 293k objects tracked after start-up; a full collection takes
+  127 ms, and one came during the run at 216 ms (one admin's step stalled that long);
+  after ``gc.freeze()`` the full collections of the run took 34 ms at most. Public and
+  documented in the standard library, two calls: kept. What the reload relies on (frozen
+  garbage waits for :func:`refreeze_heap`) is checked in
+  ``tests/engine/test_private_api_contracts.py``.
 """
 
 from __future__ import annotations
 
 import gc
+from typing import Any
 
 from aiogram import methods
 from aiogram.methods.base import Response, TelegramMethod
+from aiogram.types import CallbackQuery, ChosenInlineResult, InlineQuery, Message, Update
+from pydantic import BaseModel
+
+# The Bot API methods the bot calls: engine/, aiogram's polling and aiogram-dialog's message
+# manager (the fake Bot API of tests/e2e answers exactly these, and close/logOut).
+CALLED_METHODS: tuple[type[TelegramMethod[Any]], ...] = (
+    methods.GetMe,
+    methods.GetUpdates,
+    methods.DeleteWebhook,
+    methods.SetWebhook,
+    methods.SetMyCommands,
+    methods.SendMessage,
+    methods.SendDocument,
+    methods.EditMessageText,
+    methods.EditMessageReplyMarkup,
+    methods.DeleteMessage,
+    methods.AnswerCallbackQuery,
+    methods.AnswerInlineQuery,
+)
+# The types of the updates the bot reads, the nested before the ones around them.
+RECEIVED_TYPES: tuple[type[BaseModel], ...] = (
+    Message,
+    CallbackQuery,
+    InlineQuery,
+    ChosenInlineResult,
+    Update,
+)
 
 
 def pin_response_models() -> list[type]:
-    """Build ``Response[T]`` for every Bot API method; keep the list alive while serving."""
-    returning = {
-        cls.__returning__
-        for cls in vars(methods).values()
-        if isinstance(cls, type) and issubclass(cls, TelegramMethod) and cls is not TelegramMethod
-    }
+    """Build the models the bot uses (:data:`RECEIVED_TYPES`, :data:`CALLED_METHODS`) and
+    ``Response[T]`` for each method it calls; keep the list alive while serving."""
+    for model in (*RECEIVED_TYPES, *CALLED_METHODS):
+        model.model_rebuild()  # a no-op for a model built already
+    returning = {method.__returning__ for method in CALLED_METHODS}
     return [Response[r] for r in returning]  # type: ignore[valid-type]
 
 

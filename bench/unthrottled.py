@@ -10,8 +10,12 @@ from __future__ import annotations
 import sys
 from functools import partialmethod
 
-from engine.bot import throttle
-from engine.cli import main
+from engine.lazy_aiogram import import_aiogram
+
+import_aiogram()  # first, as `crypto-helper run` does: the "before" pays the same imports
+
+from engine.bot import throttle  # noqa: E402
+from engine.cli import main  # noqa: E402
 
 throttle.UserThrottle.__init__ = partialmethod(  # type: ignore[method-assign]
     throttle.UserThrottle.__init__, enabled=False

@@ -309,9 +309,9 @@ class BotMetrics:
             timer = self._step_timers[step] = self._step_seconds.labels(*split_state(step))
         timer.observe(seconds)
 
-    def count_skipped_update(self, reason: str) -> None:
-        """Count one update skipped unread (see :mod:`engine.bot.updates`)."""
-        self._skipped.labels(reason).inc()
+    def count_skipped_update(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` updates skipped unread (see :mod:`engine.bot.updates`)."""
+        self._skipped.labels(reason).inc(count)
 
     def count_quote(self, give: str, get: str) -> None:
         """Count one quote given for ``give`` → ``get`` (called after each quote)."""

@@ -79,7 +79,7 @@ class SkippedUpdates:
     """
 
     def __init__(self) -> None:
-        self._counters: list[Callable[[SkipReason], None]] = []
+        self._counters: list[Callable[[SkipReason, int], None]] = []
         self._highest: dict[int, int] = {}  # bot id → the highest update id skipped
         self.gate: RawGate | None = None
 
@@ -87,15 +87,21 @@ class SkippedUpdates:
         """Drop, unparsed, the raw updates ``gate(user_id, earlier_in_batch)`` refuses."""
         self.gate = gate
 
-    def count_with(self, counter: Callable[[SkipReason], None]) -> None:
-        """Call ``counter(reason)`` for every update skipped from now on."""
+    def count_with(self, counter: Callable[[SkipReason, int], None]) -> None:
+        """Call ``counter(reason, how_many)`` for the updates skipped from now on."""
         self._counters.append(counter)
 
     def record(
-        self, bot: Bot | None, update_id: int | None, reason: SkipReason, why: str | None
+        self,
+        bot: Bot | None,
+        update_id: int | None,
+        reason: SkipReason,
+        why: str | None,
+        *,
+        count: int = 1,
     ) -> None:
-        """Log (unless ``why`` is None) and count one skipped update; remember its id for
-        :meth:`confirm`."""
+        """Log (unless ``why`` is None) and count ``count`` skipped updates, ``update_id``
+        the highest of them; remember it for :meth:`confirm`."""
         if why is not None:
             if update_id is None:
                 log.warning("update skipped (%s): %s", reason, why)
@@ -104,7 +110,7 @@ class SkippedUpdates:
         if update_id is not None and bot is not None:
             self._highest[bot.id] = max(update_id, self._highest.get(bot.id, update_id))
         for counter in self._counters:
-            counter(reason)
+            counter(reason, count)
 
     def highest(self, bot: Bot) -> int | None:
         """The highest update id skipped for ``bot``, if any."""
@@ -146,20 +152,29 @@ def sender_id(raw: dict[str, Any]) -> int | None:
 
 def parse_updates(raw: Iterable[object], bot: Bot, skipped: SkippedUpdates) -> list[Update]:
     """The updates of a ``getUpdates`` answer that aiogram can read, in order; those the
-    gate refuses are dropped before parsing."""
+    gate refuses are dropped before parsing.
+
+    A flood is a hundred updates per answer, nearly all dropped: the gate's loop is the
+    hot path of one, so the drops are tallied and recorded once per answer.
+    """
     updates: list[Update] = []
+    gate = skipped.gate
     seen: dict[int, int] = {}
+    dropped, highest_dropped = 0, -1
     for item in raw:
-        if skipped.gate is not None and isinstance(item, dict):
+        if gate is not None and isinstance(item, dict):
             user_id = sender_id(item)
             if user_id is not None:
                 earlier = seen.get(user_id, 0)
                 seen[user_id] = earlier + 1
                 update_id = item.get("update_id")
-                if skipped.gate(user_id, earlier) and isinstance(update_id, int):
-                    skipped.record(bot, update_id, "throttled", None)
+                if isinstance(update_id, int) and gate(user_id, earlier):
+                    dropped += 1
+                    highest_dropped = max(highest_dropped, update_id)
                     continue
         update = parse_update(item, bot, skipped)
         if update is not None:
             updates.append(update)
+    if dropped:
+        skipped.record(bot, highest_dropped, "throttled", None, count=dropped)
     return updates

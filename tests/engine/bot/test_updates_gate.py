@@ -42,7 +42,7 @@ def test_the_gate_drops_a_flooders_surplus_unparsed_and_confirms_it() -> None:
     bot = Bot(TOKEN)
     skipped = SkippedUpdates()
     counted: list[str] = []
-    skipped.count_with(counted.append)
+    skipped.count_with(lambda reason, count: counted.extend([reason] * count))
     limit = 3
     skipped.gate_with(lambda user, earlier: earlier > limit)
     batch = [tap(i, 7) for i in range(1, 11)] + [text(11, 8), tap(12, 7)]

@@ -23,9 +23,9 @@ What :func:`import_aiogram` does instead, once, before anything else imports aio
    ``Update`` around its ``Message``), a ``TypeAdapter``. Each deferred model also keeps the
    namespace as its ``__pydantic_parent_namespace__``, so its first-use rebuild resolves
    against it first, as aiogram's own rebuild did, whichever frame happens to trigger it.
-   The Bot API methods are not deferred (they build at class creation); the ~50 whose
-   parameters embed types that could not be resolved yet at that moment build on first use
-   the same way.
+   The Bot API methods (``TelegramMethod``, not declared ``defer_build``: each would build
+   at class creation, 40 ms and 1.5 MB for all) are declared so for the time of the import
+   (an import hook on ``aiogram.methods.base``) and build on first use the same way.
 3. A probe builds one model that needs a filled-in name (``InlineKeyboardMarkup``).
 
 Fallback: if pydantic's ``model_rebuild`` no longer has the parameters recorded here, or
@@ -43,14 +43,17 @@ the warm-up (:mod:`engine.bot.warmup`) builds the ones it uses before serving.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import inspect
 import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
@@ -59,6 +62,7 @@ from pydantic import BaseModel
 log = logging.getLogger(__name__)
 
 TYPES_PACKAGE = "aiogram.types"
+METHODS_BASE = "aiogram.methods.base"
 # The parameters of pydantic's BaseModel.model_rebuild that the recorder takes and passes on.
 REBUILD_PARAMETERS = ("force", "raise_errors", "_parent_namespace_depth", "_types_namespace")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -135,6 +139,50 @@ class _Recorder:
         return self.namespaces[0]
 
 
+class _DeferredMethods(importlib.abc.MetaPathFinder):
+    """While aiogram is imported: once ``aiogram.methods.base`` has run, its
+    ``TelegramMethod`` is declared ``defer_build`` as well, so the ~170 methods defined after
+    it (whose configuration inherits it) build on first use like the types; put back after.
+    """
+
+    def __init__(self) -> None:
+        self.base: type[BaseModel] | None = None
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != METHODS_BASE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            base = getattr(module, "TelegramMethod", None)
+            if (
+                isinstance(base, type)
+                and issubclass(base, BaseModel)
+                and "defer_build" not in base.model_config
+            ):
+                base.model_config["defer_build"] = True
+                self.base = base
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        sys.meta_path.insert(0, self)
+        try:
+            yield
+        finally:
+            sys.meta_path.remove(self)
+            if self.base is not None:  # methods defined from now on: as aiogram declares them
+                del self.base.model_config["defer_build"]
+
+
 def pydantic_problem() -> str | None:
     """Why pydantic's ``model_rebuild`` cannot be recorded as this module does, or None."""
     original = BaseModel.__dict__.get("model_rebuild")
@@ -200,7 +248,8 @@ def resolve_names(models: list[type[BaseModel]], namespace: Mapping[str, Any]) -
 
 
 def unbuilt_methods() -> list[type[BaseModel]]:
-    """The Bot API methods whose schema could not be built at class creation."""
+    """The Bot API methods not built yet: all of them after the import (or, if the hook on
+    ``aiogram.methods.base`` did not apply, those that could not be built then)."""
     from aiogram import methods
     from aiogram.methods.base import TelegramMethod
 
@@ -261,7 +310,7 @@ def import_aiogram() -> AiogramImport:
         importlib.import_module("aiogram")
         return AiogramImport(False, 0, time.perf_counter() - started, problem)
     recorder = _Recorder(BaseModel.__dict__["model_rebuild"])
-    with recorder.installed():
+    with recorder.installed(), _DeferredMethods().installed():
         types = importlib.import_module(TYPES_PACKAGE)
     problem = aiogram_problem(types, recorder)
     if problem is None:

@@ -97,20 +97,25 @@ def test_crypto_helper_run_imports_aiogram_with_nothing_built() -> None:
         from engine import cli
         from pydantic import BaseModel
         assert cli.main(["run", "--config", "/nonexistent/config.yaml"]) == 2
-        from aiogram import types
-        models = [m for m in vars(types).values() if isinstance(m, type)
-                  and issubclass(m, BaseModel)]
-        print(len(models), *[m.__name__ for m in models if m.__pydantic_complete__])
+        from aiogram import methods, types
+        for package in (types, methods):
+            models = [m for m in vars(package).values() if isinstance(m, type)
+                      and issubclass(m, BaseModel)]
+            print(len(models), *[m.__name__ for m in models if m.__pydantic_complete__])
         update = types.Update.model_validate({"update_id": 1, "message": {
             "message_id": 2, "date": 0, "chat": {"id": 3, "type": "private"}, "text": "hi",
             "reply_to_message": {"message_id": 1, "date": 0, "chat": {"id": 3, "type": "private"}}}})
         print(type(update.message.reply_to_message).__name__, types.Update.__pydantic_complete__)
         """
     )
-    counts, parsed = out.splitlines()
-    models, *built = counts.split()
-    assert int(models) > 300
-    assert built == ["InlineKeyboardMarkup"]  # the import's own probe
+    type_counts, method_counts, parsed = out.splitlines()
+    types, *built_types = type_counts.split()
+    methods, *built_methods = method_counts.split()
+    assert int(types) > 300
+    assert built_types == ["InlineKeyboardMarkup"]  # the import's own probe
+    assert int(methods) > 150
+    # methods/base.py's own, built before the hook applies (Response[T] is built per T):
+    assert built_methods == ["Request", "Response", "TelegramMethod"]
     assert parsed == "Message True"
 
 

@@ -6,13 +6,15 @@ python -m bench.flood --only after
 ```
 
 For each variant it starts ``crypto-helper run`` (polling, a fake Bot API and fake providers
-on 127.0.0.1; "before" through ``bench/unthrottled.py``, which switches the per-user throttle
-off), opens the dialog for two admins, then queues ``--flood`` taps on the flooder's source
-keyboard at once and, right behind them, the other admin's ``/admin_bot`` every ``--every``
-seconds. It prints the other admin's latency (update queued → reply at the fake) p50/p99/max
-and what the flood added to its p99 (against a "quiet" run of the same probes, no flood),
-how long the flood took to drain, the bot's RSS before and at its peak (sampled every 20 ms)
-and how many "too fast" notices the flooder got. Not a test: figures for a report.
+on 127.0.0.1; "before" through ``bench/unthrottled.py``, which switches the per-user
+throttle off), opens the dialog for the flooder and five other admins, then queues
+``--flood`` taps on the flooder's source keyboard at once and, right behind them, an
+``/admin_bot`` of the other admins (taking turns) every ``--every`` seconds. It prints the
+others' latency (update queued → reply at the fake) p50/p99/max and what the flood added to
+its p99 (against a "quiet" run of the same probes, no flood), how long the flood took to
+drain, the bot's RSS before and at its peak (sampled every 20 ms) and how many "too fast"
+notices the flooder got.
+Not a test: figures for a report.
 """
 
 from __future__ import annotations
@@ -20,21 +22,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.bots import RunningBot, wait_ready
-from bench.e2e import API_KEY, ROOT, FakeProviders, free_port, write_project
+from bench.bots import RunningBot, start_crypto_helper, wait_ready
 from bench.load import Admin, Outcome
-from bench.process import Child, child_env, crypto_helper_argv, rss_mb
 from bench.stats import ms, percentile, table
 from bench.telegram import BenchTelegram
+from tests.e2e.fake_providers import FakeProviders
+from tests.e2e.harness import ROOT, rss_mb
 
-FLOODER, OTHER = 5001, 5002
+FLOODER = 5001
+# The other admins take turns: one person sending 20 commands a second would be a flood too.
+OTHERS = tuple(range(5002, 5007))
 TOO_FAST = "Слишком быстро"
 
 
@@ -66,25 +70,10 @@ class Figures:
 
 
 async def start(work: Path, providers: FakeProviders, throttled: bool) -> RunningBot:
-    project = write_project(work / "project", providers)
-    tg = FloodTelegram()
-    await tg.serve()
-    port = free_port()
-    env = child_env(
-        BOT_TOKEN=tg.token,
-        TELEGRAM_API_URL=tg.url,
-        ADMIN_IDS=f"{FLOODER},{OTHER}",
-        API_LAYER_KEY=API_KEY,
-        PORT=str(port),
-        LOG_LEVEL="WARNING",
+    wrapper = None if throttled else ROOT / "bench" / "unthrottled.py"
+    bot = await start_crypto_helper(
+        work, providers, (FLOODER, *OTHERS), "WARNING", wrapper=wrapper, tg=FloodTelegram()
     )
-    argv = crypto_helper_argv(project)
-    if not throttled:
-        argv = [sys.executable, str(ROOT / "bench" / "unthrottled.py"), *argv[-3:]]
-    child = Child("crypto-helper", argv, env, project.parent, work / "bot.log")
-    bot = RunningBot("crypto-helper", tg, child, port)
-    child.start()
-    await child.wait_ready(tg.first_poll, 60)
     await wait_ready(bot)
     return bot
 
@@ -110,19 +99,23 @@ async def run_variant(
     assert isinstance(tg, FloodTelegram)
     try:
         outcome = Outcome()
-        flooder, other = Admin(tg, FLOODER, outcome, 60), Admin(tg, OTHER, outcome, 60)
+        flooder = Admin(tg, FLOODER, outcome, 60)
         source = await flooder.act("source", lambda: tg.user_sends(FLOODER, "/admin_bot"))
         assert source is not None, "the flooder got no source screen"
-        await other.act("source", lambda: tg.user_sends(OTHER, "/admin_bot"))
+        for uid in OTHERS:
+            await Admin(tg, uid, outcome, 60).act(
+                "source", partial(tg.user_sends, uid, "/admin_bot")
+            )
         rss_before = rss_mb(bot.pid)
         peak, drained = [rss_before], []
         stop = asyncio.Event()
         flood = [tg.user_clicks(FLOODER, source.message_id, r"\bRUB$") for _ in range(taps)]
         sampler = asyncio.create_task(sample(bot, peak, drained, stop))
         probe = Outcome()
-        probing = Admin(tg, OTHER, probe, args.step_timeout)
-        for _ in range(args.probes):
-            await probing.act("source", lambda: tg.user_sends(OTHER, "/admin_bot"))
+        probing = [Admin(tg, uid, probe, args.step_timeout) for uid in OTHERS]
+        for n in range(args.probes):
+            admin = probing[n % len(probing)]
+            await admin.act("source", partial(tg.user_sends, admin.user_id, "/admin_bot"))
             await asyncio.sleep(args.every)
         await asyncio.sleep(args.settle)  # what the bot still works through shows in the RSS
         stop.set()

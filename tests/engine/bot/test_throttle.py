@@ -15,7 +15,7 @@ from aiogram_dialog.test_tools.memory_storage import JsonMemoryStorage
 from bot_helpers import RecordingBot
 
 from engine.app import create_dispatcher
-from engine.bot.throttle import DEFAULT_LIMIT, UserThrottle, setup_throttle
+from engine.bot.throttle import DEFAULT_LIMIT, TokenBuckets, UserThrottle, setup_throttle
 from engine.definitions import Definitions
 from engine.rates.offline import create_offline_rates
 
@@ -167,3 +167,85 @@ def test_setup_keeps_the_order_of_the_others(definitions: Definitions, app) -> N
     after = list(dispatcher.update.outer_middleware)
     assert [m for m in after if not isinstance(m, UserThrottle)] == before
     assert after.index(extra) < after.index(dispatcher.fsm)
+
+
+class Clock:
+    """Monotonic seconds the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_bucket_lets_a_burst_through_then_its_rate() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=5.0, burst=20, clock=clock)
+    assert [buckets.take(FLOODER) for _ in range(21)] == [True] * 20 + [False]
+    assert buckets.take(OTHER)  # each user has a bucket of their own
+    clock.now += 0.19
+    assert not buckets.take(FLOODER)  # 0.95 of a token
+    clock.now += 0.01
+    assert buckets.take(FLOODER) and not buckets.take(FLOODER)
+    clock.now += 60
+    assert buckets.available(FLOODER) == 20  # full again, never more
+
+
+def test_a_bucket_is_forgotten_once_it_would_be_full() -> None:
+    clock = Clock()
+    buckets = TokenBuckets(rate=5.0, burst=20, clock=clock)
+    for user_id in range(1000):
+        buckets.take(user_id)
+    assert len(buckets._buckets) == 1000
+    clock.now += 20 / 5.0
+    buckets._buckets.expire()
+    assert len(buckets._buckets) == 0  # a full bucket needs no entry
+
+
+def test_a_bucket_needs_a_rate_and_a_size() -> None:
+    with pytest.raises(ValueError, match="rate must be above 0"):
+        TokenBuckets(rate=0, burst=20)
+    with pytest.raises(ValueError, match="burst at least 1"):
+        TokenBuckets(rate=1, burst=0)
+
+
+async def test_a_steady_stream_above_the_rate_is_cut_to_the_rate(
+    definitions: Definitions,
+) -> None:
+    """Nothing queues (each update is handled before the next), so only the bucket acts:
+    a user sending 32 a second for two seconds gets the burst, then 5 a second."""
+    clock = Clock()
+    throttle = UserThrottle(definitions.config, definitions.renderer, clock=clock)
+    handled: list[float] = []
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:
+        handled.append(clock.now)
+
+    for _ in range(65):  # t = 0 … 2 s, 1/32 s apart (exact in binary)
+        await throttle(handler, object(), {"event_from_user": user(FLOODER)})  # type: ignore[arg-type]
+        clock.now += 1 / 32
+    assert len(handled) == 20 + 10  # the burst, then two seconds at 5 a second
+    assert throttle.dropped == 35
+    await throttle(handler, object(), {"event_from_user": user(OTHER)})  # type: ignore[arg-type]
+    assert len(handled) == 31  # the other user is not touched
+
+
+async def test_the_raw_gate_follows_the_bucket(definitions: Definitions) -> None:
+    clock = Clock()
+    throttle = UserThrottle(definitions.config, definitions.renderer, limit=100, clock=clock)
+
+    async def handler(event: Any, data: dict[str, Any]) -> None:
+        return None
+
+    for _ in range(18):
+        await throttle(handler, object(), {"event_from_user": user(FLOODER)})  # type: ignore[arg-type]
+    # two tokens left: the batch's first two pass, and a third, for the notice
+    assert [throttle.refuses_raw(FLOODER, earlier) for earlier in range(5)] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
+    assert not throttle.refuses_raw(OTHER, 19)

@@ -14,12 +14,13 @@
   it (the first dispatcher, maybe the rate service): once they are no longer used,
   :func:`refreeze_heap` collects them and freezes what is alive then.
 
-  Measured again for issue 14 (the dispatcher as ``bench.inprocess`` wires it, 4 000
-  ``/admin_bot`` in-process): 293k objects tracked after start-up; a full collection takes
-  127 ms, and one came during the run at 216 ms (one admin's step stalled that long);
-  after ``gc.freeze()`` the full collections of the run took 34 ms at most. Public and
-  documented in the standard library, two calls: kept. What the reload relies on (frozen
-  garbage waits for :func:`refreeze_heap`) is checked in
+  Measured again for issue 14 (the dispatcher as ``bench.inprocess`` wires it, imported
+  through :mod:`engine.lazy_aiogram` as ``crypto-helper run`` does, 4 000 ``/admin_bot``
+  in-process): 182k objects tracked after start-up, a full collection 53 ms at rest; the
+  run's full collections took up to 136 ms without the freeze (one admin's step stalled that
+  long), 31 ms with it, and CPU per update went 407 → 368 µs. (Eager aiogram: 266k objects,
+  213 → 75 ms.) Public and documented in the standard library, two calls: kept. What the
+  reload relies on (frozen garbage waits for :func:`refreeze_heap`) is checked in
   ``tests/engine/test_private_api_contracts.py``.
 """
 

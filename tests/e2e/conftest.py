@@ -12,12 +12,24 @@ transcript attached to its report.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.fake_providers import FakeProviders
 from tests.e2e.fake_telegram import FakeTelegram
 from tests.e2e.harness import BotLauncher, BotProcess
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is ``e2e``, and ``slow``: out of the quick loop
+    (``pytest -m "not slow"``), as most start bot processes."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
 
 
 def _fake_telegram() -> Iterator[FakeTelegram]:

@@ -24,6 +24,7 @@ def run_check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str,
     return code, out, err
 
 
+@pytest.mark.slow  # checks every window of the shipped project
 def test_shipped_project_passes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_check(capsys)
     assert code == 0, err
@@ -32,6 +33,7 @@ def test_shipped_project_passes(project: Path, capsys: pytest.CaptureFixture[str
     assert out.count("\n") == 1
 
 
+@pytest.mark.slow  # checks every window, twice
 def test_config_option_and_env(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -256,6 +258,7 @@ def test_strings_problems(project: Path, edit, pos, capsys: pytest.CaptureFixtur
     ]
 
 
+@pytest.mark.slow  # a Python subprocess
 def test_check_does_not_import_aiogram(project: Path) -> None:
     code = (
         "import sys\nfrom engine.cli import main\nrc = main(['check'])\n"

@@ -7,7 +7,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from engine.logs import secrets_in_env
+
+pytestmark = pytest.mark.slow  # a Python subprocess each
 
 SECRET = "123456789:AAEsecretsecretsecretsecretsecret"
 

@@ -26,6 +26,7 @@ def headers(out: str) -> list[str]:
     return [line for line in out.splitlines() if line.startswith("── ")]
 
 
+@pytest.mark.slow  # the whole direction, every spelling
 @pytest.mark.parametrize(
     "case",
     [

@@ -209,6 +209,7 @@ async def test_a_window_hands_the_rendered_rows_to_its_markup_factory(
     assert renders == ["a", "a"], KEYBOARD_BROKE
 
 
+@pytest.mark.slow  # three full collections of the test process
 def test_frozen_objects_wait_for_refreeze() -> None:
     class Node:
         pass

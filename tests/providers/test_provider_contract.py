@@ -353,6 +353,7 @@ async def test_502_html_is_unavailable(h: Harness) -> None:
         await h.provider().fetch([h.case.pair])
 
 
+@pytest.mark.slow  # waits for the provider's timeout
 async def test_timeout_is_unavailable(h: Harness) -> None:
     h.serve(Reply(200, h.case.ok_body, delay=2))
     loop = asyncio.get_running_loop()
@@ -468,6 +469,7 @@ async def test_an_unusable_price_alone_is_a_response_error(
 # -- request counting -------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits for the provider's timeout
 async def test_every_attempt_is_counted(h: Harness) -> None:
     h.serve(Reply(503), Reply(503), Reply(200, h.case.ok_body))
     provider = h.provider(timeout=2.0, retries=2)
@@ -477,6 +479,7 @@ async def test_every_attempt_is_counted(h: Harness) -> None:
     assert provider.requests_sent == h.calls == 3
 
 
+@pytest.mark.slow  # waits for the provider's timeout
 async def test_an_attempt_that_times_out_is_counted(h: Harness) -> None:
     h.serve(Reply(200, h.case.ok_body, delay=2))
     provider = h.provider(timeout=0.3)
@@ -505,6 +508,7 @@ async def test_401_is_never_retried(h: Harness) -> None:
     assert h.calls == 1
 
 
+@pytest.mark.slow  # waits for the provider's timeout
 async def test_retries_fit_in_the_timeout(h: Harness) -> None:
     h.serve(Reply(503, delay=0.1))
     loop = asyncio.get_running_loop()

@@ -138,6 +138,7 @@ async def test_connection_refused_is_unavailable(http_session: aiohttp.ClientSes
     assert "cannot connect" in info.value.message
 
 
+@pytest.mark.slow  # waits for the deadline
 async def test_timeout_is_unavailable_within_deadline(
     upstream: FakeUpstream, http_session: aiohttp.ClientSession
 ) -> None:
@@ -308,6 +309,7 @@ async def test_on_request_is_called_before_every_attempt(
     assert seen == [0, 1, 2]
 
 
+@pytest.mark.slow  # waits for timeouts
 async def test_requests_sent_counts_retries_and_timeouts(
     upstream: FakeUpstream, http_session: aiohttp.ClientSession
 ) -> None:
@@ -375,6 +377,7 @@ async def test_not_worth_retrying_is_tried_once(
     assert len(upstream.calls(PATH)) == 1
 
 
+@pytest.mark.slow  # waits for the deadline
 async def test_retries_stop_at_the_deadline(
     upstream: FakeUpstream, http_session: aiohttp.ClientSession
 ) -> None:
@@ -387,6 +390,7 @@ async def test_retries_stop_at_the_deadline(
     assert 2 <= len(upstream.calls(PATH)) <= 11
 
 
+@pytest.mark.slow  # waits for the deadline
 async def test_slow_attempts_share_one_deadline(
     upstream: FakeUpstream, http_session: aiohttp.ClientSession
 ) -> None:

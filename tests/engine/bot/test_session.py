@@ -99,6 +99,7 @@ async def test_files_still_go_as_a_form(api: tuple[Recorder, Bot]) -> None:
     assert "<file>" in params.values()  # the attached file itself
 
 
+@pytest.mark.slow  # waits for the timeout
 async def test_a_slow_answer_is_a_timeout(api: tuple[Recorder, Bot]) -> None:
     _, bot = api
     with pytest.raises(TelegramNetworkError, match="Request timeout error"):

@@ -123,6 +123,7 @@ def keys() -> DefaultKeyBuilder:
     return DefaultKeyBuilder(prefix=f"test-{uuid.uuid4().hex[:8]}", with_destiny=True)
 
 
+@pytest.mark.slow  # waits for the lock's TTL
 async def test_a_lock_left_by_a_failed_update_is_gone_within_its_ttl(
     redis: Redis, keys: DefaultKeyBuilder
 ) -> None:
@@ -136,6 +137,7 @@ async def test_a_lock_left_by_a_failed_update_is_gone_within_its_ttl(
     assert await redis.exists(keys.build(key(1), "lock")) == 0  # released
 
 
+@pytest.mark.slow  # waits past the lock's TTL
 async def test_a_held_lock_is_renewed_past_its_ttl(redis: Redis, keys: DefaultKeyBuilder) -> None:
     isolation = RenewingRedisEventIsolation(redis, keys, ttl=0.3, renew_every=0.1, wait=0.2)
     async with isolation.lock(key(2)):
@@ -156,6 +158,7 @@ async def test_a_lock_that_expired_under_its_update_is_a_warning(
     assert "had expired when its update finished" in caplog.text
 
 
+@pytest.mark.slow  # waits for the lock's TTL
 async def test_a_lock_lost_under_its_update_is_neither_renewed_nor_freed(
     redis: Redis, keys: DefaultKeyBuilder, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -11,6 +11,8 @@ from flow_helpers import button, walk_to
 
 ROOT = Path(__file__).resolve().parents[3]
 
+pytestmark = pytest.mark.slow  # walks whole dialogs twice, preview and bot
+
 
 @pytest.mark.parametrize("locale", ["ru", "en"])
 @pytest.mark.parametrize(("give", "get"), [("RUB", "USDT"), ("USDT", "IDR"), ("RUB", "IDR")])

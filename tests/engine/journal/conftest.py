@@ -23,7 +23,8 @@ def pg_database() -> Iterator[ScratchDatabase]:
     database.drop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# PostgreSQL (a scratch database each, on a server) is left to the full run.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseTarget:
     if request.param == "sqlite":
         return database_target(None, tmp_path / "data")

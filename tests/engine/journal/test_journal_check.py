@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.check import run_check
 
 
+@pytest.mark.slow  # checks every window of the shipped project
 def test_the_shipped_journal_texts_pass(project: Path) -> None:
     assert run_check("config.yaml").problems == []
 

@@ -7,7 +7,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
+
+pytestmark = pytest.mark.slow  # builds the wheel
 
 
 def test_the_wheel_carries_the_migrations(tmp_path: Path) -> None:

@@ -170,6 +170,7 @@ async def test_a_day_of_a_thousand_quotes(store: JournalStore) -> None:
     assert day == quotes  # every one, in order, exact
 
 
+@pytest.mark.slow  # runs crypto-helper db upgrade
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_db_upgrade_command(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATA_DIR")}
@@ -205,6 +206,7 @@ def test_db_upgrade_command(backend: str, tmp_path: Path, request: pytest.Fixtur
     )
 
 
+@pytest.mark.slow  # runs crypto-helper db upgrade
 def test_db_upgrade_says_why_it_cannot(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": "postgresql://desk:s3cret-pw@127.0.0.1:9/journal"}
     done = subprocess.run(

@@ -19,6 +19,8 @@ from engine.journal.store import JournalStore
 from engine.journal.url import database_target
 from engine.journal.writer import JournalWriter
 
+pytestmark = pytest.mark.slow  # timed retries and outages, a second each
+
 FAST = (0.02, 0.1)
 
 

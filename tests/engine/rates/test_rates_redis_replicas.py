@@ -36,6 +36,8 @@ from providers.errors import ProviderUnavailableError
 
 NOWHERE = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
+pytestmark = pytest.mark.slow  # leases and locks expiring on a real Redis
+
 
 @dataclass
 class Replica:

@@ -13,6 +13,8 @@ from reload_helpers import edit, running_bot
 
 from engine.check import run_check
 
+pytestmark = pytest.mark.slow  # each builds the bot, edits its files and reloads it: a second each
+
 SOURCE = "Какую валюту отдаёт клиент?"
 TARGET = "Какую валюту клиент получает?"
 MARGIN = "Введите наценку"

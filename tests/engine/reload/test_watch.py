@@ -6,11 +6,14 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from reload_helpers import Bot, edit, running_bot
 
 from engine.reload.reloader import TRIGGER_WATCH
 from engine.reload.result import ReloadResult
 from engine.reload.watch import Watcher
+
+pytestmark = pytest.mark.slow  # waits for the file watcher to see a save
 
 SOURCE = "Какую валюту отдаёт клиент?"
 

@@ -413,6 +413,7 @@ def say(child: pexpect.spawn, line: str) -> str:
     return str(child.before)
 
 
+@pytest.mark.slow  # a crypto-helper chat process on a pseudo-terminal
 def test_pty_a_whole_quote_in_russian_then_quit(spawn: Any) -> None:
     child = spawn()
     child.expect_exact(PROMPT)
@@ -436,6 +437,7 @@ def test_pty_a_whole_quote_in_russian_then_quit(spawn: Any) -> None:
     assert child.exitstatus == 0
 
 
+@pytest.mark.slow  # a crypto-helper chat process on a pseudo-terminal
 def test_pty_in_english_leaves_on_ctrl_d(spawn: Any) -> None:
     child = spawn("--locale", "en", "--user-id", "77")
     child.expect_exact(PROMPT)

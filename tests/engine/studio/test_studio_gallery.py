@@ -25,6 +25,8 @@ from engine.studio.gallery import (
 )
 from engine.studio.graph import flow_graph
 
+pytestmark = pytest.mark.slow  # builds the whole gallery, every window of every flow
+
 
 def manifest(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))

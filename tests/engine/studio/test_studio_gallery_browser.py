@@ -23,6 +23,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from engine.definitions import load_definitions
 from engine.studio.gallery import Picture, build_gallery, write_gallery
 
+pytestmark = pytest.mark.slow  # a headless Chromium opens every page
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -25,6 +25,7 @@ from engine.testing.snapshots import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.slow  # runs a desk's pytest (pytester), renders every window
 
 DESK_TEST = """\
 def test_windows(crypto_helper_windows, snapshot):

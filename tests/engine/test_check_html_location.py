@@ -12,6 +12,8 @@ from engine.cli import main
 Edit = Callable[[str, str, str], Path]  # the conftest fixtures
 Pos = Callable[..., str]
 
+pytestmark = pytest.mark.slow  # each test runs crypto-helper check: every window, every locale
+
 TAGS = "<b>, <i>, <u>, <s>, <code>, <pre>, <a>, <blockquote> or <tg-spoiler>"
 
 

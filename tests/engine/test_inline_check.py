@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.check import run_check
 from engine.definitions import load_definitions
 from engine.flow.oneline import sample_rejections
 from engine.inline import InlineQuotes, sample_cases
 from engine.texts import REQUIRED_STRINGS
+
+pytestmark = pytest.mark.slow  # each test runs crypto-helper check: every window, every locale
 
 
 def test_every_one_line_refusal_has_an_inline_text() -> None:

@@ -10,6 +10,7 @@ import pytest
 from engine.cli import main
 
 FLOW = "flows/exchange.yaml"
+pytestmark = pytest.mark.slow  # each test runs crypto-helper check: every window, every locale
 
 
 def check_errors(capsys: pytest.CaptureFixture[str]) -> list[str]:

@@ -13,6 +13,8 @@ from engine.cli import main
 FLOW = "flows/exchange.yaml"
 NEVER = "no path from start reaches this step, so it is never shown"
 
+pytestmark = pytest.mark.slow  # each test runs crypto-helper check: every window, every locale
+
 
 def check(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, list[str]]:
     code = main(["check"])

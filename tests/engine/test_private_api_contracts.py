@@ -8,6 +8,8 @@ Stayed:
 
 * ``BaseSession.prepare_value(..., _dumps_json=False)`` (``engine.bot.session.prepared_params``:
   the JSON request body, and ``crypto-helper chat``'s local Bot API).
+* ``Text._render_text``, aiogram-dialog's documented hook for custom texts
+  (``engine.flow.builder``'s ``TemplateText`` and ``Label``).
 
 Went (public API now), with what the engine still assumes of that public API checked here too:
 
@@ -45,7 +47,7 @@ from aiogram.types import (
 )
 from aiogram_dialog import Window
 from aiogram_dialog.widgets.kbd import Button
-from aiogram_dialog.widgets.text import Const
+from aiogram_dialog.widgets.text import Const, Text
 
 from engine.bot.session import JsonBodySession, prepared_params
 from engine.bot.warmup import freeze_heap, refreeze_heap
@@ -65,6 +67,12 @@ KEYBOARD_BROKE = (
     "hands those very rows, unmodified, to its markup_factory. engine/flow/keyboard.py "
     "(MemoKeyboard keeps the rendered rows, IntentMarkup copies them with the intent prefix) "
     "relies on it: adapt it to this aiogram-dialog or cap the version in pyproject.toml."
+)
+TEXT_BROKE = (
+    f"{DIALOG}: Text.render_text no longer renders a Text subclass through its _render_text "
+    "(aiogram-dialog's documented hook for custom texts, which keeps the when= condition). "
+    "engine/flow/builder.py (TemplateText, Label) overrides only _render_text: override "
+    "render_text there instead, or cap aiogram-dialog in pyproject.toml."
 )
 TOKEN = "42:CONTRACT"
 
@@ -207,6 +215,21 @@ async def test_a_window_hands_the_rendered_rows_to_its_markup_factory(
     assert kept[0][0].callback_data == "a", KEYBOARD_BROKE  # the kept button is unmodified
     await window.render_kbd({"locale": "en"}, manager)
     assert renders == ["a", "a"], KEYBOARD_BROKE
+
+
+class Hook(Text):
+    """A custom text as engine/flow/builder.py writes them: only ``_render_text``."""
+
+    async def _render_text(self, data: dict[str, Any], manager: Any) -> str:
+        return f"text for {data['who']}"
+
+
+async def test_a_text_renders_through_its_render_text_hook() -> None:
+    manager: Any = Manager()
+    with contract(TEXT_BROKE):
+        shown = await Hook().render_text({"who": "desk"}, manager)
+        hidden = await Hook(when=lambda data, widget, manager: False).render_text({}, manager)
+    assert (shown, hidden) == ("text for desk", ""), TEXT_BROKE
 
 
 @pytest.mark.slow  # three full collections of the test process

@@ -60,12 +60,11 @@ async def start_bot(
     admins: Iterable[int],
     log_level: str,
     command: Sequence[str] | None = None,
-    tg: BenchTelegram | None = None,
     **env: str,
 ) -> RunningBot:
     """``command`` (``crypto-helper run --config CONFIG``) in ``config``'s folder, its log
     next to ``config``, up to its first ``getUpdates``."""
-    fake = await (tg or BenchTelegram()).serve()
+    fake = await BenchTelegram().serve()
     ids = ",".join(map(str, admins))
     env = child_env(
         BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, ADMIN_IDS=ids, LOG_LEVEL=log_level, **env
@@ -92,23 +91,15 @@ async def start_crypto_helper(
     log_level: str,
     *,
     edits: dict[str, str] | None = None,
-    wrapper: Path | None = None,
-    tg: BenchTelegram | None = None,
 ) -> RunningBot:
     """``crypto-helper run`` on the shipped definitions with the fake providers and
-    ``edits`` to config.yaml, through the script ``wrapper`` (``bench/unthrottled.py``)
-    when given."""
+    ``edits`` to config.yaml."""
     config = write_project(work / "project", providers, edits)
-    command = None
-    if wrapper is not None:
-        command = [sys.executable, str(wrapper), "run", "--config", str(config)]
     return await start_bot(
         "crypto-helper",
         config,
         admins,
         log_level,
-        command,
-        tg,
         API_LAYER_KEY=API_KEY,
         PORT=str(free_port()),
     )

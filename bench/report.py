@@ -21,6 +21,20 @@ Load = dict[str, Any]  # a phase: seconds, bot_cpu, bench_cpu (s), rss (MB befor
 
 
 @dataclass
+class Flood:
+    """The flood phase: the others' latencies (s) without and with the flood."""
+
+    quiet: list[float]
+    rss_before: float
+    flooded: list[float] = field(default_factory=list)
+    rss_peak: float = math.nan
+    drain: float = math.nan  # s from queueing the flood to the fake's queue first empty
+    timeouts: int = 0
+    answered: int = 0  # the flooder's taps answered
+    notices: int = 0  # "too fast" pop-ups
+
+
+@dataclass
 class Report:
     args: dict[str, Any]
     work: Path | None = None
@@ -31,6 +45,7 @@ class Report:
     dialogs: Outcome | None = None
     dialog_load: Load = field(default_factory=dict)
     bursts: list[tuple[str, Burst, Load]] = field(default_factory=list)
+    flood: Flood | None = None
     refused: dict[str, Counter[str]] = field(default_factory=dict)
     exit_codes: dict[str, int | None] = field(default_factory=dict)
     bot_log: str = ""
@@ -157,14 +172,41 @@ def _burst_section(r: Report) -> list[str]:
     return lines
 
 
+def _flood_section(r: Report) -> list[str]:
+    f, a = r.flood, r.args
+    if f is None:
+        return []
+    rows = [
+        (name, ms(percentile(v, 50)), ms(percentile(v, 99)), ms(max(v, default=math.nan)))
+        for name, v in (("no flood", f.quiet), (f"{a['flood']} taps queued", f.flooded))
+    ]
+    added = percentile(f.flooded, 99) - percentile(f.quiet, 99)
+    r.verdict(
+        "another admin's p99 delayed by a 5 000-tap flood ≤ 100 ms",
+        added <= 0.100 and not f.timeouts,
+        f"+{ms(added)} ms; {f.timeouts} timeouts",
+    )
+    return [
+        "",
+        f"4. Flood: one admin queues {a['flood']} taps at once; five others take turns sending "
+        f"/admin_bot every 50 ms ({a['probes']} probes)",
+        "",
+        table(["", "others p50 ms", "others p99 ms", "max ms"], rows),
+        "",
+        f"p99 added by the flood {ms(added)} ms; the fake's queue empty after {f.drain:.2f} s; "
+        f"RSS {f.rss_before:.0f} → {f.rss_peak:.0f} MB; the flooder's taps answered "
+        f"{f.answered}, told 'too fast' {f.notices}×",
+    ]
+
+
 def render(r: Report) -> str:
     lines = _header(r)
-    for section in (_startup_section, _dialog_section, _burst_section):
+    for section in (_startup_section, _dialog_section, _burst_section, _flood_section):
         lines += section(r)
     log = r.bot_log.splitlines()
     found = {k: sum(1 for line in log if f" {k} " in line) for k in ("ERROR", "WARNING")}
     found["Traceback"] = sum(1 for line in log if line.startswith("Traceback"))
-    lines += ["", "4. Sanity"]
+    lines += ["", "5. Sanity"]
     lines += [f"calls the fake refused ({n}): {_counts(c)}" for n, c in r.refused.items()]
     lines += [f"crypto-helper log: {len(log)} lines, {_counts(found)}"]
     lines += [f"exit codes: {_counts(r.exit_codes)}", "", "Targets (issue 14; 2 shared CPUs)"]

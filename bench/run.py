@@ -7,7 +7,9 @@ under ``--timeout``: (0) start the reference, then crypto-helper; wait until cry
 (1) ``--admins`` admins walk ``--rounds`` whole dialogs each, thinking between steps, then
 each bot's RSS (the reference gets ``/admin_bot`` from the same admins: its one screen is all
 it serves); (2) ``--burst`` × ``/admin_bot`` from new admins to each bot in turn,
-``--burst-repeats`` times. See bench/README.md.
+``--burst-repeats`` times; (3) one admin queues ``--flood`` taps at once while five others
+take turns sending ``/admin_bot``, against the same probes with no flood. See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import math
 import random
 import shutil
 import signal
@@ -29,12 +32,15 @@ from typing import Any
 import yaml
 
 from bench.bots import RunningBot, start_crypto_helper, start_reference, wait_ready
-from bench.load import Direction, burst, dialogs
-from bench.report import OURS, Report, render
+from bench.load import Admin, Direction, Outcome, burst, dialogs
+from bench.report import OURS, Flood, Report, render
 from tests.e2e.fake_providers import FakeProviders
 from tests.e2e.harness import ROOT
 
 WARM_IDS, DIALOG_IDS, BURST_IDS = 9_000_001, 10_000_001, 20_000_001
+# The flooder, then the others: they take turns, as one person sending 20 commands a
+# second would be a flood too.
+FLOOD_IDS = list(range(30_000_001, 30_000_007))
 REFERENCE_WARM = 50
 
 
@@ -46,6 +52,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--think", type=float, default=1.0, help="mean seconds an admin thinks between steps")
     add("--burst", type=int, default=2000, help="/admin_bot from this many distinct admins")
     add("--burst-repeats", type=int, default=3, help="bursts per bot, taken in turn")
+    add("--flood", type=int, default=5000, help="taps one admin queues at once (0: no flood)")
+    add("--probes", type=int, default=40, help="the others' /admin_bot, 50 ms apart")
     add("--latency", type=float, default=0.3, help="seconds of latency in the fake providers")
     add("--ttl", type=float, default=10.0, help="cache.ttl_seconds and preload interval")
     add("--timeout", type=float, default=900.0, help="stop everything after this many seconds")
@@ -85,7 +93,7 @@ async def run(args: argparse.Namespace, report: Report, providers: FakeProviders
         list(range(BURST_IDS + i * args.burst, BURST_IDS + (i + 1) * args.burst))
         for i in range(args.burst_repeats if args.burst else 0)
     ]
-    admins = [*warm_ids, *dialog_ids, *(i for ids in bursts for i in ids)]
+    admins = [*warm_ids, *dialog_ids, *(i for ids in bursts for i in ids), *FLOOD_IDS]
     assert report.work is not None
     bots: list[RunningBot] = []
     try:
@@ -121,11 +129,59 @@ async def run(args: argparse.Namespace, report: Report, providers: FakeProviders
                 result = await burst(running.tg, ids, args.step_timeout * 4)
                 report.bursts.append((running.name, result, load(before, running.meter())))
                 checkpoint(report, running, "end")
+        if args.flood:
+            say(f"flood: {args.flood} taps from one admin, {args.probes} probes from the others")
+            report.flood = await flood(bot, args)
     finally:
         for running in reversed(bots):
             report.refused[running.name] = running.tg.refused
             report.exit_codes[running.name] = await running.stop()
         report.bot_log = bots[-1].process.log() if bots and bots[-1].name == OURS else ""
+
+
+async def flood(bot: RunningBot, args: argparse.Namespace) -> Flood:
+    """The others' ``/admin_bot`` latency without, then with ``args.flood`` taps queued at
+    once by one admin on their source keyboard; the bot's RSS sampled every 20 ms."""
+    tg, (flooder, *others) = bot.tg, FLOOD_IDS
+    outcome = Outcome()
+    admins = [Admin(tg, uid, outcome, args.step_timeout) for uid in FLOOD_IDS]
+    shown = [
+        await a.act("source", partial(tg.user_sends, a.user_id, "/admin_bot")) for a in admins
+    ]
+    if None in shown:
+        raise RuntimeError("flood: an admin got no source screen")
+    source = shown[0]
+    assert source is not None
+
+    async def probe() -> list[float]:
+        outcome.latencies["source"] = []
+        for n in range(args.probes):
+            admin = admins[1 + n % len(others)]
+            await admin.act("source", partial(tg.user_sends, admin.user_id, "/admin_bot"))
+            await asyncio.sleep(0.05)
+        return outcome.latencies["source"]
+
+    result = Flood(quiet=await probe(), rss_before=bot.process.rss_mb())
+    result.rss_peak, started = result.rss_before, time.monotonic()
+    taps = [tg.user_clicks(flooder, source.message_id, r"\bRUB$") for _ in range(args.flood)]
+
+    async def sample() -> None:
+        while True:
+            result.rss_peak = max(result.rss_peak, bot.process.rss_mb())
+            if math.isnan(result.drain) and not tg.pending_updates():
+                result.drain = time.monotonic() - started
+            await asyncio.sleep(0.02)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        result.flooded = await probe()
+        await asyncio.sleep(1.0)  # what the bot still works through shows in the RSS
+    finally:
+        sampler.cancel()
+    result.timeouts = sum(outcome.timeouts.values())
+    result.answered = sum(1 for q in taps if q in tg.answered_callbacks)
+    result.notices = sum(n for text, n in tg.popups.items() if "Слишком быстро" in text)
+    return result
 
 
 def load(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:

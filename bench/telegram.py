@@ -53,6 +53,7 @@ class BenchTelegram(FakeTelegram):
         self._runner: web.AppRunner | None = None
         self.first_poll_at: float | None = None
         self.refused: Counter[str] = Counter()
+        self.popups: Counter[str] = Counter()  # answerCallbackQuery texts
 
     async def serve(self) -> BenchTelegram:
         """Serve on a free 127.0.0.1 port of the running loop; :attr:`url` is set."""
@@ -131,6 +132,8 @@ class BenchTelegram(FakeTelegram):
         result = body.get("result")
         if status != 200:
             self.refused[f"{raw_method}: {body.get('description', status)}"] += 1
+        elif raw_method.lower() == "answercallbackquery" and params.get("text"):
+            self.popups[str(params["text"])] += 1
         elif raw_method.lower() in REPLY_METHODS and isinstance(result, dict):
             chat_id, text = int_param(params, "chat_id", 0), str(params.get("text", ""))
             reply = Reply(arrived, int(result.get("message_id", 0)), text)

@@ -13,14 +13,14 @@ implements aiogram's public :class:`BaseStorage` over a dict of its own (it once
 
 With Redis, :class:`RenewingRedisEventIsolation` serialises one admin's updates as aiogram's
 :class:`RedisEventIsolation` does, with locks sized for this bot. aiogram's lock lives 60 s
-and is waited for without limit; when Redis pauses (a frozen VM, a failover) the ``SET`` of a
-lock whose update already gave up lands when Redis resumes, and nothing releases it: that
+and is waited for without limit; when Redis pauses (a frozen VM, a failover) the ``SET`` of
+a lock whose update already gave up lands when Redis resumes, and nothing releases it: that
 admin's next update waited 59.6 s. Here a lock lives :data:`LOCK_TTL_SECONDS` and the update
-holding it renews it every :data:`LOCK_RENEW_SECONDS` (redis-py's :class:`Lock` has no
-renewal of its own), so a lock nobody holds is gone within seconds however long a live
-update runs; an update waits :data:`LOCK_WAIT_SECONDS` at most for its turn. A release that
-fails (Redis gone again, or the lock expired during an outage) is a WARNING, not a failed
-update: the lock expires by itself.
+holding it renews it every :data:`LOCK_RENEW_SECONDS` (with redis-py's
+:meth:`Lock.reacquire`; the lock does not renew itself), so a lock nobody holds is gone
+within seconds however long a live update runs; an update waits :data:`LOCK_WAIT_SECONDS` at
+most for its turn. A release that fails (Redis gone again, or the lock expired during an
+outage) is a WARNING, not a failed update: the lock expires by itself.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ slower. ``tests/engine/test_lazy_aiogram.py`` holds the contract: every Bot API 
 method the bot uses parses and serialises exactly as with eager building.
 
 Thread-safety: pydantic (2.12–2.13) does not guard a deferred model's first build against a
-concurrent one in another thread. The bot uses aiogram's models on its event loop's thread;
-the warm-up (:mod:`engine.bot.warmup`) builds the ones it uses before serving.
+concurrent one in another thread. The bot uses aiogram's models on its event loop's thread
+only (a reload's validation runs in a thread but never touches aiogram); the warm-up
+(:mod:`engine.bot.warmup`) builds the ones it uses before serving.
 """
 
 from __future__ import annotations
@@ -318,10 +319,13 @@ def import_aiogram() -> AiogramImport:
         resolve_names(recorder.deferred, namespace)
         resolve_names(unbuilt_methods(), namespace)
         problem = probe()
+    if problem is not None and not recorder.namespaces:
+        # Nothing recorded, nothing to build: aiogram builds its models its own way now.
+        log.warning("aiogram imported as it is, this module deferred nothing: %s", problem)
+        return AiogramImport(False, 0, time.perf_counter() - started, problem)
     if problem is not None:
         _warn_eager(problem)
-        if recorder.namespaces:  # else aiogram rebuilt nothing this way: nothing to do
-            build_eagerly(recorder.deferred, recorder.namespace())
+        build_eagerly(recorder.deferred, recorder.namespace())
         return AiogramImport(False, 0, time.perf_counter() - started, problem)
     seconds = time.perf_counter() - started
     log.debug(

@@ -75,6 +75,11 @@ def test_the_bots_bot_api_traffic_is_the_same_built_lazily() -> None:
     assert "message=InaccessibleMessage(" in lazy["updates"][3]["repr"]
     assert "inline_query=InlineQuery(id='981234', from_user=User(" in lazy["updates"][4]["repr"]
     assert "some_future_field" in lazy["updates"][10]["json"]  # extra="allow" kept
+    # Every method the warm-up prepares for is in the contract, and nothing else:
+    from engine.bot.warmup import CALLED_METHODS
+
+    called = {method.__api_method__ for method in CALLED_METHODS}
+    assert {name.split("(")[0] for name in lazy["requests"]} == called
     assert sorted(lazy["requests"]) == sorted(lazy["answers"])
     assert '"parse_mode": "HTML"' in lazy["requests"]["sendMessage"]
 

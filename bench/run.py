@@ -38,8 +38,7 @@ from tests.e2e.fake_providers import FakeProviders
 from tests.e2e.harness import ROOT
 
 WARM_IDS, DIALOG_IDS, BURST_IDS = 9_000_001, 10_000_001, 20_000_001
-# The flooder, then the others: they take turns, as one person sending 20 commands a
-# second would be a flood too.
+# The flooder, then the five others, who take turns.
 FLOOD_IDS = list(range(30_000_001, 30_000_007))
 REFERENCE_WARM = 50
 

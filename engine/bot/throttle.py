@@ -12,26 +12,25 @@ otherwise). Other users' updates never wait for it.
 
 * **In the pipeline** (being handled or waiting for that user's lock): at most ``limit``.
   This bounds the backlog, so memory stays flat whatever one user sends.
-* **Per second**: a token bucket of ``burst`` updates, refilled at ``rate`` a second. The
-  backlog bound alone lets a flooder through as fast as the bot works off the backlog
-  (about 900 updates a second here): the bot then spends the flood on that user while the
-  others' updates queue behind it at Telegram. The bucket lets through ``burst`` and then
-  ``rate`` a second, which no person reaches: Telegram itself lets a bot answer one chat
-  about once a second. A double tap, a number typed fast after a tap, a desk session at
-  full speed fit in it (20 at once, 5 a second after that).
+* **Flooding**: a user who went over that bound is flooding until they have gone
+  ``quiet_seconds`` without a drop, and meanwhile may have only one update in the pipeline.
+  The bound alone lets a flooder through as fast as the bot works off the backlog (about 900
+  updates a second here): the bot would spend the flood on that user while the others'
+  updates queue behind it at Telegram. At one at a time, a backlog of 5 000 queued taps
+  costs the bot a couple of dozen handled taps instead of about ninety.
+
+Someone fast but not flooding is never held back: a person, or a script, that waits for
+each answer has one update in the pipeline at a time, however quickly they follow up (a
+double or triple tap is two or three), and so does a flooder the moment the flood is over:
+their next message is answered, flooding or not. Only updates queued *at once* count,
+which is what a flood is. A rate limit (a token bucket, 20 at once and 5 a second) was tried
+and dropped for that reason: it refused a script walking dialogs at full speed.
 
 :func:`setup_throttle` puts it in front of aiogram's FSM middleware, which is where the
 lock is taken. The pattern is aiogram's (an outer middleware that returns without calling
-the handler) and the notice marker a cachetools ``TTLCache``, as in aiogram's throttling
-example.
-
-Why the bucket is written here: aiolimiter (a leaky bucket) makes the excess *wait*, which
-is the queue that has to stay bounded; ``limits`` reads the wall clock (an NTP step moves
-every window) and runs a 10 ms timer thread while in use; ``token-bucket`` keeps a bucket
-for every key it ever saw and has no clock to inject. :class:`TokenBuckets` is a
-cachetools ``TTLCache`` of (tokens, time) pairs on an injectable monotonic clock: an entry
-expires when its bucket would be full again, so memory is bounded by the users who sent
-something in the last ``burst / rate`` seconds (and by ``MAX_NOTICED``).
+the handler) and the marks cachetools ``TTLCache``s, as in aiogram's throttling example.
+Why not a rate limiter such as aiolimiter: a leaky bucket makes the excess *wait*, which is
+the queue that has to stay bounded.
 """
 
 from __future__ import annotations
@@ -55,58 +54,12 @@ log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 # Updates of one user in the pipeline at once: a double tap and a typed number fit easily.
 DEFAULT_LIMIT = 8
-# Updates of one user let through at once, and a second after that.
-DEFAULT_BURST = 20
-DEFAULT_RATE = 5.0
+# How long a flooding user must be quiet before their updates are handled again.
+DEFAULT_QUIET_SECONDS = 2.0
 DEFAULT_NOTICE_SECONDS = 10.0
 NOTICE_KEY = "too_fast"
 # Users told at once (one entry per flooding user, for notice_seconds).
 MAX_NOTICED = 10_000
-
-
-class TokenBuckets:
-    """One token bucket per user: ``burst`` tokens, ``rate`` more a second.
-
-    Args:
-        rate: tokens added a second.
-        burst: the bucket's size (a user not seen lately has a full one).
-        clock: seconds, monotonic (``time.monotonic``; tests pass their own).
-        max_users: buckets kept at once; the least recently used goes first.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        max_users: int = MAX_NOTICED,
-    ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError(f"rate must be above 0 and burst at least 1, not {rate}, {burst}")
-        self.rate = rate
-        self.burst = burst
-        self.clock = clock
-        # An entry lives until its bucket would be full again: then it is not needed.
-        self._buckets: TTLCache[int, tuple[float, float]] = TTLCache(
-            max_users, burst / rate, timer=clock
-        )
-
-    def available(self, user_id: int) -> float:
-        """Tokens in ``user_id``'s bucket now (fractions included)."""
-        entry = self._buckets.get(user_id)
-        if entry is None:
-            return float(self.burst)
-        tokens, at = entry
-        return min(float(self.burst), tokens + (self.clock() - at) * self.rate)
-
-    def take(self, user_id: int) -> bool:
-        """Take one token from ``user_id``'s bucket; False (nothing taken) when empty."""
-        tokens = self.available(user_id)
-        if tokens < 1:
-            return False
-        self._buckets[user_id] = (tokens - 1, self.clock())
-        return True
 
 
 class UserThrottle(BaseMiddleware):
@@ -114,10 +67,10 @@ class UserThrottle(BaseMiddleware):
 
     Args:
         limit: updates of one user handled or waiting at once; more are dropped.
-        burst, rate: the token bucket: updates of one user let through at once, and a
-            second after that; more are dropped.
+        quiet_seconds: a user over ``limit`` is flooding until this long after their
+            last update dropped; meanwhile their limit is one.
         notice_seconds: at most one "too fast" notice per user in this time.
-        clock: the buckets' clock (monotonic seconds).
+        clock: monotonic seconds (tests pass their own).
         enabled: ``False`` lets everything through (the bench's "before" figures).
     """
 
@@ -127,8 +80,7 @@ class UserThrottle(BaseMiddleware):
         renderer: Renderer,
         *,
         limit: int = DEFAULT_LIMIT,
-        burst: int = DEFAULT_BURST,
-        rate: float = DEFAULT_RATE,
+        quiet_seconds: float = DEFAULT_QUIET_SECONDS,
         notice_seconds: float = DEFAULT_NOTICE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         enabled: bool = True,
@@ -141,39 +93,45 @@ class UserThrottle(BaseMiddleware):
         self.enabled = enabled
         self.dropped = 0
         self._pending: dict[int, int] = {}  # user id → updates in the pipeline (> 0 only)
-        self.buckets = TokenBuckets(rate, burst, clock=clock)
-        self._noticed: TTLCache[int, bool] = TTLCache(MAX_NOTICED, notice_seconds)
+        # user id → flooding: set again at every drop, so it lasts until they are quiet
+        self._flooding: TTLCache[int, bool] = TTLCache(MAX_NOTICED, quiet_seconds, timer=clock)
+        self._noticed: TTLCache[int, bool] = TTLCache(MAX_NOTICED, notice_seconds, timer=clock)
 
     def pending(self, user_id: int) -> int:
         return self._pending.get(user_id, 0)
 
+    def flooding(self, user_id: int) -> bool:
+        """Whether ``user_id`` went over the limit and has not been quiet since."""
+        return user_id in self._flooding
+
+    def limit_of(self, user_id: int) -> int:
+        """Updates of ``user_id`` allowed in the pipeline now: one while flooding."""
+        return 1 if user_id in self._flooding else self.limit
+
     def refuses_raw(self, user_id: int, earlier_in_batch: int) -> bool:
         """Whether a raw update of ``user_id`` may be dropped before it is parsed: counting
-        this batch's earlier ones, the user already has ``limit`` in the pipeline, or has
-        no token left. One more than either bound still goes through, for :meth:`__call__`
-        to drop with the notice."""
+        this batch's earlier ones, the user already has their limit in the pipeline. One
+        more than the limit still goes through, for :meth:`__call__` to drop with the
+        notice, unless the user has been told."""
         if not self.enabled:
             return False
-        if self.pending(user_id) + earlier_in_batch > self.limit:
-            return True
-        return self.buckets.available(user_id) < earlier_in_batch
+        told = user_id in self._flooding and user_id in self._noticed
+        if self.pending(user_id) + earlier_in_batch < self.limit_of(user_id) + (not told):
+            return False
+        self._flooding[user_id] = True
+        return True
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None or not self.enabled:
             return await handler(event, data)
         count = self._pending.get(user.id, 0)
-        if count >= self.limit or not self.buckets.take(user.id):
+        if count >= self.limit_of(user.id):
+            self._flooding[user.id] = True
             self.dropped += 1
             if user.id not in self._noticed:
                 self._noticed[user.id] = True
-                why = (
-                    f"more than {self.limit} updates at once"
-                    if count >= self.limit
-                    else f"more than {self.buckets.burst} updates at once or "
-                    f"{self.buckets.rate:g} a second"
-                )
-                log.warning("user %s: %s, dropping", user.id, why)
+                log.warning("user %s: more than %d updates at once, dropping", user.id, count)
                 await self._tell(event, user)
             return None
         self._pending[user.id] = count + 1

@@ -58,7 +58,6 @@ async def test_many_dialogs_leave_a_bounded_storage(definitions) -> None:
         definitions, rates=rates, admins=[ADMIN], storage=storage, message_manager=manager
     )
     assert app.dispatcher.storage is storage
-    app.throttle.enabled = False  # 150 updates of one admin at once: storage, not flood control
     client = BotClient(app.dispatcher, user_id=ADMIN, chat_id=ADMIN)
     sizes = []
     for _ in range(30):

@@ -15,7 +15,7 @@ from aiogram_dialog.test_tools.memory_storage import JsonMemoryStorage
 from bot_helpers import RecordingBot
 
 from engine.app import create_dispatcher
-from engine.bot.throttle import DEFAULT_LIMIT, TokenBuckets, UserThrottle, setup_throttle
+from engine.bot.throttle import DEFAULT_LIMIT, UserThrottle, setup_throttle
 from engine.definitions import Definitions
 from engine.rates.offline import create_offline_rates
 
@@ -40,6 +40,16 @@ class SlowManager(MockMessageManager):
     async def show_message(self, bot, new_message, old_message):  # type: ignore[no-untyped-def]
         await asyncio.sleep(0.005)
         return await super().show_message(bot, new_message, old_message)
+
+
+class Clock:
+    """Monotonic seconds the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def user(user_id: int) -> User:
@@ -129,7 +139,8 @@ async def test_the_throttle_sits_in_front_of_the_fsm_lock(app) -> None:  # type:
 
 
 async def test_updates_within_the_limit_all_pass(definitions: Definitions) -> None:
-    throttle = UserThrottle(definitions.config, definitions.renderer, limit=3)
+    clock = Clock()
+    throttle = UserThrottle(definitions.config, definitions.renderer, limit=3, clock=clock)
     gate = asyncio.Event()
     handled: list[int] = []
 
@@ -147,9 +158,8 @@ async def test_updates_within_the_limit_all_pass(definitions: Definitions) -> No
     gate.set()
     await asyncio.gather(*tasks)
     assert sorted(handled) == [0, 1, 2, 9] and throttle.dropped == 2
-    assert throttle.pending(FLOODER) == 0  # the burst is over: the next update passes
-    gate.clear()
-    gate.set()
+    assert throttle.pending(FLOODER) == 0
+    clock.now += 2.0  # the burst is over, and the flooder quiet: the next update passes
     await call(5)
     assert handled[-1] == 5
 
@@ -169,83 +179,88 @@ def test_setup_keeps_the_order_of_the_others(definitions: Definitions, app) -> N
     assert after.index(extra) < after.index(dispatcher.fsm)
 
 
-class Clock:
-    """Monotonic seconds the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+async def pass_through(event: Any, data: dict[str, Any]) -> None:
+    return None
 
 
-def test_a_bucket_lets_a_burst_through_then_its_rate() -> None:
-    clock = Clock()
-    buckets = TokenBuckets(rate=5.0, burst=20, clock=clock)
-    assert [buckets.take(FLOODER) for _ in range(21)] == [True] * 20 + [False]
-    assert buckets.take(OTHER)  # each user has a bucket of their own
-    clock.now += 0.19
-    assert not buckets.take(FLOODER)  # 0.95 of a token
-    clock.now += 0.01
-    assert buckets.take(FLOODER) and not buckets.take(FLOODER)
-    clock.now += 60
-    assert buckets.available(FLOODER) == 20  # full again, never more
+def from_user(user_id: int) -> dict[str, Any]:
+    return {"event_from_user": user(user_id)}
 
 
-def test_a_bucket_is_forgotten_once_it_would_be_full() -> None:
-    clock = Clock()
-    buckets = TokenBuckets(rate=5.0, burst=20, clock=clock)
-    for user_id in range(1000):
-        buckets.take(user_id)
-    assert len(buckets._buckets) == 1000
-    clock.now += 20 / 5.0
-    buckets._buckets.expire()
-    assert len(buckets._buckets) == 0  # a full bucket needs no entry
-
-
-def test_a_bucket_needs_a_rate_and_a_size() -> None:
-    with pytest.raises(ValueError, match="rate must be above 0"):
-        TokenBuckets(rate=0, burst=20)
-    with pytest.raises(ValueError, match="burst at least 1"):
-        TokenBuckets(rate=1, burst=0)
-
-
-async def test_a_steady_stream_above_the_rate_is_cut_to_the_rate(
+async def test_a_fast_user_who_waits_for_each_answer_is_never_held_back(
     definitions: Definitions,
 ) -> None:
-    """Nothing queues (each update is handled before the next), so only the bucket acts:
-    a user sending 32 a second for two seconds gets the burst, then 5 a second."""
+    """A script walking dialogs at full speed: 1 000 updates, each handled before the next."""
+    throttle = UserThrottle(definitions.config, definitions.renderer, clock=Clock())
+    for _ in range(1000):
+        await throttle(pass_through, object(), from_user(FLOODER))  # type: ignore[arg-type]
+    assert throttle.dropped == 0 and not throttle.flooding(FLOODER)
+    assert not throttle.refuses_raw(FLOODER, 0)
+
+
+async def test_a_flooder_gets_one_at_a_time_until_quiet(definitions: Definitions) -> None:
     clock = Clock()
-    throttle = UserThrottle(definitions.config, definitions.renderer, clock=clock)
-    handled: list[float] = []
+    throttle = UserThrottle(definitions.config, definitions.renderer, limit=3, clock=clock)
+    gate = asyncio.Event()
 
-    async def handler(event: Any, data: dict[str, Any]) -> None:
-        handled.append(clock.now)
+    async def held(event: Any, data: dict[str, Any]) -> None:
+        await gate.wait()
 
-    for _ in range(65):  # t = 0 … 2 s, 1/32 s apart (exact in binary)
-        await throttle(handler, object(), {"event_from_user": user(FLOODER)})  # type: ignore[arg-type]
-        clock.now += 1 / 32
-    assert len(handled) == 20 + 10  # the burst, then two seconds at 5 a second
-    assert throttle.dropped == 35
-    await throttle(handler, object(), {"event_from_user": user(OTHER)})  # type: ignore[arg-type]
-    assert len(handled) == 31  # the other user is not touched
+    async def at_once(user_id: int, count: int) -> int:
+        """``count`` updates of ``user_id`` queued at once; how many were dropped."""
+        gate.clear()
+        dropped = throttle.dropped
+        tasks = [
+            asyncio.create_task(throttle(held, object(), from_user(user_id)))  # type: ignore[arg-type]
+            for _ in range(count)
+        ]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*tasks)
+        return throttle.dropped - dropped
+
+    assert await at_once(FLOODER, 10) == 7 and throttle.flooding(FLOODER)
+    # the flood is not over: one at a time, each drop keeping it going
+    for _ in range(3):
+        clock.now += 1.5
+        assert await at_once(FLOODER, 3) == 2
+    assert await at_once(OTHER, 3) == 0  # nobody else is touched
+    # one at a time is not nothing: the flooder's next message, alone, is handled
+    await throttle(pass_through, object(), from_user(FLOODER))  # type: ignore[arg-type]
+    assert throttle.dropped == 13
+    clock.now += 2.0  # quiet for DEFAULT_QUIET_SECONDS: the limit is back
+    assert not throttle.flooding(FLOODER)
+    assert await at_once(FLOODER, 3) == 0
 
 
-async def test_the_raw_gate_follows_the_bucket(definitions: Definitions) -> None:
+async def test_the_raw_gate_drops_a_flooder_once_told(definitions: Definitions) -> None:
     clock = Clock()
-    throttle = UserThrottle(definitions.config, definitions.renderer, limit=100, clock=clock)
-
-    async def handler(event: Any, data: dict[str, Any]) -> None:
-        return None
-
-    for _ in range(18):
-        await throttle(handler, object(), {"event_from_user": user(FLOODER)})  # type: ignore[arg-type]
-    # two tokens left: the batch's first two pass, and a third, for the notice
-    assert [throttle.refuses_raw(FLOODER, earlier) for earlier in range(5)] == [
+    throttle = UserThrottle(definitions.config, definitions.renderer, limit=3, clock=clock)
+    # a batch: limit + 1 pass the gate (the last for the notice), the rest are dropped
+    assert [throttle.refuses_raw(FLOODER, earlier) for earlier in range(6)] == [
+        False,
         False,
         False,
         False,
         True,
         True,
     ]
-    assert not throttle.refuses_raw(OTHER, 19)
+    assert throttle.flooding(FLOODER)
+    # flooding but not told yet (the notice comes from __call__): two may reach it
+    assert [throttle.refuses_raw(FLOODER, earlier) for earlier in range(3)] == [
+        False,
+        False,
+        True,
+    ]
+    await throttle(pass_through, object(), from_user(FLOODER))  # type: ignore[arg-type]
+    assert throttle.dropped == 0  # alone in the pipeline: handled, flooding or not
+    throttle._noticed[FLOODER] = True
+    # told: only the first of a batch gets through, to be handled if nothing else is
+    assert [throttle.refuses_raw(FLOODER, earlier) for earlier in range(3)] == [
+        False,
+        True,
+        True,
+    ]
+    assert not throttle.refuses_raw(OTHER, 3)
+    clock.now += 2.0
+    assert not throttle.refuses_raw(FLOODER, 2)

@@ -27,6 +27,7 @@ highest id skipped before the next ``getUpdates`` (see :mod:`engine.bot.session`
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -39,8 +40,8 @@ log = logging.getLogger(__name__)
 
 SkipReason = Literal["invalid", "malformed", "throttled"]
 # Decides, before parsing, whether a raw update of a user is dropped: (user id, how many of
-# that user's updates came earlier in the same batch) → drop?
-RawGate = Callable[[int, int], bool]
+# that user's updates came earlier in the same batch, how many the batch holds) → drop?
+RawGate = Callable[[int, int, int], bool]
 # Enough to say where the model refused an update; a long list is noise in a log line.
 MAX_ERRORS_SHOWN = 3
 
@@ -84,7 +85,8 @@ class SkippedUpdates:
         self.gate: RawGate | None = None
 
     def gate_with(self, gate: RawGate) -> None:
-        """Drop, unparsed, the raw updates ``gate(user_id, earlier_in_batch)`` refuses."""
+        """Drop, unparsed, the raw updates ``gate(user_id, earlier_in_batch, in_batch)``
+        refuses."""
         self.gate = gate
 
     def count_with(self, counter: Callable[[SkipReason, int], None]) -> None:
@@ -159,19 +161,20 @@ def parse_updates(raw: Iterable[object], bot: Bot, skipped: SkippedUpdates) -> l
     """
     updates: list[Update] = []
     gate = skipped.gate
+    items = list(raw)
+    senders = [sender_id(item) if isinstance(item, dict) else None for item in items]
+    in_batch = Counter(senders) if gate is not None else Counter()
     seen: dict[int, int] = {}
     dropped, highest_dropped = 0, -1
-    for item in raw:
-        if gate is not None and isinstance(item, dict):
-            user_id = sender_id(item)
-            if user_id is not None:
-                earlier = seen.get(user_id, 0)
-                seen[user_id] = earlier + 1
-                update_id = item.get("update_id")
-                if isinstance(update_id, int) and gate(user_id, earlier):
-                    dropped += 1
-                    highest_dropped = max(highest_dropped, update_id)
-                    continue
+    for item, user_id in zip(items, senders, strict=True):
+        if gate is not None and user_id is not None and isinstance(item, dict):
+            earlier = seen.get(user_id, 0)
+            seen[user_id] = earlier + 1
+            update_id = item.get("update_id")
+            if isinstance(update_id, int) and gate(user_id, earlier, in_batch[user_id]):
+                dropped += 1
+                highest_dropped = max(highest_dropped, update_id)
+                continue
         update = parse_update(item, bot, skipped)
         if update is not None:
             updates.append(update)

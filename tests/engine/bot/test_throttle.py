@@ -255,12 +255,10 @@ async def test_the_raw_gate_drops_a_flooder_once_told(definitions: Definitions) 
     await throttle(pass_through, object(), from_user(FLOODER))  # type: ignore[arg-type]
     assert throttle.dropped == 0  # alone in the pipeline: handled, flooding or not
     throttle._noticed[FLOODER] = True
-    # told: only the first of a batch gets through, to be handled if nothing else is
-    assert [throttle.refuses_raw(FLOODER, earlier) for earlier in range(3)] == [
-        False,
-        True,
-        True,
-    ]
+    # told: a batch holding more than one of theirs is the flood still arriving, all dropped
+    assert [throttle.refuses_raw(FLOODER, earlier, 3) for earlier in range(3)] == [True] * 3
+    # alone in its batch, it is the flood over: handled, if nothing else is in the pipeline
+    assert not throttle.refuses_raw(FLOODER, 0, 1)
     assert not throttle.refuses_raw(OTHER, 3)
     clock.now += 2.0
     assert not throttle.refuses_raw(FLOODER, 2)

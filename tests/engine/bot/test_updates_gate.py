@@ -44,7 +44,7 @@ def test_the_gate_drops_a_flooders_surplus_unparsed_and_confirms_it() -> None:
     counted: list[str] = []
     skipped.count_with(lambda reason, count: counted.extend([reason] * count))
     limit = 3
-    skipped.gate_with(lambda user, earlier: earlier > limit)
+    skipped.gate_with(lambda user, earlier, in_batch: earlier > limit)
     batch = [tap(i, 7) for i in range(1, 11)] + [text(11, 8), tap(12, 7)]
     updates = parse_updates(batch, bot, skipped)
     # the flooder's first limit + 1 (one left for the throttle to drop with its notice),
@@ -59,3 +59,13 @@ def test_the_gate_drops_a_flooders_surplus_unparsed_and_confirms_it() -> None:
 def test_without_a_gate_everything_is_parsed() -> None:
     updates = parse_updates([tap(i, 7) for i in range(1, 6)], Bot(TOKEN), SkippedUpdates())
     assert [u.update_id for u in updates] == [1, 2, 3, 4, 5]
+
+
+def test_the_gate_is_told_how_many_of_the_user_the_batch_holds() -> None:
+    calls: list[tuple[int, int, int]] = []
+    skipped = SkippedUpdates()
+    skipped.gate_with(
+        lambda user, earlier, in_batch: bool(calls.append((user, earlier, in_batch)))
+    )
+    parse_updates([tap(1, 7), text(2, 8), tap(3, 7)], Bot(TOKEN), skipped)
+    assert calls == [(7, 0, 2), (8, 0, 1), (7, 1, 2)]

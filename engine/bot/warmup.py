@@ -70,14 +70,17 @@ def pin_response_models() -> list[type]:
 
 
 def freeze_heap() -> None:
-    """Collect once, then exempt everything alive now from future collections."""
-    gc.collect()
+    """Exempt everything alive now from future collections, the young generations collected
+    first. Not a full collection: at start-up one found nothing to free (0 of 179k tracked
+    objects, 70 ms of the start), the automatic collections having just run."""
+    gc.collect(1)
     gc.freeze()
 
 
 def refreeze_heap() -> None:
-    """Let the collector see the frozen objects again, collect, freeze again: what a reload
-    replaced is freed, once (a full collection: a pause of the size :func:`freeze_heap`
+    """Let the collector see the frozen objects again, collect them all, freeze again: what
+    a reload replaced is freed, once (a full collection: a pause of the size the freeze
     avoids on every step)."""
     gc.unfreeze()
-    freeze_heap()
+    gc.collect()
+    gc.freeze()

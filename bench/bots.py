@@ -93,8 +93,18 @@ async def start_crypto_helper(
     edits: dict[str, str] | None = None,
 ) -> RunningBot:
     """``crypto-helper run`` on the shipped definitions with the fake providers and
-    ``edits`` to config.yaml."""
+    ``edits`` to config.yaml, started as a deployed bot restarts: its journal exists
+    (``crypto-helper db upgrade`` first, as the README says to do ahead of a deploy)."""
     config = write_project(work / "project", providers, edits)
+    upgrade = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("crypto-helper")),
+        *("db", "upgrade"),
+        cwd=config.parent,
+        env=child_env(),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    if await upgrade.wait():
+        raise RuntimeError("crypto-helper db upgrade failed")
     return await start_bot(
         "crypto-helper",
         config,

@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from engine.lazy_aiogram import import_aiogram
+
+# The tests import aiogram as crypto-helper run does: its models built on first use (and
+# collection 1.5 s quicker). tests/engine/test_lazy_aiogram.py compares both ways.
+import_aiogram()
+
 # pytester runs the snapshot kit's plugin as a desk would (tests/engine/testing/); it must be
 # enabled here, in the top conftest.
 pytest_plugins = ["pytester"]

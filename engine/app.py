@@ -41,7 +41,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram_dialog import setup_dialogs
 from aiogram_dialog.api.protocols import MessageManagerProtocol
 from aiohttp import web
@@ -86,6 +85,7 @@ from engine.resources import (
     bot_for,
     journal_for,
     rates_for,
+    redis_client,
     storage_for,
     web_server,
 )
@@ -265,8 +265,9 @@ def create_web_app(
     are not updates get a 400, updates it cannot parse are recorded in ``skipped``)."""
 
     async def storage_ping() -> bool:
-        if isinstance(storage, RedisStorage):
-            return bool(await cast("Awaitable[bool]", storage.redis.ping()))
+        client = redis_client(storage)
+        if client is not None:
+            return bool(await cast("Awaitable[bool]", client.ping()))
         return True
 
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
@@ -389,7 +390,7 @@ async def build_runtime(
         source = "PORT" if settings.port else "server.port"
         await stack.enter_async_context(web_server(web_app, config.server.host, port, source))
         # Logged once everything is there, so that a refused start prints its one line only.
-        if isinstance(storage, RedisStorage):
+        if redis_client(storage) is not None:
             log.info("storage: redis")
         else:
             log.info(

@@ -24,12 +24,13 @@ import errno
 import os
 import socket
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -42,16 +43,9 @@ from aiogram.exceptions import (
 )
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, InvalidResponse, RedisError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from engine.bot.storage import CompactMemoryStorage, RenewingRedisEventIsolation
+from engine.bot.storage import CompactMemoryStorage
 from engine.config.models import AppConfig
 from engine.errors import EngineError
 from engine.journal.errors import JournalConfigError, JournalUnavailableError
@@ -61,25 +55,38 @@ from engine.rates.budget import Budgets, FileLedger, budget_policy
 from engine.rates.cache import FileQuoteStore
 from engine.rates.offline import create_offline_rates
 from engine.rates.preloader import Preloader
-from engine.rates.redis_store import RedisRatesBackend, create_redis_rates_backend
 from engine.rates.service import RateService
 from engine.settings import REDIS_URL_SHAPE, Settings
 from providers.base import QuotaReportingProtocol, RatesProviderProtocol
 from providers.http import create_http_session
 from providers.registry import ProviderRegistry, create_registry
 
+if TYPE_CHECKING:  # redis-py is imported only where Redis is used (storage_for, rates_for)
+    from redis.asyncio import Redis
+
+    from engine.rates.redis_store import RedisRatesBackend
+
 # How long start-up waits for Telegram or Redis to answer before it gives up with one line.
 STARTUP_TIMEOUT_SECONDS = 5.0
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# Short timeouts (an admin must not wait on a dead Redis) and a quick reconnect-and-retry,
-# so a connection the server closed (a Redis restart) costs one retry, not a failed update.
-REDIS_CONNECTION: dict[str, Any] = {
-    "socket_timeout": 2.0,
-    "socket_connect_timeout": 2.0,
-    "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-    "retry_on_error": [RedisConnectionError, RedisTimeoutError],
-    "health_check_interval": 15,
-}
+
+
+def redis_connection() -> dict[str, Any]:
+    """Short timeouts (an admin must not wait on a dead Redis) and a quick reconnect-and-
+    retry, so a connection the server closed (a Redis restart) costs one retry, not a
+    failed update."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return {
+        "socket_timeout": 2.0,
+        "socket_connect_timeout": 2.0,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": 15,
+    }
 
 
 class StartupError(EngineError):
@@ -87,6 +94,16 @@ class StartupError(EngineError):
 
     Never holds a secret: messages are built from our words and the resource's host.
     """
+
+
+def redis_client(storage: BaseStorage) -> Redis | None:
+    """The Redis client of a Redis FSM storage; None for any other storage (and whenever
+    redis-py was never loaded, since then no storage can be a Redis one)."""
+    module = sys.modules.get("aiogram.fsm.storage.redis")
+    if module is None or not isinstance(storage, module.RedisStorage):
+        return None
+    client: Redis = storage.redis
+    return client
 
 
 def redis_url_of(config: AppConfig, settings: Settings) -> str | None:
@@ -102,6 +119,9 @@ def failure_cause(exc: BaseException) -> str:
     Not the exceptions' own text: aiohttp's holds the request URL (with the bot token),
     redis-py's may hold more than the host.
     """
+    redis = sys.modules.get("redis.exceptions")  # loaded only where Redis is used
+    redis_timeout = redis.TimeoutError if redis is not None else TimeoutError
+    redis_garbled = redis.InvalidResponse if redis is not None else ()
     seen: BaseException | None = exc
     visited: set[int] = set()
     while seen is not None and id(seen) not in visited:
@@ -110,11 +130,11 @@ def failure_cause(exc: BaseException) -> str:
             return "host not found"
         if isinstance(seen, ConnectionRefusedError):
             return "connection refused"
-        if isinstance(seen, TimeoutError | RedisTimeoutError):
+        if isinstance(seen, TimeoutError | redis_timeout):
             return f"no answer in {STARTUP_TIMEOUT_SECONDS:g} s"
         if isinstance(seen, ssl.SSLError):
             return "TLS handshake failed"
-        if isinstance(seen, InvalidResponse):
+        if isinstance(seen, redis_garbled):
             return "it does not answer like Redis"
         seen = seen.__cause__ or seen.__context__
     return "connection failed"
@@ -134,6 +154,8 @@ async def check_redis(redis: Redis, url: str, *, from_env: bool) -> None:
     Raises:
         StartupError: Redis refused the credentials, or did not answer.
     """
+    from redis.exceptions import AuthenticationError, RedisError
+
     where = redis_where(url)
     fix = "fix REDIS_URL" if from_env else "set REDIS_URL"
     try:
@@ -164,10 +186,14 @@ async def storage_for(
     if url is None:
         yield CompactMemoryStorage(config.storage.state_ttl_seconds), SimpleEventIsolation()
         return
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from engine.bot.redis_isolation import RenewingRedisEventIsolation
+
     try:
         storage = RedisStorage.from_url(
             url,
-            connection_kwargs=REDIS_CONNECTION,
+            connection_kwargs=redis_connection(),
             key_builder=DefaultKeyBuilder(with_destiny=True),
             state_ttl=config.storage.state_ttl_seconds,
             data_ttl=config.storage.state_ttl_seconds,
@@ -361,6 +387,8 @@ async def rates_for(
         backend = None
         redis_url = redis_url_of(config, settings)
         if redis_url is not None:
+            from engine.rates.redis_store import create_redis_rates_backend
+
             backend = create_redis_rates_backend(redis_url, config)
             stack.push_async_callback(backend.close)
             await backend.clock.sync()

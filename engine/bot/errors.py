@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,8 +39,6 @@ from aiogram.types import (
 )
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.bot.commands import NEW_DEAL_DATA, RETRY_DATA
 from engine.bot.storage import LockWaitTimeoutError
@@ -52,8 +51,16 @@ from engine.render import Renderer
 from providers.errors import ProviderError
 
 log = logging.getLogger("engine.bot")
-# What the FSM storage raises when Redis is down or slow.
-STORAGE_ERRORS = (RedisConnectionError, RedisTimeoutError)
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """What the FSM storage raises when Redis is down or slow: redis-py's connection and
+    timeout errors, once redis-py is loaded (without Redis storage it never is, and nothing
+    can raise them)."""
+    exceptions = sys.modules.get("redis.exceptions")
+    if exceptions is None:
+        return ()
+    return (exceptions.ConnectionError, exceptions.TimeoutError)
 
 
 # Telegram's descriptions of harmless refusals (a repeated click, a late answer).
@@ -154,7 +161,7 @@ class StorageFailureMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        if isinstance(event, ErrorEvent) and isinstance(event.exception, STORAGE_ERRORS):
+        if isinstance(event, ErrorEvent) and isinstance(event.exception, storage_errors()):
             log.error(
                 "storage unavailable while handling update %s: %s",
                 event.update.update_id,

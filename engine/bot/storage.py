@@ -11,38 +11,23 @@ updates and grows by one per dialog for as long as the process lives; this one h
 implements aiogram's public :class:`BaseStorage` over a dict of its own (it once subclassed
 :class:`MemoryStorage` and reached into its undocumented ``storage`` dict).
 
-With Redis, :class:`RenewingRedisEventIsolation` serialises one admin's updates as aiogram's
-:class:`RedisEventIsolation` does, with locks sized for this bot. aiogram's lock lives 60 s
-and is waited for without limit; when Redis pauses (a frozen VM, a failover) the ``SET`` of
-a lock whose update already gave up lands when Redis resumes, and nothing releases it: that
-admin's next update waited 59.6 s. Here a lock lives :data:`LOCK_TTL_SECONDS` and the update
-holding it renews it every :data:`LOCK_RENEW_SECONDS` (with redis-py's
-:meth:`Lock.reacquire`; the lock does not renew itself), so a lock nobody holds is gone
-within seconds however long a live update runs; an update waits :data:`LOCK_WAIT_SECONDS` at
-most for its turn. A release that fails (Redis gone again, or the lock expired during an
-outage) is a WARNING, not a failed update: the lock expires by itself.
+With Redis, :mod:`engine.bot.redis_isolation` serialises one admin's updates; an update that
+waited :data:`LOCK_WAIT_SECONDS` for its turn fails with :class:`LockWaitTimeoutError`
+(defined here, so that the error router knows it without importing redis-py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from copy import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
-from aiogram.fsm.storage.redis import RedisEventIsolation
-from redis.asyncio import Redis
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 
-log = logging.getLogger(__name__)
 # A lock nobody renews (its update gave up, or its process died) is gone after this long.
 LOCK_TTL_SECONDS = 3.0
 # How often the update holding a lock renews it: three chances before it would expire.
@@ -147,72 +132,6 @@ class CompactMemoryStorage(BaseStorage):
         return copy((record.data if record else {}).get(dict_key, default))
 
 
-class LockWaitTimeoutError(LockError):
+class LockWaitTimeoutError(Exception):
     """An update waited :data:`LOCK_WAIT_SECONDS` for its chat's lock: the previous update
     of that chat is still running (and is the one to blame, in its own log line)."""
-
-
-class RenewingRedisEventIsolation(RedisEventIsolation):
-    """aiogram's :class:`RedisEventIsolation` with short locks renewed while held.
-
-    Args:
-        redis: the client (the FSM storage's).
-        key_builder: builds the lock's key (``...:lock``), as for the storage.
-        ttl: how long a lock lives unless renewed, in seconds.
-        renew_every: how often the holder renews it, in seconds (less than ``ttl``).
-        wait: how long an update waits for the lock, in seconds.
-    """
-
-    def __init__(
-        self,
-        redis: Redis,
-        key_builder: KeyBuilder,
-        *,
-        ttl: float = LOCK_TTL_SECONDS,
-        renew_every: float = LOCK_RENEW_SECONDS,
-        wait: float = LOCK_WAIT_SECONDS,
-    ) -> None:
-        if not 0 < renew_every < ttl:
-            raise ValueError(f"renew_every ({renew_every}) must be between 0 and ttl ({ttl})")
-        super().__init__(
-            redis, key_builder, lock_kwargs={"timeout": ttl, "blocking_timeout": wait}
-        )
-        self.renew_every = renew_every
-
-    @contextlib.asynccontextmanager
-    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
-        name = self.key_builder.build(key, "lock")
-        lock = Lock(self.redis, name, **self.lock_kwargs)
-        if not await lock.acquire():
-            waited = self.lock_kwargs["blocking_timeout"]
-            # redis-py 7 (aiogram[redis]'s range) leaves LockError's constructor untyped.
-            raise LockWaitTimeoutError(  # type: ignore[no-untyped-call]
-                f"another update of this chat held the lock for {waited:g} s"
-            )
-        renewal = asyncio.create_task(self._renew(lock), name=f"renew {name}")
-        try:
-            yield
-        finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
-            await self._release(lock)
-
-    async def _renew(self, lock: Lock) -> None:
-        while True:
-            await asyncio.sleep(self.renew_every)
-            try:
-                await lock.reacquire()
-            except LockNotOwnedError:
-                log.warning("lock %s expired while its update ran; not renewed", lock.name)
-                return
-            except RedisError as exc:  # Redis unreachable: try again at the next beat
-                log.warning("lock %s not renewed: %s", lock.name, exc)
-
-    async def _release(self, lock: Lock) -> None:
-        try:
-            await lock.release()
-        except LockNotOwnedError:
-            log.warning("lock %s had expired when its update finished", lock.name)
-        except RedisError as exc:
-            log.warning("lock %s not released (%s); it expires by itself", lock.name, exc)

@@ -39,9 +39,6 @@ from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from engine.config.models import BudgetConfig
 from engine.rates.cache import write_atomically
 from providers.base import QuotaInfo
@@ -50,7 +47,6 @@ from providers.errors import ProviderRateLimitedError
 logger = logging.getLogger("engine.rates")
 
 MONTH_SECONDS = 30 * 24 * 3600
-_LEDGER_EXPIRE_SECONDS = 40 * 24 * 3600  # a month's Redis counter outlives its month
 
 
 class BudgetExhaustedError(ProviderRateLimitedError):
@@ -185,52 +181,6 @@ class FileLedger(MemoryLedger):
         for (provider, month), count in self._counts.items():
             data.setdefault(provider, {})[month] = count
         write_atomically(self.path, json.dumps(data, indent=1, sort_keys=True))
-
-
-class RedisLedger:
-    """``INCRBY {prefix}budget:{provider}:{month}``: one count for every replica.
-
-    While Redis fails, requests are counted locally (and logged), and added to Redis once
-    it answers again, so a Redis outage never lets a replica spend unseen.
-    """
-
-    def __init__(self, redis: Redis, prefix: str = "crypto_helper:") -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._pending = MemoryLedger()
-        self._last: dict[tuple[str, str], int] = {}
-
-    def _key(self, provider: str, month: str) -> str:
-        return f"{self._prefix}budget:{provider}:{month}"
-
-    async def used(self, provider: str, month: str) -> int:
-        pending = await self._pending.used(provider, month)
-        try:
-            raw = await self._redis.get(self._key(provider, month))
-        except RedisError as exc:
-            logger.debug("rates: budget ledger read failed: %s", exc)
-            return self._last.get((provider, month), 0) + pending
-        total = int(raw or 0)
-        self._last[(provider, month)] = total
-        return total + pending
-
-    async def add(self, provider: str, month: str, count: int) -> int:
-        # Only this provider's and month's pending count is sent (and then dropped): the
-        # others' stay pending until their own next add.
-        pending = await self._pending.used(provider, month)
-        key = self._key(provider, month)
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incrby(key, count + pending)
-                pipe.expire(key, _LEDGER_EXPIRE_SECONDS)
-                total, _ = await pipe.execute()
-        except RedisError as exc:
-            logger.warning("rates: budget ledger unreachable, counting locally: %s", exc)
-            local = await self._pending.add(provider, month, count)
-            return self._last.get((provider, month), 0) + local
-        await self._pending.add(provider, month, -pending)
-        self._last[(provider, month)] = int(total)
-        return int(total)
 
 
 @dataclass(frozen=True, slots=True)

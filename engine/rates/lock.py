@@ -26,7 +26,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
@@ -35,40 +35,6 @@ from redis.exceptions import LockNotOwnedError, RedisError
 logger = logging.getLogger("engine.rates")
 
 T = TypeVar("T")
-
-
-class FetchLockProtocol(Protocol):
-    """Makes the replicas that share a quote store call a provider once between them."""
-
-    async def run(
-        self,
-        key: str,
-        fetch: Callable[[], Awaitable[T]],
-        shared: Callable[[], Awaitable[T | None]],
-    ) -> T:
-        """``fetch()`` while holding the lock for ``key``, or a peer's result.
-
-        ``shared()`` reads what a peer has just fetched into the shared store (None while
-        there is nothing new enough). It is asked before fetching, in case a peer finished
-        just before the lock was taken, and while another replica holds the lock. Errors
-        of ``fetch()`` propagate.
-        """
-        ...
-
-
-class LeaderLockProtocol(Protocol):
-    """Elects one replica to run a singleton job (the preloader)."""
-
-    async def hold(self) -> bool:
-        """Take or renew the leadership; True while this replica leads.
-
-        Must be called again well within the lease (the preloader calls it every loop).
-        """
-        ...
-
-    async def release(self) -> None:
-        """Give up the leadership now so another replica can take it over."""
-        ...
 
 
 def holder_token() -> str:

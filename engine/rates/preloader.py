@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from engine.config.models import AppConfig
 from engine.rates.budget import BudgetExhaustedError, stretch
+from engine.rates.coordination import LeaderLockProtocol
 from engine.rates.demand import preload_providers
-from engine.rates.lock import LeaderLockProtocol
 from engine.rates.service import RateService
 from providers.errors import ProviderError
 

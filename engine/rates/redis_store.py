@@ -33,7 +33,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from engine.config.models import AppConfig
-from engine.rates.budget import RedisLedger, stretch
+from engine.rates.budget import MemoryLedger, stretch
 from engine.rates.cache import (
     CacheEntry,
     CacheKey,
@@ -46,6 +46,7 @@ from engine.rates.lock import RedisFetchLock, RedisHealth, RedisLeaderLock
 logger = logging.getLogger("engine.rates")
 
 ENTRY_MARGIN_SECONDS = 60.0  # keys outlive their usefulness a little
+LEDGER_EXPIRE_SECONDS = 40 * 24 * 3600  # a month's Redis counter outlives its month
 
 
 def encode_entry(entry: CacheEntry) -> bytes:
@@ -190,6 +191,52 @@ class RedisQuoteStore:
             logger.warning("rates: ignoring unreadable cache entry %s: %s", name, exc)
             return None
         return entry
+
+
+class RedisLedger:
+    """``INCRBY {prefix}budget:{provider}:{month}``: one count for every replica.
+
+    While Redis fails, requests are counted locally (and logged), and added to Redis once
+    it answers again, so a Redis outage never lets a replica spend unseen.
+    """
+
+    def __init__(self, redis: Redis, prefix: str = "crypto_helper:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._pending = MemoryLedger()
+        self._last: dict[tuple[str, str], int] = {}
+
+    def _key(self, provider: str, month: str) -> str:
+        return f"{self._prefix}budget:{provider}:{month}"
+
+    async def used(self, provider: str, month: str) -> int:
+        pending = await self._pending.used(provider, month)
+        try:
+            raw = await self._redis.get(self._key(provider, month))
+        except RedisError as exc:
+            logger.debug("rates: budget ledger read failed: %s", exc)
+            return self._last.get((provider, month), 0) + pending
+        total = int(raw or 0)
+        self._last[(provider, month)] = total
+        return total + pending
+
+    async def add(self, provider: str, month: str, count: int) -> int:
+        # Only this provider's and month's pending count is sent (and then dropped): the
+        # others' stay pending until their own next add.
+        pending = await self._pending.used(provider, month)
+        key = self._key(provider, month)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incrby(key, count + pending)
+                pipe.expire(key, LEDGER_EXPIRE_SECONDS)
+                total, _ = await pipe.execute()
+        except RedisError as exc:
+            logger.warning("rates: budget ledger unreachable, counting locally: %s", exc)
+            local = await self._pending.add(provider, month, count)
+            return self._last.get((provider, month), 0) + local
+        await self._pending.add(provider, month, -pending)
+        self._last[(provider, month)] = int(total)
+        return int(total)
 
 
 class RedisRatesBackend:

@@ -44,11 +44,11 @@ from engine.rates.cache import (
     QuoteCache,
     QuoteStoreProtocol,
 )
+from engine.rates.coordination import FetchLockProtocol
 from engine.rates.demand import direction_routes, provider_demand
 from engine.rates.errors import PluginFailedError, RatesUnavailableError
 from engine.rates.flight import SingleFlight
 from engine.rates.guard import Disagreement, Hold, PriceGuard, disagreement
-from engine.rates.lock import FetchLockProtocol
 from engine.rates.metrics import RatesMetrics, UpstreamStats
 from engine.rates.quote import Fixed, QuoteResult, compute_quote, display_rate, round_rate
 from engine.rates.routing import Leg, NoRouteError, Route

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from engine.bot.inflight import InFlight, InFlightDispatcher, create_webhook_gate
-from engine.bot.storage import RenewingRedisEventIsolation
+from engine.bot.redis_isolation import RenewingRedisEventIsolation
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 TOKEN = "42:TEST"

@@ -42,12 +42,12 @@ from engine.rates.budget import (
     LedgerProtocol,
     MemoryLedger,
     Month,
-    RedisLedger,
     budget_policy,
 )
 from engine.rates.cache import FileQuoteStore
 from engine.rates.errors import RatesUnavailableError
 from engine.rates.preloader import Preloader
+from engine.rates.redis_store import RedisLedger
 from engine.rates.service import RateService
 from engine.resources import create_rate_service
 from providers.base import Pair, ProviderConfig, QuotaInfo, Quote, RequestCountingProtocol

@@ -18,6 +18,7 @@ for the quotes this process queued, so a quote just shown is in ``/history``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiogram import Router
 from aiogram.filters import BaseFilter, Command, CommandObject
@@ -33,6 +34,7 @@ from aiogram_dialog import DialogManager
 from engine.bot.reopen import open_step
 from engine.config.models import AppConfig
 from engine.flow.builder import FlowDialog
+from engine.journal.entry import JournalEntry
 from engine.journal.errors import JournalUnavailableError
 from engine.journal.export import export_csv
 from engine.journal.period import Period, PeriodError, parse_period, today_in
@@ -87,6 +89,27 @@ def create_journal_router(main_flow: FlowDialog, config: AppConfig, renderer: Re
         waiting = journal.stats().waiting if journal is not None else 0
         return say(locale, "unavailable", waiting=waiting)
 
+    async def read(
+        message: Message,
+        locale: str,
+        journal: JournalWriter | None,
+        journal_store: JournalStore | None,
+        command: str,
+        query: Callable[[JournalStore], Awaitable[list[JournalEntry]]],
+    ) -> list[JournalEntry] | None:
+        """What ``query`` reads once the quotes just made are written; None when the
+        journal is off or unavailable (the admin is told which, in one line)."""
+        if journal is None or journal_store is None:
+            await message.answer(say(locale, "off"))
+            return None
+        await journal.settle(SETTLE_SECONDS)
+        try:
+            return await query(journal_store)
+        except JournalUnavailableError as exc:
+            log.warning("%s: the journal is unavailable (%s)", command, exc.cause)
+            await message.answer(unavailable(locale, journal))
+            return None
+
     @router.message(Command("history"))
     async def history(
         message: Message,
@@ -99,18 +122,19 @@ def create_journal_router(main_flow: FlowDialog, config: AppConfig, renderer: Re
         if word and word.casefold() not in EVERYONE_WORDS:
             await message.answer(say(locale, "history_usage", input=word[:24]))
             return
-        if journal is None or journal_store is None or message.from_user is None:
+        if message.from_user is None:
             await message.answer(say(locale, "off"))
             return
-        everyone = bool(word)
-        await journal.settle(SETTLE_SECONDS)
-        try:
-            entries = await journal_store.recent(
-                HISTORY_LIMIT, None if everyone else message.from_user.id
-            )
-        except JournalUnavailableError as exc:
-            log.warning("/history: the journal is unavailable (%s)", exc.cause)
-            await message.answer(unavailable(locale, journal))
+        everyone, admin_id = bool(word), message.from_user.id
+        entries = await read(
+            message,
+            locale,
+            journal,
+            journal_store,
+            "/history",
+            lambda store: store.recent(HISTORY_LIMIT, None if everyone else admin_id),
+        )
+        if entries is None:
             return
         context = history_context(config, locale, entries, everyone=everyone)
         buttons = [
@@ -173,15 +197,11 @@ def create_journal_router(main_flow: FlowDialog, config: AppConfig, renderer: Re
         except PeriodError as exc:
             await message.answer(say(locale, exc.code, **exc.params))
             return
-        if journal is None or journal_store is None:
-            await message.answer(say(locale, "off"))
-            return
-        await journal.settle(SETTLE_SECONDS)
-        try:
-            entries = await journal_store.between(*period.bounds(zone))
-        except JournalUnavailableError as exc:
-            log.warning("/export: the journal is unavailable (%s)", exc.cause)
-            await message.answer(unavailable(locale, journal))
+        bounds = period.bounds(zone)
+        entries = await read(
+            message, locale, journal, journal_store, "/export", lambda s: s.between(*bounds)
+        )
+        if entries is None:
             return
         words = {"period": period.label, "timezone": config.bot.timezone}
         if not entries:
@@ -200,16 +220,12 @@ def create_journal_router(main_flow: FlowDialog, config: AppConfig, renderer: Re
         journal_store: JournalStore | None = None,
     ) -> None:
         locale = locale_of(message)
-        if journal is None or journal_store is None:
-            await message.answer(say(locale, "off"))
-            return
         day = today_in(zone)
-        await journal.settle(SETTLE_SECONDS)
-        try:
-            entries = await journal_store.between(*Period(day, day).bounds(zone))
-        except JournalUnavailableError as exc:
-            log.warning("/today: the journal is unavailable (%s)", exc.cause)
-            await message.answer(unavailable(locale, journal))
+        bounds = Period(day, day).bounds(zone)
+        entries = await read(
+            message, locale, journal, journal_store, "/today", lambda s: s.between(*bounds)
+        )
+        if entries is None:
             return
         await message.answer(
             renderer.window(locale, TODAY, today_context(config, locale, entries, day))

@@ -65,7 +65,8 @@ MAX_NOTICED = 10_000
 
 
 class UserThrottle(BaseMiddleware):
-    """Outer ``update`` middleware: at most ``limit`` updates per user in the pipeline.
+    """Outer ``update`` middleware: at most ``limit`` updates per user in the pipeline, one
+    while that user is flooding.
 
     Args:
         limit: updates of one user handled or waiting at once; more are dropped.
@@ -73,7 +74,6 @@ class UserThrottle(BaseMiddleware):
             last update dropped; meanwhile their limit is one.
         notice_seconds: at most one "too fast" notice per user in this time.
         clock: monotonic seconds (tests pass their own).
-        enabled: ``False`` lets everything through (the bench's "before" figures).
     """
 
     def __init__(
@@ -85,14 +85,12 @@ class UserThrottle(BaseMiddleware):
         quiet_seconds: float = DEFAULT_QUIET_SECONDS,
         notice_seconds: float = DEFAULT_NOTICE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        enabled: bool = True,
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         self.config = config
         self.renderer = renderer
         self.limit = limit
-        self.enabled = enabled
         self.dropped = 0
         self._pending: dict[int, int] = {}  # user id → updates in the pipeline (> 0 only)
         # user id → flooding: set again at every drop, so it lasts until they are quiet
@@ -117,8 +115,6 @@ class UserThrottle(BaseMiddleware):
         over, and is handled); or, counting this batch's earlier ones, the user already
         has their limit in the pipeline. One more than the limit still goes through, for
         :meth:`__call__` to drop with the notice, unless the user has been told."""
-        if not self.enabled:
-            return False
         told = user_id in self._flooding and user_id in self._noticed
         if (told and in_batch > 1) or (
             self.pending(user_id) + earlier_in_batch >= self.limit_of(user_id) + (not told)
@@ -129,7 +125,7 @@ class UserThrottle(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None or not self.enabled:
+        if user is None:
             return await handler(event, data)
         count = self._pending.get(user.id, 0)
         if count >= self.limit_of(user.id):
@@ -137,7 +133,7 @@ class UserThrottle(BaseMiddleware):
             self.dropped += 1
             if user.id not in self._noticed:
                 self._noticed[user.id] = True
-                log.warning("user %s: more than %d updates at once, dropping", user.id, count)
+                log.warning("user %s: more than %d updates at once, dropping", user.id, self.limit)
                 await self._tell(event, user)
             return None
         self._pending[user.id] = count + 1

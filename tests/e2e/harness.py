@@ -381,6 +381,17 @@ class BotLauncher:
 
 # -- driving the bot as a person would ------------------------------------------------------
 
+# The result card's keyboard (ru), as the shipped flow declares it.
+CARD_BUTTONS = [
+    "✏️ Наценка",
+    "✏️ Сумма",
+    "⇄ Обратный обмен",
+    "📤 Клиенту · RU",
+    "📤 Клиенту · EN",
+    "← Назад",
+    "🔄 Новый расчёт",
+]
+
 SCREENS = {
     "ru": {
         "source": "Какую валюту отдаёт клиент?",

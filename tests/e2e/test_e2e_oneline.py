@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.e2e.fake_telegram import FakeTelegram
-from tests.e2e.harness import ADMINS, BotProcess, Person
+from tests.e2e.harness import ADMINS, CARD_BUTTONS, BotProcess, Person
 
 
 async def test_q_gives_the_card(tg: FakeTelegram, bot: BotProcess) -> None:
@@ -19,15 +19,7 @@ async def test_q_gives_the_card(tg: FakeTelegram, bot: BotProcess) -> None:
     assert "Клиент получает: 11,49 USDT" in card.norm
     assert "Источник: rapira" in card.norm
     # the dialog's own card: its buttons work as after the dialog
-    assert card.button_texts == [
-        "✏️ Наценка",
-        "✏️ Сумма",
-        "⇄ Обратный обмен",
-        "📤 Клиенту · RU",
-        "📤 Клиенту · EN",
-        "← Назад",
-        "🔄 Новый расчёт",
-    ]
+    assert card.button_texts == CARD_BUTTONS
     admin.send("1000 руб в xyz")
     refusal = await admin.sees("Не знаю «xyz»")
     assert refusal.norm.startswith("Понял: 1000 RUB → …. Не знаю «xyz»")

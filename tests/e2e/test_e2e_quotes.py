@@ -13,17 +13,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.fake_telegram import FakeTelegram
-from tests.e2e.harness import ADMINS, BotProcess, Person
-
-CARD_BUTTONS = [
-    "✏️ Наценка",
-    "✏️ Сумма",
-    "⇄ Обратный обмен",
-    "📤 Клиенту · RU",
-    "📤 Клиенту · EN",
-    "← Назад",
-    "🔄 Новый расчёт",
-]
+from tests.e2e.harness import ADMINS, CARD_BUTTONS, BotProcess, Person
 
 
 async def test_rub_to_usdt(tg: FakeTelegram, bot: BotProcess) -> None:

@@ -4,7 +4,7 @@
     ├── JournalConfigError       DATABASE_URL is malformed, or SQLite is asked to serve replicas
     └── JournalUnavailableError  the database did not answer, refused, or failed a statement
 
-Database drivers' exceptions (SQLAlchemy's, asyncpg's, sqlite3's, OS errors) are
+Database drivers' exceptions (asyncpg's, sqlite3's, OS errors; SQLAlchemy's in a migration) are
 translated at :mod:`engine.journal.store`, once; their text never reaches a chat or a
 start-up line (it may hold the URL), only :func:`failure_cause`'s few words.
 """

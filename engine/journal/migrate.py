@@ -10,6 +10,8 @@ Pygments through Mako) is about 0.1 s and 9 MB of every start, while a database 
 newest revision, the usual case, needs one ``SELECT`` of its ``alembic_version`` row.
 :func:`shipped_head` reads the newest revision from the shipped files' ``revision`` and
 ``down_revision`` lines; when they do not make one straight line, Alembic decides.
+SQLAlchemy, which Alembic runs on, is imported here only too (:func:`migrate`): the
+journal's own statements go to the drivers (:mod:`engine.journal.store`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, text
-
-if TYPE_CHECKING:  # imported where used: only a migration needs Alembic (module docstring)
+if TYPE_CHECKING:  # imported where used: only a migration needs them (module docstring)
     from alembic.config import Config
+    from sqlalchemy import Connection
+
+    from engine.journal.url import DatabaseTarget
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ def shipped_head(versions: Path = MIGRATIONS / "versions") -> str | None:
 
 def stored_revision(connection: Connection) -> str | None:
     """The revision recorded in the database, read without Alembic (None: never migrated)."""
+    from sqlalchemy import inspect, text
+
     if not inspect(connection).has_table(VERSION_TABLE):
         return None
     rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
@@ -94,6 +99,8 @@ def upgrade_connection(connection: Connection) -> tuple[str | None, str]:
     # Alembic's INFO lines ("Context impl …", "Will assume transactional DDL") say nothing a
     # desk needs, and a start that fails later must print its one line only: the caller
     # says what changed, once the bot is up.
+    from sqlalchemy import text
+
     alembic_log = logging.getLogger("alembic")
     level = alembic_log.level
     alembic_log.setLevel(logging.WARNING)
@@ -116,3 +123,19 @@ def upgrade_connection(connection: Connection) -> tuple[str | None, str]:
         alembic_log.setLevel(level)
     assert after is not None
     return before, after
+
+
+async def migrate(target: DatabaseTarget, driver_timeout: float) -> tuple[str | None, str]:
+    """Bring ``target``'s schema to the head revision through SQLAlchemy and Alembic, on a
+    connection of their own; returns the revisions before and after.
+
+    ``driver_timeout``: SQLite's busy timeout, or asyncpg's to connect (both drivers' ``timeout``).
+    """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(target.sqlalchemy_url(), connect_args={"timeout": driver_timeout})
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(upgrade_connection)
+    finally:
+        await engine.dispose()

@@ -1,9 +1,15 @@
 """Where the journal lives: ``DATABASE_URL``, or a SQLite file in ``DATA_DIR``.
 
 Accepted, as platforms hand them out: ``postgresql+asyncpg://``, ``postgresql://`` and
-``postgres://`` (all driven by asyncpg; ``?sslmode=require`` becomes asyncpg's ``ssl``);
-``sqlite+aiosqlite:///path`` and ``sqlite:///path`` (aiosqlite). Without ``DATABASE_URL``
-the journal is ``DATA_DIR/journal.sqlite3``.
+``postgres://`` (all driven by asyncpg, which reads the URL itself: ``?sslmode=require``
+and the other libpq parameters work as with ``psql``; SQLAlchemy's ``?ssl=`` is taken as
+``sslmode``); ``sqlite+aiosqlite:///path`` and ``sqlite:///path`` (a relative path after
+three slashes, an absolute one after four). Without ``DATABASE_URL`` the journal is
+``DATA_DIR/journal.sqlite3``.
+
+Parsed with :mod:`urllib.parse`, not SQLAlchemy's ``make_url``: importing SQLAlchemy is
+11 MB of the bot's memory, and only a migration needs it (:mod:`engine.journal.migrate`
+gets its URL from :meth:`DatabaseTarget.sqlalchemy_url`).
 
 Nothing here puts a URL's password into a message: :func:`where` names host, port and
 database only.
@@ -13,12 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from engine.journal.errors import JournalConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 SQLITE_FILE = "journal.sqlite3"
 DATABASE_URL_SHAPE = (
@@ -26,34 +33,55 @@ DATABASE_URL_SHAPE = (
 )
 _POSTGRES = ("postgresql+asyncpg", "postgresql", "postgres")
 _SQLITE = ("sqlite+aiosqlite", "sqlite")
+Backend = Literal["sqlite", "postgresql"]
 
 
 @dataclass(frozen=True)
 class DatabaseTarget:
-    """A database the journal can open: the SQLAlchemy URL and what to call it in logs."""
+    """A database the journal can open.
 
-    url: URL
+    ``location`` is the SQLite file's path, or the PostgreSQL URL as asyncpg reads it
+    (``postgresql://…``, password included: never log it, :meth:`where` is for that).
+    """
 
-    @property
-    def backend(self) -> str:
-        """``"postgresql"`` or ``"sqlite"``."""
-        return "sqlite" if self.url.get_backend_name() == "sqlite" else "postgresql"
+    backend: Backend
+    location: str
 
     @property
     def is_sqlite(self) -> bool:
         return self.backend == "sqlite"
 
+    @property
+    def _parts(self) -> SplitResult:
+        return urlsplit(self.location)
+
     def where(self) -> str:
         """``host:port/database`` or the SQLite file's path: never the credentials."""
         if self.is_sqlite:
-            return self.url.database or ":memory:"
-        return f"{self.url.host or 'localhost'}:{self.url.port or 5432}/{self.url.database or ''}"
+            return self.location
+        parts = self._parts
+        host = parts.hostname or dict(parse_qsl(parts.query)).get("host") or "localhost"
+        return f"{host}:{parts.port or 5432}/{unquote(parts.path.lstrip('/'))}"
 
     @property
     def password(self) -> str | None:
         """The URL's password (to be redacted from logs)."""
-        password = self.url.password
-        return str(password) if password else None
+        if self.is_sqlite:
+            return None
+        password = self._parts.password
+        return unquote(password) if password else None
+
+    def sqlalchemy_url(self) -> URL:
+        """The URL SQLAlchemy's async engine takes (a migration's only)."""
+        from sqlalchemy.engine import URL, make_url
+
+        if self.is_sqlite:
+            return URL.create("sqlite+aiosqlite", database=self.location)
+        url = make_url(self.location).set(drivername="postgresql+asyncpg")
+        query = dict(url.query)
+        if "sslmode" in query:  # SQLAlchemy's asyncpg dialect passes ssl= to asyncpg
+            query["ssl"] = query.pop("sslmode")
+        return url.set(query=query)
 
 
 def database_url_problem(text: str) -> str | None:
@@ -62,8 +90,11 @@ def database_url_problem(text: str) -> str | None:
     if parts.scheme not in (*_POSTGRES, *_SQLITE):
         return f"not a database URL the journal can use; use {DATABASE_URL_SHAPE}"
     if parts.scheme in _SQLITE:
-        if not parts.path.strip("/"):
+        path = parts.path.removeprefix("/")
+        if not path.strip("/"):
             return f"no SQLite file named; use {DATABASE_URL_SHAPE}"
+        if path == ":memory:":
+            return "an in-memory SQLite journal would be lost at every restart; name a file"
         return None
     try:
         parts.port  # noqa: B018 - urllib checks the port when it is read
@@ -83,18 +114,14 @@ def database_target(database_url: str | None, data_dir: Path) -> DatabaseTarget:
         JournalConfigError: the URL is malformed.
     """
     if database_url is None:
-        path = (data_dir / SQLITE_FILE).absolute()
-        return DatabaseTarget(URL.create("sqlite+aiosqlite", database=str(path)))
+        return DatabaseTarget("sqlite", str((data_dir / SQLITE_FILE).absolute()))
     problem = database_url_problem(database_url)
     if problem is not None:
         raise JournalConfigError(f"DATABASE_URL: {problem}")
-    try:
-        url = make_url(database_url)
-    except ArgumentError:
-        raise JournalConfigError(f"DATABASE_URL: use {DATABASE_URL_SHAPE}") from None
-    if url.drivername in _SQLITE:
-        return DatabaseTarget(url.set(drivername="sqlite+aiosqlite"))
-    query = dict(url.query)
-    if "sslmode" in query and "ssl" not in query:
-        query["ssl"] = query.pop("sslmode")
-    return DatabaseTarget(url.set(drivername="postgresql+asyncpg", query=query))
+    parts = urlsplit(database_url)
+    if parts.scheme in _SQLITE:
+        return DatabaseTarget("sqlite", unquote(parts.path.removeprefix("/")))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query = [("sslmode" if key == "ssl" else key, value) for key, value in query]
+    dsn = parts._replace(scheme="postgresql", query=urlencode(query), fragment="")
+    return DatabaseTarget("postgresql", urlunsplit(dsn))

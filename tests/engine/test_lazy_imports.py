@@ -18,7 +18,7 @@ import pytest
 from tests.e2e.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONAL = ("redis", "asyncpg", "alembic", "watchfiles")
+OPTIONAL = ("redis", "asyncpg", "sqlalchemy", "alembic", "watchfiles")
 
 SERVE = """
 import os, signal, sys, threading, time

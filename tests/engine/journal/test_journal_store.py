@@ -4,6 +4,7 @@ from empty, exact round trips, idempotent writes, the queries the chat uses."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
@@ -15,9 +16,11 @@ import pytest
 from journal_helpers import T0, entry
 from pgscratch import ScratchDatabase
 from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from engine.journal.errors import JournalConfigError, JournalUnavailableError
 from engine.journal.migrate import head_revision
-from engine.journal.store import JournalStore
+from engine.journal.store import COLUMNS, JournalStore, row_values
 from engine.journal.url import DatabaseTarget, database_target
 from engine.logs import secrets_in_env
 
@@ -29,11 +32,13 @@ async def test_migrations_from_empty_create_the_table(target: DatabaseTarget) ->
     try:
         assert await store.upgrade() == (None, head_revision())
         assert await store.upgrade() == (head_revision(), head_revision())  # nothing to do
-        async with store.engine.connect() as connection:
+        engine = create_async_engine(target.sqlalchemy_url())
+        async with engine.connect() as connection:
             names = await connection.run_sync(lambda c: inspect(c).get_table_names())
             columns = await connection.run_sync(
                 lambda c: {col["name"] for col in inspect(c).get_columns("journal_quotes")}
             )
+        await engine.dispose()
         assert {"journal_quotes", "alembic_version"} <= set(names)
         assert {
             "quote_no",
@@ -227,24 +232,166 @@ def test_db_upgrade_says_why_it_cannot(tmp_path: Path) -> None:
 
 
 def test_database_url_forms(tmp_path: Path) -> None:
-    assert database_target(None, tmp_path).url.drivername == "sqlite+aiosqlite"
-    assert database_target(None, tmp_path).where() == str(
-        (tmp_path / "journal.sqlite3").absolute()
+    default = database_target(None, tmp_path)
+    assert (default.backend, default.location) == (
+        "sqlite",
+        str((tmp_path / "journal.sqlite3").absolute()),
     )
+    assert default.where() == default.location and default.password is None
     for url in (
         "postgres://u:s3cret@db:5432/j",
-        "postgresql://u:s3cret@db/j",
+        "postgresql://u:s3cret@db:5432/j",
         "postgresql+asyncpg://u:s3cret@db:5432/j",
     ):
         target = database_target(url, tmp_path)
-        assert target.url.drivername == "postgresql+asyncpg"
+        assert (target.backend, target.location) == (
+            "postgresql",
+            "postgresql://u:s3cret@db:5432/j",
+        )
         assert target.password == "s3cret"
         assert target.where() == "db:5432/j"
-    railway = database_target("postgresql://u:p@db:5432/j?sslmode=require", tmp_path)
-    assert dict(railway.url.query) == {"ssl": "require"}
-    assert database_target("sqlite:///x/j.db", tmp_path).url.drivername == "sqlite+aiosqlite"
+    assert database_target("postgresql://u:p%40ss@db/j", tmp_path).password == "p@ss"
+    assert database_target("postgresql://u:p@db/j", tmp_path).where() == "db:5432/j"
+    sockets = database_target("postgresql:///j?host=/run/postgresql", tmp_path)
+    assert sockets.where() == "/run/postgresql:5432/j"
+    # asyncpg reads libpq's sslmode; SQLAlchemy's ssl= means the same
+    for query in ("sslmode=require", "ssl=require"):
+        railway = database_target(f"postgresql://u:p@db:5432/j?{query}", tmp_path)
+        assert railway.location == "postgresql://u:p@db:5432/j?sslmode=require"
+        assert dict(railway.sqlalchemy_url().query) == {"ssl": "require"}
+    assert database_target("sqlite:///x/j.db", tmp_path).location == "x/j.db"
+    assert database_target("sqlite+aiosqlite:////srv/j.db", tmp_path).location == "/srv/j.db"
+    assert str(database_target("sqlite:////srv/j.db", tmp_path).sqlalchemy_url()) == (
+        "sqlite+aiosqlite:////srv/j.db"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("mysql://u:p@db/j", "not a database URL the journal can use"),
+        ("sqlite://", "no SQLite file named"),
+        ("sqlite:///:memory:", "an in-memory SQLite journal would be lost at every restart"),
+        ("postgresql://u:p@db:99999/j", "the port is not a number from 1 to 65535"),
+        ("postgresql://u:p@/j", "no host"),
+        ("postgresql://u:p@db:5432", "no database name after the host"),
+    ],
+)
+def test_a_database_url_the_journal_cannot_use_is_refused(
+    url: str, problem: str, tmp_path: Path
+) -> None:
+    with pytest.raises(JournalConfigError) as raised:
+        database_target(url, tmp_path)
+    assert str(raised.value).startswith(f"DATABASE_URL: {problem}")
+    assert "p@" not in str(raised.value)
 
 
 def test_database_url_is_a_secret_for_the_logs() -> None:
     url = "postgresql://desk:s3cret-pw@db:5432/journal"
     assert secrets_in_env({"DATABASE_URL": url, "PATH": "/bin"}) == [url]
+
+
+# A row as the journal wrote it through SQLAlchemy's types (up to 0.1.0), read from the
+# file with sqlite3: the store still writes, and reads, exactly these forms.
+LEGACY_SQLITE_ROW = {
+    "entry_id": "85428036ac9a4183b64cd8a96aa41962",
+    "quote_no": "Q00001",
+    "created_at": "2026-12-01 09:30:16.123456",
+    "admin_id": 1001,
+    "admin_username": None,
+    "chat_id": 1001,
+    "give": "RUB",
+    "get": "USDT",
+    "mode": "give",
+    "amount_given": "1E-9",
+    "amount_received": "11.49",
+    "asset": "USDT",
+    "price": "RUB",
+    "base_rate": "85.30",
+    "final_rate": "87.01",
+    "margin": "2",
+    "sources": '["rapira", "apilayer"]',
+    "rate_age_seconds": 3,
+    "stale": 1,
+    "held": 0,
+    "locale": "ru",
+    "bot_version": "0.1.0",
+}
+LEGACY_ENTRY = entry(
+    1,
+    entry_id=LEGACY_SQLITE_ROW["entry_id"],
+    admin_username=None,
+    amount_given=Decimal("1E-9"),
+    sources=("rapira", "apilayer"),
+    stale=True,
+)
+
+
+async def sqlite_store(tmp_path: Path) -> tuple[JournalStore, Path]:
+    store = JournalStore(database_target(None, tmp_path))
+    await store.upgrade()
+    return store, tmp_path / "journal.sqlite3"
+
+
+async def test_sqlite_rows_are_written_as_sqlalchemy_wrote_them(tmp_path: Path) -> None:
+    store, path = await sqlite_store(tmp_path)
+    try:
+        await store.insert([LEGACY_ENTRY])
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as connection:
+        connection.row_factory = sqlite3.Row
+        [row] = connection.execute("SELECT * FROM journal_quotes").fetchall()
+    assert {key: row[key] for key in LEGACY_SQLITE_ROW} == LEGACY_SQLITE_ROW
+
+
+async def test_sqlite_rows_written_before_read_back_the_same(tmp_path: Path) -> None:
+    store, path = await sqlite_store(tmp_path)
+    with sqlite3.connect(path) as connection:
+        names = ", ".join(LEGACY_SQLITE_ROW)
+        marks = ", ".join("?" * len(LEGACY_SQLITE_ROW))
+        connection.execute(
+            f"INSERT INTO journal_quotes ({names}) VALUES ({marks})",
+            list(LEGACY_SQLITE_ROW.values()),
+        )
+    try:
+        assert await store.find(LEGACY_ENTRY.entry_id) == LEGACY_ENTRY
+        # times compare as the text SQLAlchemy wrote: the interval still finds the row
+        found = await store.between(T0, T0 + timedelta(seconds=2))
+        assert found == [LEGACY_ENTRY]
+        assert (
+            await store.between(T0 + timedelta(seconds=1, microseconds=1), T0 + timedelta(2)) == []
+        )
+    finally:
+        await store.close()
+
+
+async def test_a_cut_off_write_leaves_the_store_usable(tmp_path: Path) -> None:
+    store, path = await sqlite_store(tmp_path)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(JournalUnavailableError, match="locked"):
+            await store.insert([entry(1)])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    try:
+        await store.insert([entry(2)])  # on a connection opened afresh
+        assert [e.quote_no for e in await store.recent(5)] == ["Q00002"]
+    finally:
+        await store.close()
+
+
+def test_non_finite_or_naive_values_are_refused_before_the_database() -> None:
+    with pytest.raises(ValueError, match="finite Decimals only"):
+        row_values(entry(amount_given=Decimal("NaN")), sqlite=True)
+    with pytest.raises(ValueError, match="aware datetimes only"):
+        row_values(entry(created_at=T0.replace(tzinfo=None)), sqlite=False)
+
+
+def test_the_store_writes_every_column_the_schema_declares() -> None:
+    from engine.journal.schema import QuoteRow
+
+    declared = {column.key for column in QuoteRow.__table__.columns} - {"id"}
+    assert declared == set(COLUMNS)

@@ -1,6 +1,6 @@
-"""The journal imports Alembic only when there is a migration to apply
+"""The journal imports Alembic and SQLAlchemy only when there is a migration to apply
 (engine/journal/migrate.py): the newest revision read from the files is Alembic's, and a
-start on a database at it leaves Alembic unimported."""
+start on a database at it leaves both unimported."""
 
 from __future__ import annotations
 
@@ -61,7 +61,9 @@ def test_a_revision_written_otherwise_leaves_it_to_alembic(tmp_path: Path) -> No
 
 
 @pytest.mark.slow  # two interpreters
-def test_a_start_at_the_newest_revision_does_not_import_alembic(tmp_path: Path) -> None:
+def test_a_start_at_the_newest_revision_imports_neither_alembic_nor_sqlalchemy(
+    tmp_path: Path,
+) -> None:
     code = textwrap.dedent(
         f"""
         import asyncio, sys
@@ -72,7 +74,7 @@ def test_a_start_at_the_newest_revision_does_not_import_alembic(tmp_path: Path) 
         async def main():
             store = JournalStore(database_target(None, Path({str(tmp_path)!r})))
             try:
-                print(*await store.upgrade(), "alembic" in sys.modules)
+                print(*await store.upgrade(), "alembic" in sys.modules, "sqlalchemy" in sys.modules)
             finally:
                 await store.close()
 
@@ -86,4 +88,4 @@ def test_a_start_at_the_newest_revision_does_not_import_alembic(tmp_path: Path) 
         for _ in range(2)
     ]
     head = head_revision()
-    assert runs == [["None", head, "True"], [head, head, "False"]]
+    assert runs == [["None", head, "True", "True"], [head, head, "False", "False"]]

@@ -2,27 +2,24 @@
 
 The burst of ``bench.run`` measures whole processes over loopback HTTP, where a run varies by
 ±10 %. To see what a change to the engine buys, this feeds the same burst straight into each
-dispatcher (crypto-helper's, wired as ``crypto-helper run`` wires it with memory storage, and
-the reference bot's router) and answers the Bot API calls with a canned reply. The session
-still encodes each request and decodes the reply (JSON, pydantic), so only socket I/O is left
-out. ``--profile N`` runs the measured bursts under :mod:`cProfile` and prints the ``N``
-functions with the most own time (its overhead is in the figures then); ``--only
-crypto-helper`` runs one bot (also under py-spy).
-
-Run: ``python -m bench.inprocess [--updates 2000] [--repeats 5]``; prints CPU µs per update.
+dispatcher (crypto-helper's as :func:`engine.app.local_app` wires it for ``crypto-helper run
+--offline``: memory storage, middlewares, metrics; and the reference bot's) and answers the Bot
+API calls with a canned reply. The session still encodes each request and decodes the reply
+(JSON, pydantic), so only socket I/O is left out. The updates are the e2e fake's, as the load
+run queues them. Prints CPU µs per update.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import itertools
 import pstats
 import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +27,20 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Update
 
-from bench.reference_bot import create_router
-from engine.app import create_bot_session, create_dispatcher
+from bench import reference_bot
+from engine.app import create_bot_session, local_app
 from engine.bot.session import JsonBodySession
-from engine.bot.storage import CompactMemoryStorage
 from engine.bot.warmup import freeze_heap, pin_response_models
 from engine.definitions import load_definitions
-from engine.metrics import BotMetrics
-from engine.rates.offline import create_offline_rates
+from tests.e2e.fake_telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "42:BENCH"
 FIRST_ADMIN = 10_000_000
+BOTS = ("reference", "crypto-helper")
 
 
 class CannedSession(AiohttpSession):
@@ -57,9 +51,7 @@ class CannedSession(AiohttpSession):
         for middleware in base.middleware:
             self.middleware.register(middleware)
         self._ids = itertools.count(1)
-        self._encode: Callable[[Bot, TelegramMethod[Any]], object] = (
-            base.json_body if isinstance(base, JsonBodySession) else base.build_form_data
-        )
+        self._body = base.json_body if isinstance(base, JsonBodySession) else base.build_form_data
 
     async def make_request(
         self,
@@ -67,7 +59,7 @@ class CannedSession(AiohttpSession):
         method: TelegramMethod[TelegramType],
         timeout: int | None = None,  # noqa: ASYNC109 - aiogram's signature
     ) -> TelegramType:
-        self._encode(bot, method)  # what the bot's own session would post
+        self._body(bot, method)  # what the bot's own session would post
         params = method.model_dump(warnings=False)
         result: Any = True
         if "text" in params and "chat_id" in params:
@@ -83,82 +75,62 @@ class CannedSession(AiohttpSession):
         return response.result  # type: ignore[return-value]
 
 
-def update(n: int) -> Update:
-    user = FIRST_ADMIN + n
-    return Update.model_validate(
-        {
-            "update_id": n + 1,
-            "message": {
-                "message_id": 1,
-                "date": int(time.time()),
-                "chat": {"id": user, "type": "private"},
-                "from": {"id": user, "is_bot": False, "first_name": "A", "language_code": "ru"},
-                "text": "/admin_bot",
-                "entities": [{"type": "bot_command", "offset": 0, "length": 10}],
-            },
-        }
-    )
-
-
-def canned_bot(session: AiohttpSession) -> Bot:
+async def create_bots(
+    names: list[str], admins: frozenset[int], stack: contextlib.AsyncExitStack
+) -> dict[str, tuple[Dispatcher, Bot]]:
+    """Each bot's dispatcher, and a bot whose session is canned (the reference's a plain
+    aiogram session, crypto-helper's its own); crypto-helper's started until ``stack`` ends."""
     default = DefaultBotProperties(parse_mode=ParseMode.HTML)
-    return Bot(TOKEN, session=CannedSession(session), default=default)
+    built: dict[str, tuple[Dispatcher, Bot]] = {}
+    if "reference" in names:
+        bot = Bot(TOKEN, session=CannedSession(AiohttpSession()), default=default)
+        built["reference"] = reference_bot.create_dispatcher(admins), bot
+    if "crypto-helper" in names:
+        bot = Bot(TOKEN, session=CannedSession(create_bot_session(None)), default=default)
+        defs = load_definitions(ROOT / "config.yaml")
+        app = await stack.enter_async_context(local_app(defs, bot, admins=admins))
+        built["crypto-helper"] = app.dispatcher, bot
+    return built
 
 
-def crypto_helper(admins: frozenset[int]) -> tuple[Dispatcher, Bot]:
-    defs = load_definitions(ROOT / "config.yaml")
-    rates = create_offline_rates(defs.config)
-    storage = CompactMemoryStorage(defs.config.storage.state_ttl_seconds)
-    app = create_dispatcher(
-        defs, rates=rates, admins=admins, metrics=BotMetrics(), storage=storage
-    )
-    return app.dispatcher, canned_bot(create_bot_session(None))
-
-
-def reference(admins: frozenset[int]) -> tuple[Dispatcher, Bot]:
-    dispatcher = Dispatcher(storage=MemoryStorage())
-    dispatcher.include_router(create_router(admins))
-    return dispatcher, canned_bot(AiohttpSession())
-
-
-async def burst(
-    dispatcher: Dispatcher, bot: Bot, first: int, count: int, profile: cProfile.Profile | None
-) -> float:
-    """CPU seconds to handle ``count`` updates, fed as polling does: one task each."""
-    updates = [update(first + i) for i in range(count)]
+async def burst(dp: Dispatcher, bot: Bot, updates: list[Update], profile: Any) -> float:
+    """CPU seconds to handle ``updates``, fed as polling does: one task each; ``profile``:
+    the context they run in (a :class:`cProfile.Profile`, or none)."""
     started = time.process_time()
-    if profile is not None:
-        profile.enable()
-    await asyncio.gather(*(asyncio.create_task(dispatcher.feed_update(bot, u)) for u in updates))
-    if profile is not None:
-        profile.disable()
+    with profile:
+        await asyncio.gather(*(asyncio.create_task(dp.feed_update(bot, u)) for u in updates))
     return time.process_time() - started
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--updates", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", choices=("reference", "crypto-helper"), help="one bot")
-    parser.add_argument("--profile", type=int, metavar="N", help="cProfile: top N functions")
+    parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__)
+    add = parser.add_argument
+    add("--updates", type=int, default=2000, help="/admin_bot from new admins per burst")
+    add("--repeats", type=int, default=5, help="measured bursts per bot, after one warm-up")
+    add("--only", choices=BOTS, help="one bot (e.g. under py-spy)")
+    add("--profile", type=int, metavar="N", help="cProfile the measured bursts: top N functions")
     args = parser.parse_args()
-    total = args.updates * (args.repeats + 1) * 2
-    admins = frozenset(range(FIRST_ADMIN, FIRST_ADMIN + total))
-    bots = {"reference": reference, "crypto-helper": crypto_helper}
-    built = {name: make(admins) for name, make in bots.items() if args.only in (None, name)}
-    pinned = pin_response_models()  # as crypto-helper run does at start-up
-    freeze_heap()
-    profiles = {name: cProfile.Profile() for name in built if args.profile}
-    figures: dict[str, list[float]] = {name: [] for name in built}
-    first = 0
-    for repeat in range(args.repeats + 1):  # the first round warms up
-        for name, (dispatcher, bot) in built.items():
-            gc.collect()
-            profile = profiles.get(name) if repeat else None
-            seconds = await burst(dispatcher, bot, first, args.updates, profile)
-            first += args.updates
-            if repeat:
-                figures[name].append(seconds / args.updates * 1e6)
+    names = [args.only] if args.only else list(BOTS)
+    admins = frozenset(range(FIRST_ADMIN, FIRST_ADMIN + args.updates * (args.repeats + 1) * 2))
+    profiles = {name: cProfile.Profile() for name in names if args.profile}
+    figures: dict[str, list[float]] = {name: [] for name in names}
+    tg, users = FakeTelegram(), itertools.count(FIRST_ADMIN)  # the load run's updates
+    async with contextlib.AsyncExitStack() as stack:
+        built = await create_bots(names, admins, stack)
+        pinned = pin_response_models()  # as crypto-helper run does at start-up
+        freeze_heap()
+        for repeat in range(args.repeats + 1):  # the first round warms up
+            for name, (dp, bot) in built.items():
+                raw = [
+                    tg.new_message_update(next(users), "/admin_bot") for _ in range(args.updates)
+                ]
+                updates = [Update.model_validate(update) for update in raw]
+                gc.collect()
+                profile = profiles.get(name) if repeat else None
+                seconds = await burst(dp, bot, updates, profile or contextlib.nullcontext())
+                if repeat:
+                    figures[name].append(seconds / args.updates * 1e6)
+        del pinned
     for name, profile in profiles.items():
         print(f"── {name}: the {args.profile} functions with the most own time (cProfile)")
         pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
@@ -167,10 +139,9 @@ async def main() -> None:
             f"{name:14} CPU per update: median {statistics.median(values):6.0f} µs "
             f"(runs: {', '.join(f'{v:.0f}' for v in values)})"
         )
-    if len(figures) == len(bots):
+    if len(figures) == len(BOTS):
         ours, ref = (statistics.median(figures[n]) for n in ("crypto-helper", "reference"))
         print(f"crypto-helper / reference: ×{ours / ref:.2f}")
-    del pinned
 
 
 if __name__ == "__main__":

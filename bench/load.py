@@ -15,18 +15,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
-from bench.telegram import BenchTelegram, Reply
+from bench.bots import BenchTelegram, Reply
+from tests.e2e import harness
 
-SCREENS = {
-    "source": "Какую валюту отдаёт клиент?",  # source.j2
-    "target": "Какую валюту клиент получает?",  # target.j2
-    "margin": "Введите наценку",  # margin.j2
-    "amount": "Введите сумму",  # amount.j2
-    "result": "Клиент получает:",  # result.j2
-}
-UNAVAILABLE = "Курс сейчас недоступен"  # rates_unavailable.j2
-STEPS = tuple(SCREENS)
+SCREENS = harness.SCREENS["ru"]  # a phrase of each screen's Russian template
+UNAVAILABLE = SCREENS["unavailable"]  # rates_unavailable.j2
+STEPS = ("source", "target", "margin", "amount", "result")
 MARGIN, AMOUNT = "2", "1000"  # within the limits of both RUB and USDT (config.yaml)
 
 Direction = tuple[str, str]
@@ -34,7 +30,8 @@ Direction = tuple[str, str]
 
 @dataclass
 class Outcome:
-    """What a group of admins saw: latency (s) per step, and what went wrong."""
+    """What a group of admins saw: latency (s) per step, and what went wrong. A burst's
+    latencies are all under ``source``."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
     timeouts: Counter[str] = field(default_factory=Counter)
@@ -42,39 +39,33 @@ class Outcome:
     unavailable: int = 0
     dialogs: int = 0
     updates: int = 0
-    started: float = field(default_factory=time.monotonic)
-    ended: float = 0.0
-
-    @property
-    def seconds(self) -> float:
-        return (self.ended or time.monotonic()) - self.started
+    seconds: float = 0.0  # from the start of the first admin to the end of the last
 
 
+@dataclass
 class Admin:
     """One simulated admin (a Telegram user id listed in ADMIN_IDS)."""
 
-    def __init__(
-        self, tg: BenchTelegram, user_id: int, outcome: Outcome, step_timeout: float
-    ) -> None:
-        self.tg, self.user_id, self.outcome, self.step_timeout = tg, user_id, outcome, step_timeout
+    tg: BenchTelegram
+    user_id: int
+    outcome: Outcome
+    step_timeout: float  # the longest wait for one reply
 
-    async def act(
-        self, step: str, action: Callable[[], object], markers: Sequence[str] = ()
-    ) -> Reply | None:
-        """Queue the update ``action`` makes; wait for the screen of ``step`` (or a marker)."""
-        future = self.tg.expect(self.user_id, (SCREENS[step], *markers))
+    async def act(self, step: str, action: Callable[[], object]) -> Reply | None:
+        """Queue the update ``action`` makes; wait for the screen of ``step``, or the card
+        saying the rate is unavailable (what the quote step shows then)."""
+        future = self.tg.expect(self.user_id, (SCREENS[step], UNAVAILABLE))
         started = time.monotonic()
         try:
             action()
         except AssertionError as exc:  # the fake found no such button: a wrong screen
-            self.tg.forget(self.user_id, future)
+            future.cancel()
             self.outcome.errors[f"{step}: {str(exc).splitlines()[0][:80]}"] += 1
             return None
         self.outcome.updates += 1
         try:
             reply = await asyncio.wait_for(future, self.step_timeout)
-        except TimeoutError:
-            self.tg.forget(self.user_id, future)
+        except TimeoutError:  # wait_for cancelled the future: the fake drops it
             self.outcome.timeouts[step] += 1
             return None
         self.outcome.latencies[step].append(reply.arrived - started)
@@ -82,20 +73,16 @@ class Admin:
 
     async def dialog(self, direction: Direction, pause: Callable[[], float]) -> None:
         """/admin_bot → give → get → margin → amount → result card; ``pause()`` s between."""
-        give, get = direction
-        uid, tg = self.user_id, self.tg
-        steps: list[tuple[str, Callable[[int], object]]] = [
-            ("source", lambda _: tg.user_sends(uid, "/admin_bot")),
-            ("target", lambda mid: tg.user_clicks(uid, mid, rf"\b{give}$")),
-            ("margin", lambda mid: tg.user_clicks(uid, mid, rf"\b{get}$")),
-            ("amount", lambda _: tg.user_sends(uid, MARGIN)),
-            ("result", lambda _: tg.user_sends(uid, AMOUNT)),
-        ]
+        inputs = ("/admin_bot", rf"\b{direction[0]}$", rf"\b{direction[1]}$", MARGIN, AMOUNT)
         message_id = 0
-        for index, (step, action) in enumerate(steps):
-            if index and (seconds := pause()) > 0:
+        for step, text in zip(STEPS, inputs, strict=True):
+            if step != "source" and (seconds := pause()) > 0:
                 await asyncio.sleep(seconds)
-            reply = await self.act(step, lambda a=action, m=message_id: a(m), (UNAVAILABLE,))
+            if step in ("target", "margin"):  # a tap on the keyboard of the screen before
+                action = partial(self.tg.user_clicks, self.user_id, message_id, text)
+            else:
+                action = partial(self.tg.user_sends, self.user_id, text)
+            reply = await self.act(step, action)
             if reply is None:
                 return
             self.outcome.unavailable += UNAVAILABLE in reply.text
@@ -119,10 +106,8 @@ async def dialogs(
     random moment of the first 2 × ``think`` seconds, so the load is steady, not in waves.
     With ``think=0`` each admin takes the directions in turn (a warm-up of every one).
     """
-    outcome = Outcome()
-
-    def pause() -> float:
-        return think * rng.uniform(0.5, 1.5)
+    outcome, started = Outcome(), time.monotonic()
+    pause = partial(rng.uniform, 0.5 * think, 1.5 * think)  # think × U(0.5, 1.5)
 
     async def one(index: int, uid: int) -> None:
         admin = Admin(tg, uid, outcome, step_timeout)
@@ -132,34 +117,22 @@ async def dialogs(
             await admin.dialog(direction, pause)
 
     await asyncio.gather(*(one(i, uid) for i, uid in enumerate(admins)))
-    outcome.ended = time.monotonic()
+    outcome.seconds = time.monotonic() - started
     return outcome
 
 
-@dataclass
-class Burst:
-    """``/admin_bot`` from many admins queued at once, and the first screens coming back."""
-
-    sent: int
-    latencies: list[float]
-    seconds: float  # first update queued → last reply arrived
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds > 0 else 0.0
-
-
-async def burst(tg: BenchTelegram, admins: Sequence[int], limit: float) -> Burst:
-    """Queue ``/admin_bot`` from each admin in one go; wait for every first screen."""
+async def burst(tg: BenchTelegram, admins: Sequence[int], limit: float) -> Outcome:
+    """Queue ``/admin_bot`` from each admin in one go; wait for every first screen. Latencies
+    run from the first update queued, ``seconds`` to the last reply."""
     futures = [tg.expect(uid, (SCREENS["source"],)) for uid in admins]
     started = time.monotonic()
     for uid in admins:
         tg.user_sends(uid, "/admin_bot")
     done, pending = await asyncio.wait(futures, timeout=limit)
-    for uid, future in zip(admins, futures, strict=True):
-        if future in pending:
-            tg.forget(uid, future)
-            future.cancel()
-    arrivals = [f.result().arrived for f in done if not f.cancelled()]
-    seconds = (max(arrivals) - started) if arrivals else limit
-    return Burst(len(admins), [a - started for a in arrivals], seconds)
+    for future in pending:
+        future.cancel()
+    arrivals = [f.result().arrived - started for f in done if not f.cancelled()]
+    seconds = max(arrivals, default=limit)
+    return Outcome(
+        {"source": arrivals}, Counter(source=len(pending)), updates=len(admins), seconds=seconds
+    )

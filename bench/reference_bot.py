@@ -40,16 +40,15 @@ class Give(CallbackData, prefix="give"):
     code: str
 
 
-def create_router(admins: frozenset[int]) -> Router:
-    router = Router(name="reference")
-    keyboard = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(text=f"{emoji} {code}", callback_data=Give(code=code).pack())
-                for emoji, code in CURRENCIES
-            ]
-        ]
-    )
+def create_dispatcher(admins: frozenset[int]) -> Dispatcher:
+    """The whole reference: memory storage, one router, one handler."""
+    dispatcher = Dispatcher(storage=MemoryStorage())
+    router = dispatcher.include_router(Router(name="reference"))
+    buttons = [
+        InlineKeyboardButton(text=f"{emoji} {code}", callback_data=Give(code=code).pack())
+        for emoji, code in CURRENCIES
+    ]
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[buttons])
 
     @router.message(Command("admin_bot"), F.from_user.id.in_(admins))
     async def admin_bot(message: Message, state: FSMContext) -> None:
@@ -57,7 +56,7 @@ def create_router(admins: frozenset[int]) -> Router:
         await state.set_data({})
         await message.answer(SOURCE_TEXT, reply_markup=keyboard)
 
-    return router
+    return dispatcher
 
 
 async def main() -> None:
@@ -65,14 +64,10 @@ async def main() -> None:
     admins = frozenset(int(a) for a in os.environ.get("ADMIN_IDS", "").split(",") if a.strip())
     api = os.environ.get("TELEGRAM_API_URL")
     session = AiohttpSession(api=TelegramAPIServer.from_base(api)) if api else AiohttpSession()
-    bot = Bot(
-        os.environ["BOT_TOKEN"],
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
-    dispatcher = Dispatcher(storage=MemoryStorage())
-    dispatcher.include_router(create_router(admins))
-    await dispatcher.start_polling(bot)  # handles SIGTERM/SIGINT, closes the session
+    default = DefaultBotProperties(parse_mode=ParseMode.HTML)
+    bot = Bot(os.environ["BOT_TOKEN"], session=session, default=default)
+    # start_polling handles SIGTERM/SIGINT and closes the session.
+    await create_dispatcher(admins).start_polling(bot)
 
 
 if __name__ == "__main__":

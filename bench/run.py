@@ -1,6 +1,6 @@
 """``python -m bench.run``: the real ``crypto-helper run`` beside a hand-written reference bot.
 
-Both run as subprocesses polling a fake Bot API each (:mod:`bench.telegram`), with the e2e
+Both run as subprocesses polling a fake Bot API each (:mod:`bench.bots`), with the e2e
 fake providers (latency injected), all on 127.0.0.1. Phases, each bounded in updates, all
 under ``--timeout``: (0) start the reference, then crypto-helper; wait until crypto-helper's
 ``/health/ready`` shows every direction cached; warm up with one dialog per direction;
@@ -27,19 +27,17 @@ import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from bench.bots import RunningBot, start_crypto_helper, start_reference, wait_ready
+from bench.bots import RunningBot, start_crypto_helper, start_reference
 from bench.load import Admin, Direction, Outcome, burst, dialogs
-from bench.report import OURS, Flood, Report, render
+from bench.report import Flood, Report, render
 from tests.e2e.fake_providers import FakeProviders
 from tests.e2e.harness import ROOT
 
 WARM_IDS, DIALOG_IDS, BURST_IDS = 9_000_001, 10_000_001, 20_000_001
-# The flooder, then the five others, who take turns.
-FLOOD_IDS = list(range(30_000_001, 30_000_007))
+FLOOD_IDS = range(30_000_001, 30_000_007)  # the flooder, then the five others, who take turns
 REFERENCE_WARM = 50
 
 
@@ -76,38 +74,38 @@ def checkpoint(report: Report, bot: RunningBot, name: str) -> None:
     gc.freeze()
 
 
-async def run(args: argparse.Namespace, report: Report, providers: FakeProviders) -> None:
+async def run(args: argparse.Namespace, report: Report) -> None:
     """The phases, in order, filling ``report`` as they go."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     directions: list[Direction] = [(a, b) for a, bs in config["directions"].items() for b in bs]
-    walk = partial(
-        dialogs,
-        directions=directions,
-        rng=random.Random(args.seed),
-        step_timeout=args.step_timeout,
-    )
-    warm_ids = list(range(WARM_IDS, WARM_IDS + max(len(directions), REFERENCE_WARM)))
-    dialog_ids = list(range(DIALOG_IDS, DIALOG_IDS + args.admins))
+    rng = random.Random(args.seed)
+    walk = partial(dialogs, directions=directions, rng=rng, step_timeout=args.step_timeout)
+    warm_ids = range(WARM_IDS, WARM_IDS + max(len(directions), REFERENCE_WARM))
+    dialog_ids = range(DIALOG_IDS, DIALOG_IDS + args.admins)
     bursts = [
-        list(range(BURST_IDS + i * args.burst, BURST_IDS + (i + 1) * args.burst))
+        range(BURST_IDS + i * args.burst, BURST_IDS + (i + 1) * args.burst)
         for i in range(args.burst_repeats if args.burst else 0)
     ]
     admins = [*warm_ids, *dialog_ids, *(i for ids in bursts for i in ids), *FLOOD_IDS]
-    assert report.work is not None
-    bots: list[RunningBot] = []
+    env = {"ADMIN_IDS": ",".join(map(str, admins)), "LOG_LEVEL": args.log_level}  # both bots'
+    work = report.work = Path(tempfile.mkdtemp(prefix="crypto-helper-bench-"))
+    providers = FakeProviders().start()
+    for name in ("rapira", "apilayer"):
+        providers.latency(name, args.latency)
+    bots = report.bots
     try:
         say("reference bot: start, warm-up")
-        bots.append(await start_reference(report.work, admins, args.log_level))
+        bots.append(await start_reference(work, env))
         await burst(bots[0].tg, warm_ids[:REFERENCE_WARM], args.step_timeout)
         say("crypto-helper: start")
-        ttl = {f"{key}: 60": f"{key}: {args.ttl:g}" for key in ("ttl_seconds", "interval_seconds")}
-        bot = await start_crypto_helper(report.work, providers, admins, args.log_level, edits=ttl)
+        bot = await start_crypto_helper(work, providers, args.ttl, env)
         bots.append(bot)
         for running in bots:
-            report.startup[running.name] = running.startup
             checkpoint(report, running, "first getUpdates")
         say("crypto-helper: waiting for /health/ready with every direction cached")
-        report.ready_seconds = await wait_ready(bot)
+        report.ready_seconds = await bot.process.ready(
+            lambda body: all(d["cached"] for d in body["directions"])
+        )
         say(f"crypto-helper: warm-up, one dialog per direction ({len(directions)})")
         warmed = await walk(bot.tg, warm_ids[: len(directions)], rounds=1, think=0.0)
         if warmed.dialogs < len(directions):
@@ -115,8 +113,8 @@ async def run(args: argparse.Namespace, report: Report, providers: FakeProviders
         if args.admins and args.rounds:
             say(f"dialogs: {args.admins} admins × {args.rounds}, think {args.think:g} s")
             before = bot.meter()
-            report.dialogs = await walk(bot.tg, dialog_ids, rounds=args.rounds, think=args.think)
-            report.dialog_load = load(before, bot.meter())
+            outcome = await walk(bot.tg, dialog_ids, rounds=args.rounds, think=args.think)
+            report.dialogs = outcome, (before, bot.meter())
             for running in bots:  # the reference: /admin_bot from the same admins
                 if running is not bot:
                     await burst(running.tg, dialog_ids, args.step_timeout * 4)
@@ -126,36 +124,31 @@ async def run(args: argparse.Namespace, report: Report, providers: FakeProviders
                 say(f"burst {round_}/{len(bursts)}: {len(ids)} → {running.name}")
                 before = running.meter()
                 result = await burst(running.tg, ids, args.step_timeout * 4)
-                report.bursts.append((running.name, result, load(before, running.meter())))
+                report.bursts.append((running.name, result, (before, running.meter())))
                 checkpoint(report, running, "end")
         if args.flood:
             say(f"flood: {args.flood} taps from one admin, {args.probes} probes from the others")
             report.flood = await flood(bot, args)
     finally:
         for running in reversed(bots):
-            report.refused[running.name] = running.tg.refused
-            report.exit_codes[running.name] = await running.stop()
-        report.bot_log = bots[-1].process.log() if bots and bots[-1].name == OURS else ""
+            await running.stop()
+        providers.stop()
 
 
 async def flood(bot: RunningBot, args: argparse.Namespace) -> Flood:
     """The others' ``/admin_bot`` latency without, then with ``args.flood`` taps queued at
     once by one admin on their source keyboard; the bot's RSS sampled every 20 ms."""
     tg, (flooder, *others) = bot.tg, FLOOD_IDS
-    outcome = Outcome()
-    admins = [Admin(tg, uid, outcome, args.step_timeout) for uid in FLOOD_IDS]
-    shown = [
-        await a.act("source", partial(tg.user_sends, a.user_id, "/admin_bot")) for a in admins
-    ]
-    if None in shown:
+    shown = await burst(tg, FLOOD_IDS, args.step_timeout)  # every one's first screen
+    if shown.timeouts["source"] or (source := tg.last_message(flooder)) is None:
         raise RuntimeError("flood: an admin got no source screen")
-    source = shown[0]
-    assert source is not None
+    outcome = Outcome()
+    admins = [Admin(tg, uid, outcome, args.step_timeout) for uid in others]
 
     async def probe() -> list[float]:
         outcome.latencies["source"] = []
         for n in range(args.probes):
-            admin = admins[1 + n % len(others)]
+            admin = admins[n % len(admins)]
             await admin.act("source", partial(tg.user_sends, admin.user_id, "/admin_bot"))
             await asyncio.sleep(0.05)
         return outcome.latencies["source"]
@@ -178,31 +171,19 @@ async def flood(bot: RunningBot, args: argparse.Namespace) -> Flood:
     finally:
         sampler.cancel()
     result.timeouts = sum(outcome.timeouts.values())
-    result.answered = sum(1 for q in taps if q in tg.answered_callbacks)
-    result.notices = sum(n for text, n in tg.popups.items() if "Слишком быстро" in text)
+    result.answers = [str(a.params.get("text", "")) for q in taps if (a := tg.callback_answer(q))]
     return result
 
 
-def load(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
-    """A phase's figures from the meters before and after it."""
-    figures: dict[str, Any] = {k: after[k] - before[k] for k in before}
-    figures["rss"] = (before["rss"], after["rss"])
-    return figures
-
-
 async def main_async(args: argparse.Namespace, report: Report) -> int:
+    """``run`` under ``--timeout``; SIGINT and SIGTERM cancel it, so the bots stop first."""
     main_task = asyncio.current_task()
     assert main_task is not None
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # stop the children first, then exit
-        loop.add_signal_handler(sig, main_task.cancel)
-    report.work = Path(tempfile.mkdtemp(prefix="crypto-helper-bench-"))
-    providers = FakeProviders().start()
-    for name in ("rapira", "apilayer"):
-        providers.latency(name, args.latency)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # asyncio.run's loop.close() removes them
+        asyncio.get_running_loop().add_signal_handler(sig, main_task.cancel)
     try:
         async with asyncio.timeout(args.timeout):
-            await run(args, report, providers)
+            await run(args, report)
     except TimeoutError:
         report.problems.append(f"stopped by --timeout after {args.timeout:g} s")
         return 1
@@ -212,26 +193,22 @@ async def main_async(args: argparse.Namespace, report: Report) -> int:
     except RuntimeError as exc:
         report.problems.append(str(exc))
         return 1
-    finally:
-        providers.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    if not args.keep:
-        shutil.rmtree(report.work, ignore_errors=True)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    report = Report(args=vars(args))
+    report = Report(args=args)
     try:
         code = asyncio.run(main_async(args, report))
     except KeyboardInterrupt:
         report.problems.append("interrupted (Ctrl-C)")
         code = 130
-    print(render(report))
-    if report.work is not None and report.work.exists():
+    print(render(report))  # it reads the bot logs: the work folder goes after it
+    if report.work is not None and (code or args.keep):
         print(f"\nwork folder (bot logs, config): {report.work}")
+    elif report.work is not None:
+        shutil.rmtree(report.work, ignore_errors=True)
     return code
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used: only a migration needs them (module docstring)
     from alembic.config import Config
@@ -129,11 +129,25 @@ async def migrate(target: DatabaseTarget, driver_timeout: float) -> tuple[str | 
     """Bring ``target``'s schema to the head revision through SQLAlchemy and Alembic, on a
     connection of their own; returns the revisions before and after.
 
-    ``driver_timeout``: SQLite's busy timeout, or asyncpg's to connect (both drivers' ``timeout``).
+    The connection is opened by the driver itself, from the same path or URL the store
+    opens (``async_creator``), so a URL asyncpg takes (``?application_name=``, any libpq
+    parameter) migrates as it serves. ``driver_timeout``: SQLite's busy timeout, or
+    asyncpg's to connect.
     """
     from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
 
-    engine = create_async_engine(target.sqlalchemy_url(), connect_args={"timeout": driver_timeout})
+    async def connect() -> Any:
+        if target.is_sqlite:
+            import aiosqlite
+
+            return await aiosqlite.connect(target.location, timeout=driver_timeout)
+        import asyncpg
+
+        return await asyncpg.connect(target.location, timeout=driver_timeout)
+
+    dialect = "sqlite+aiosqlite://" if target.is_sqlite else "postgresql+asyncpg://"
+    engine = create_async_engine(dialect, async_creator=connect, poolclass=NullPool)
     try:
         async with engine.begin() as connection:
             return await connection.run_sync(upgrade_connection)

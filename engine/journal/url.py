@@ -1,15 +1,14 @@
 """Where the journal lives: ``DATABASE_URL``, or a SQLite file in ``DATA_DIR``.
 
 Accepted, as platforms hand them out: ``postgresql+asyncpg://``, ``postgresql://`` and
-``postgres://`` (all driven by asyncpg, which reads the URL itself: ``?sslmode=require``
-and the other libpq parameters work as with ``psql``; SQLAlchemy's ``?ssl=`` is taken as
-``sslmode``); ``sqlite+aiosqlite:///path`` and ``sqlite:///path`` (a relative path after
-three slashes, an absolute one after four). Without ``DATABASE_URL`` the journal is
-``DATA_DIR/journal.sqlite3``.
+``postgres://`` (all driven by asyncpg, which reads the URL itself, for the bot's queries
+and for a migration alike: ``?sslmode=require`` and the other libpq parameters work as
+with ``psql``; SQLAlchemy's ``?ssl=`` is taken as ``sslmode``); ``sqlite+aiosqlite:///path``
+and ``sqlite:///path`` (a relative path after three slashes, an absolute one after four).
+Without ``DATABASE_URL`` the journal is ``DATA_DIR/journal.sqlite3``.
 
-Parsed with :mod:`urllib.parse`, not SQLAlchemy's ``make_url``: importing SQLAlchemy is
-11 MB of the bot's memory, and only a migration needs it (:mod:`engine.journal.migrate`
-gets its URL from :meth:`DatabaseTarget.sqlalchemy_url`).
+Checked with :mod:`urllib.parse`, not SQLAlchemy's ``make_url``: importing SQLAlchemy is
+11 MB of the bot's memory, and only a migration needs it.
 
 Nothing here puts a URL's password into a message: :func:`where` names host, port and
 database only.
@@ -19,13 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from engine.journal.errors import JournalConfigError
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
 
 SQLITE_FILE = "journal.sqlite3"
 DATABASE_URL_SHAPE = (
@@ -70,18 +66,6 @@ class DatabaseTarget:
             return None
         password = self._parts.password
         return unquote(password) if password else None
-
-    def sqlalchemy_url(self) -> URL:
-        """The URL SQLAlchemy's async engine takes (a migration's only)."""
-        from sqlalchemy.engine import URL, make_url
-
-        if self.is_sqlite:
-            return URL.create("sqlite+aiosqlite", database=self.location)
-        url = make_url(self.location).set(drivername="postgresql+asyncpg")
-        query = dict(url.query)
-        if "sslmode" in query:  # SQLAlchemy's asyncpg dialect passes ssl= to asyncpg
-            query["ssl"] = query.pop("sslmode")
-        return url.set(query=query)
 
 
 def database_url_problem(text: str) -> str | None:

@@ -60,6 +60,10 @@ def failure_cause(exc: BaseException) -> str:
             return "the server is shutting down or starting"
         if name == "InsufficientPrivilegeError":
             return "permission denied"
+        if name == "ClientConfigurationError":  # asyncpg: e.g. ?sslmode=bogus
+            return "a parameter in DATABASE_URL has a value asyncpg does not take"
+        if name == "UndefinedObjectError" and "configuration parameter" in str(seen):
+            return "a parameter in DATABASE_URL is not a setting the server knows"
         if isinstance(seen, sqlite3.OperationalError):
             text = str(seen)
             if "locked" in text or "busy" in text:

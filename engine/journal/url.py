@@ -70,7 +70,10 @@ class DatabaseTarget:
 
 def database_url_problem(text: str) -> str | None:
     """What is wrong with a ``DATABASE_URL`` (never quoting it), or None."""
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # "Invalid IPv6 URL": a [ never closed
+        return f"not a URL (a '[' around the host is not closed?); use {DATABASE_URL_SHAPE}"
     if parts.scheme not in (*_POSTGRES, *_SQLITE):
         return f"not a database URL the journal can use; use {DATABASE_URL_SHAPE}"
     if parts.scheme in _SQLITE:

@@ -275,6 +275,7 @@ def test_database_url_forms(tmp_path: Path) -> None:
         ("postgresql://u:p@db:99999/j", "the port is not a number from 1 to 65535"),
         ("postgresql://u:p@/j", "no host"),
         ("postgresql://u:p@db:5432", "no database name after the host"),
+        ("postgresql://u:p@[::1:5432/j", "not a URL (a '[' around the host is not closed?)"),
     ],
 )
 def test_a_database_url_the_journal_cannot_use_is_refused(
@@ -408,5 +409,26 @@ async def test_a_url_with_libpq_parameters_migrates_and_serves(
         assert await store.upgrade() == (None, head_revision())
         await store.insert([entry(1)])
         assert [e.quote_no for e in await store.recent(1)] == ["Q00001"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.slow  # a PostgreSQL server
+@pytest.mark.parametrize(
+    ("change", "cause"),
+    [
+        ("?sslmode=bogus", "a parameter in DATABASE_URL has a value asyncpg does not take"),
+        ("?no_such_setting=1", "a parameter in DATABASE_URL is not a setting the server knows"),
+        ("_missing", "the database does not exist"),
+    ],
+)
+async def test_a_database_that_refuses_says_why_in_a_few_words(
+    pg_database: ScratchDatabase, tmp_path: Path, change: str, cause: str
+) -> None:
+    store = JournalStore(database_target(pg_database.url + change, tmp_path))
+    try:
+        with pytest.raises(JournalUnavailableError) as raised:
+            await store.upgrade()
+        assert raised.value.cause == cause
     finally:
         await store.close()

@@ -264,12 +264,14 @@ async def check_telegram(bot: Bot, telegram_api_url: str | None) -> None:
         else "check the network (a firewall or proxy may block it)"
     )
     try:
-        await bot.get_me(request_timeout=int(STARTUP_TIMEOUT_SECONDS))
+        # bot.me(): aiogram keeps the answer, so polling's own bot.me() asks no second time
+        async with asyncio.timeout(STARTUP_TIMEOUT_SECONDS):
+            await bot.me()
     except TelegramUnauthorizedError as exc:
         raise StartupError(
             "Telegram refused BOT_TOKEN (401 Unauthorized): check the token from @BotFather"
         ) from exc
-    except TelegramNetworkError as exc:
+    except (TelegramNetworkError, TimeoutError) as exc:
         raise StartupError(
             f"Telegram unreachable at {where} ({failure_cause(exc)}): {fix}"
         ) from exc

@@ -33,14 +33,21 @@ SHUTDOWN_GRACE_SECONDS = 8.0
 
 
 async def set_commands(bot: Bot, config: AppConfig, locales: Iterable[str]) -> None:
-    """Register the menu of commands for every locale, and a default one."""
-    for locale in [None, *locales]:
-        lang = locale or config.bot.default_locale
-        commands = [
+    """Register the menu of commands for every locale, and a default one: at once, one
+    round trip to Telegram rather than one per locale."""
+
+    def menu(lang: str) -> list[BotCommand]:
+        return [
             BotCommand(command=c.command, description=c.description.get(lang, c.command))
             for c in config.bot.commands
         ]
-        await bot.set_my_commands(commands, language_code=locale)
+
+    await asyncio.gather(
+        *(
+            bot.set_my_commands(menu(locale or config.bot.default_locale), language_code=locale)
+            for locale in [None, *locales]
+        )
+    )
 
 
 async def finish_updates(inflight: InFlight) -> None:

@@ -23,7 +23,15 @@ import pytest
 from tests.e2e.fake_providers import FakeProviders
 from tests.e2e.fake_telegram import TOKEN as FAKE_TOKEN
 from tests.e2e.fake_telegram import FakeTelegram
-from tests.e2e.harness import ADMIN, ROOT, SCRUBBED, BotProcess, free_port, write_project
+from tests.e2e.harness import (
+    ADMIN,
+    ROOT,
+    SCRUBBED,
+    BotLauncher,
+    BotProcess,
+    free_port,
+    write_project,
+)
 
 TOKEN = "123456789:AAEexampleexampleexampleexampleexam"
 # What a refusal must not print: Python's and asyncio's complaints, and the token.
@@ -263,3 +271,24 @@ def test_env_file_read_from_the_working_directory_only(
     assert settings.port is None
     assert settings.data_dir == Path("data")
     assert settings.log_level == "INFO"
+
+
+def test_start_asks_telegram_what_it_must_once_and_sets_menus_at_once(
+    own_launcher: BotLauncher, own_tg: FakeTelegram
+) -> None:
+    # Every round trip to Telegram delays the first getUpdates by its RTT (tens of ms on
+    # the internet): one getMe, kept for polling's own; the menus of all locales together.
+    own_tg.slow_down("setMyCommands", 0.4)
+    try:
+        since = len(own_tg.api_calls)
+        process = own_launcher.start()
+        calls = own_tg.api_calls[since:]
+        first_poll = next(i for i, c in enumerate(calls) if c.method == "getUpdates")
+        before = calls[:first_poll]
+        assert [c.method for c in before].count("getMe") == 1
+        menus = [c for c in before if c.method == "setMyCommands"]
+        assert len(menus) == 3  # the default, ru, en
+        assert max(c.at for c in menus) - min(c.at for c in menus) < 0.2  # not 0.4 apart
+        process.stop()
+    finally:
+        own_tg.slow_down("setMyCommands", 0)

@@ -20,6 +20,7 @@ whose providers are the fakes, :func:`start_reference` ``bench/reference_bot.py`
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import itertools
 import json
@@ -196,7 +197,12 @@ async def start_crypto_helper(
 ) -> RunningBot:
     """``crypto-helper run`` on the shipped definitions with the fake providers and ``ttl``
     as cache TTL and preload interval, started as a deployed bot restarts: its journal exists
-    (``crypto-helper db upgrade`` first, as the README says to do ahead of a deploy)."""
+    (``crypto-helper db upgrade`` first, as the README says to do ahead of a deploy) and its
+    code is compiled to bytecode (as ``pip install`` does; where ``PYTHONDONTWRITEBYTECODE``
+    is set, as on the machine these figures come from, a source checkout would otherwise
+    compile its 126 modules at every start: 0.1 s)."""
+    for package in ("engine", "providers"):
+        compileall.compile_dir(ROOT / package, quiet=1)
     edits = {f"{key}: 60": f"{key}: {ttl:g}" for key in ("ttl_seconds", "interval_seconds")}
     config = write_project(work / "project", providers, edits)
     script = Path(sys.executable).with_name("crypto-helper")

@@ -124,7 +124,7 @@ def utc(value: datetime) -> datetime:
 
 def sqlite_time(value: datetime) -> str:
     """A time as SQLAlchemy's SQLite ``DATETIME`` writes it: naive UTC, microseconds."""
-    return utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def row_values(entry: JournalEntry, *, sqlite: bool) -> tuple[Any, ...]:

@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from engine.journal.errors import JournalConfigError, JournalUnavailableError
 from engine.journal.migrate import head_revision
-from engine.journal.store import COLUMNS, JournalStore, row_values
+from engine.journal.store import COLUMNS, JournalStore, row_values, sqlite_time
 from engine.journal.url import DatabaseTarget, database_target
 from engine.logs import secrets_in_env
 
@@ -382,6 +382,13 @@ async def test_a_cut_off_write_leaves_the_store_usable(tmp_path: Path) -> None:
         assert [e.quote_no for e in await store.recent(5)] == ["Q00002"]
     finally:
         await store.close()
+
+
+def test_times_are_written_as_sqlalchemy_wrote_them_whatever_the_year() -> None:
+    # SQLite compares the text: every year in four digits, microseconds always there.
+    assert sqlite_time(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)) == "0999-01-02 03:04:05.000000"
+    moscow = timezone(timedelta(hours=3))
+    assert sqlite_time(datetime(2026, 12, 1, 12, 0, tzinfo=moscow)) == "2026-12-01 09:00:00.000000"
 
 
 def test_non_finite_or_naive_values_are_refused_before_the_database() -> None:

@@ -7,12 +7,23 @@ traceback. Bugs stay ordinary exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
 class EngineError(Exception):
     """Root of every error the engine raises on purpose."""
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what caused it (``__cause__``, else ``__context__``), and so on; each
+    once, so a cycle in the chain ends."""
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 @dataclass(frozen=True, slots=True, order=True)

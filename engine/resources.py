@@ -47,7 +47,7 @@ from aiohttp import web
 
 from engine.bot.storage import CompactMemoryStorage
 from engine.config.models import AppConfig
-from engine.errors import EngineError
+from engine.errors import EngineError, causes
 from engine.journal.errors import JournalConfigError, JournalUnavailableError
 from engine.journal.runtime import Journal, open_journal
 from engine.journal.url import database_target
@@ -122,10 +122,7 @@ def failure_cause(exc: BaseException) -> str:
     redis = sys.modules.get("redis.exceptions")  # loaded only where Redis is used
     redis_timeout = redis.TimeoutError if redis is not None else TimeoutError
     redis_garbled = redis.InvalidResponse if redis is not None else ()
-    seen: BaseException | None = exc
-    visited: set[int] = set()
-    while seen is not None and id(seen) not in visited:
-        visited.add(id(seen))
+    for seen in causes(exc):
         if isinstance(seen, socket.gaierror):
             return "host not found"
         if isinstance(seen, ConnectionRefusedError):
@@ -136,7 +133,6 @@ def failure_cause(exc: BaseException) -> str:
             return "TLS handshake failed"
         if isinstance(seen, redis_garbled):
             return "it does not answer like Redis"
-        seen = seen.__cause__ or seen.__context__
     return "connection failed"
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 
-from engine.errors import EngineError
+from engine.errors import EngineError, causes
 
 
 class JournalError(EngineError):
@@ -39,10 +39,7 @@ class JournalUnavailableError(JournalError):
 
 def failure_cause(exc: BaseException) -> str:
     """Why a database call failed, in a few words, from the exception chain."""
-    seen: BaseException | None = exc
-    visited: set[int] = set()
-    while seen is not None and id(seen) not in visited:
-        visited.add(id(seen))
+    for seen in causes(exc):
         name = type(seen).__name__
         if isinstance(seen, socket.gaierror):
             return "host not found"
@@ -78,5 +75,4 @@ def failure_cause(exc: BaseException) -> str:
             return "permission denied"
         if isinstance(seen, OSError) and seen.strerror:
             return seen.strerror.lower()
-        seen = seen.__cause__ or seen.__context__
     return f"database error ({type(exc).__name__})"

@@ -223,14 +223,9 @@ class SqliteDatabase:
             await connection.executemany(sql, rows)
             await connection.commit()
 
-    async def revision(self) -> str | None:
-        present = await self.fetch(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", VERSION_TABLE
-        )
-        if not present:
-            return None
-        versions = await self.fetch(f"SELECT version_num FROM {VERSION_TABLE}")
-        return str(versions[0]["version_num"]) if len(versions) == 1 else None
+    async def has_table(self, name: str) -> bool:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return bool(await self.fetch(sql, name))
 
     async def close(self) -> None:
         for writes in list(self._open):
@@ -275,12 +270,9 @@ class PostgresDatabase:
         async with pool.acquire() as connection, connection.transaction():
             await connection.executemany(numbered(sql), rows)
 
-    async def revision(self) -> str | None:
-        [present] = await self.fetch("SELECT to_regclass(?) IS NOT NULL AS found", VERSION_TABLE)
-        if not present["found"]:
-            return None
-        versions = await self.fetch(f"SELECT version_num FROM {VERSION_TABLE}")
-        return str(versions[0]["version_num"]) if len(versions) == 1 else None
+    async def has_table(self, name: str) -> bool:
+        [row] = await self.fetch("SELECT to_regclass(?) IS NOT NULL AS found", name)
+        return bool(row["found"])
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -325,13 +317,21 @@ class JournalStore:
         async with self._guard(seconds):
             if self.target.is_sqlite:
                 Path(self.target.location).parent.mkdir(parents=True, exist_ok=True)
-            stored = await self.database.revision()
+            stored = await self._revision()
         if stored is not None and stored == shipped_head():
             return stored, stored  # the usual start: no SQLAlchemy, no Alembic
         from sqlalchemy.exc import SQLAlchemyError
 
         async with self._guard(seconds, (SQLAlchemyError,)):
             return await migrate(self.target, CONNECT_TIMEOUT_SECONDS)
+
+    async def _revision(self) -> str | None:
+        """The revision recorded in the database, read without Alembic (None: never
+        migrated)."""
+        if not await self.database.has_table(VERSION_TABLE):
+            return None
+        versions = await self.database.fetch(f"SELECT version_num FROM {VERSION_TABLE}")
+        return str(versions[0]["version_num"]) if len(versions) == 1 else None
 
     async def insert(self, entries: Sequence[JournalEntry]) -> None:
         """Write ``entries`` in one transaction; an entry already there is left as it is."""

@@ -223,20 +223,19 @@ async def journal_for(config: AppConfig, settings: Settings) -> AsyncIterator[Jo
             "write, and Redis (REDIS_URL or storage.backend: redis) is for several replicas: "
             "set DATABASE_URL=postgresql+asyncpg://user:password@host:5432/database"
         )
-    opened = open_journal(target, config.journal)
-    try:
-        journal = await opened.__aenter__()
-    except JournalUnavailableError as exc:
-        fix = (
-            "fix DATA_DIR or DATABASE_URL" if target.is_sqlite else "start it or fix DATABASE_URL"
-        )
-        raise StartupError(
-            f"journal database unusable at {target.where()} ({exc.cause}): {fix}"
-        ) from exc
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        try:  # only opening is refused in one line: what the bot raises later stays its own
+            journal = await stack.enter_async_context(open_journal(target, config.journal))
+        except JournalUnavailableError as exc:
+            fix = (
+                "fix DATA_DIR or DATABASE_URL"
+                if target.is_sqlite
+                else "start it or fix DATABASE_URL"
+            )
+            raise StartupError(
+                f"journal database unusable at {target.where()} ({exc.cause}): {fix}"
+            ) from exc
         yield journal
-    finally:
-        await opened.__aexit__(None, None, None)
 
 
 def telegram_where(telegram_api_url: str | None) -> str:
